@@ -1,0 +1,202 @@
+# Worknode: build, run and test.
+#
+#   make run  [ARCH=aarch64|riscv64|x86_64]   build the image and boot it under QEMU
+#   make test                                  host tests, then QEMU system tests on
+#                                              all three arches if the SDK is present
+#   make image / test-qemu / test-host / check-nostd / fuzz / clean
+#
+# Settings (all optional):
+#   ARCH          aarch64 (default), riscv64, x86_64
+#   MICROKIT_SDK  the Microkit 2.3.0 SDK; default /opt/microkit-sdk-2.3.0
+#   CONFIG        Microkit configuration: debug (default; kernel console on),
+#                 release, benchmark
+#   PROFILE       Cargo profile of the PDs: release (default), size
+#                 (opt-level "z") or dev
+#   SYSTEM        system.xml profile: default (what `run` boots) or test
+#
+# Every check that can fail before a long build (unknown ARCH, no SDK, no
+# QEMU, no usable Rust toolchain) stops make with one line saying what to do.
+
+ARCH ?= aarch64
+MICROKIT_SDK ?= /opt/microkit-sdk-2.3.0
+CONFIG ?= debug
+PROFILE ?= release
+SYSTEM ?= default
+QEMU_TIMEOUT ?= 120
+
+ALL_ARCHES := aarch64 riscv64 x86_64
+MICROKIT_VERSION := 2.3.0
+
+board_aarch64 := qemu_virt_aarch64
+board_riscv64 := qemu_virt_riscv64
+board_x86_64  := x86_64_generic
+target_aarch64 := aarch64-unknown-none
+target_riscv64 := riscv64gc-unknown-none-elf
+target_x86_64  := x86_64-unknown-none
+qemu_pkg_aarch64 := qemu-system-arm
+qemu_pkg_riscv64 := qemu-system-misc
+qemu_pkg_x86_64  := qemu-system-x86
+
+BOARD  := $(board_$(ARCH))
+TARGET := $(target_$(ARCH))
+ifeq ($(BOARD),)
+$(error unknown ARCH '$(ARCH)': use one of $(ALL_ARCHES))
+endif
+ifeq ($(filter $(PROFILE),release size dev),)
+$(error unknown PROFILE '$(PROFILE)': use release, size or dev)
+endif
+ifeq ($(filter $(CONFIG),debug release benchmark),)
+$(error unknown CONFIG '$(CONFIG)': use debug, release or benchmark)
+endif
+
+# The PDs are plain bare-metal Rust targets. rust-sel4's `*-sel4-minimal`
+# target specs are these builtin targets plus an `.elf` suffix (checked with
+# `rustc --print target-spec-json`); the one real difference, on x86_64, is
+# a static, non-PIE, no-RELRO link, which the flags below give. Using the
+# builtins means no JSON specs to keep in step with rustc.
+rustflags_x86_64 := -Crelocation-model=static -Clink-arg=-znorelro
+# LLVM's RISC-V machine outliner (run on opt-level "z" code) can tail-call an
+# outlined sequence through t1 while t1 still holds a live pointer: in
+# seL4_Recv the badge pointer, so the governor stored to its own text and
+# faulted at the first receive. LLVM bug llvm/llvm-project#177126, still in
+# the LLVM 22 of rustc 1.95/1.96. `make test-qemu ARCH=riscv64 PROFILE=size`
+# is the regression test.
+rustflags_riscv64 := -Cllvm-args=-enable-machine-outliner=never
+TARGET_VAR := $(shell echo $(TARGET) | tr 'a-z-' 'A-Z_')
+
+SDK_BOARD_DIR := $(MICROKIT_SDK)/board/$(BOARD)/$(CONFIG)
+# x86_64 boots the 32-bit seL4 ELF through multiboot; the other boards'
+# images contain their kernel, and the runner ignores this path.
+KERNEL_ELF := $(SDK_BOARD_DIR)/elf/sel4_32.elf
+
+BUILD_DIR := build/$(ARCH)/$(CONFIG)
+IMAGE_DIR := $(BUILD_DIR)/$(SYSTEM)
+SDF       := $(IMAGE_DIR)/worknode.system
+IMAGE     := $(IMAGE_DIR)/worknode.img
+PD_TARGET_DIR := $(abspath $(BUILD_DIR)/target)
+PD_OUT_DIR    := $(PD_TARGET_DIR)/$(TARGET)/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
+
+HOST_BIN := target/debug
+WORKNODE := $(HOST_BIN)/worknode
+RUNNER   := $(HOST_BIN)/worknode-qemu
+
+# --- toolchain for the PDs ---------------------------------------------------
+# -Zbuild-std needs a rustc whose sysroot has the library sources: the pinned
+# toolchain with the rust-src component, or Debian's rustc-web + rust-web-src.
+has_rust_src = $(shell test -f "$$($(1) --print sysroot 2>/dev/null)/lib/rustlib/src/rust/library/core/Cargo.toml" && echo yes)
+PD_RUSTC ?= $(firstword $(foreach r,rustc /usr/bin/rustc,$(if $(call has_rust_src,$(r)),$(r))))
+PD_SYSROOT = $(shell $(PD_RUSTC) --print sysroot)
+# rust-lld if the toolchain ships it, else LLVM's ld.lld (Debian: lld-19).
+PD_LINKER ?= $(firstword $(wildcard $(PD_SYSROOT)/lib/rustlib/*/bin/rust-lld) \
+                         $(shell command -v ld.lld ld.lld-19 2>/dev/null) \
+                         $(wildcard /usr/lib/llvm-*/bin/ld.lld))
+
+need-sdk = $(if $(wildcard $(MICROKIT_SDK)/bin/microkit),,$(error Microkit SDK not found at '$(MICROKIT_SDK)': set MICROKIT_SDK=<path to microkit-sdk-$(MICROKIT_VERSION)> or install it there (README: "Getting the Microkit SDK")))$(if $(wildcard $(SDK_BOARD_DIR)/include),,$(error the Microkit SDK at '$(MICROKIT_SDK)' has no board $(BOARD) in config $(CONFIG): rebuild it with --boards $(BOARD) --configs $(CONFIG)))$(if $(filter $(MICROKIT_VERSION),$(shell cat $(MICROKIT_SDK)/VERSION 2>/dev/null)),,$(error the Microkit SDK at '$(MICROKIT_SDK)' is not version $(MICROKIT_VERSION)))
+need-rustc = $(if $(PD_RUSTC),,$(error no rustc with the standard library sources for -Zbuild-std: run `rustup component add rust-src`, or apt-get install rustc-web rust-web-src))
+need-linker = $(if $(PD_LINKER),,$(error no LLVM linker for the PDs: apt-get install lld-19 (or use a rustup toolchain that ships rust-lld)))
+need-qemu = $(if $(shell command -v qemu-system-$(ARCH) 2>/dev/null),,$(error qemu-system-$(ARCH) not found: apt-get install --no-install-recommends $(qemu_pkg_$(ARCH))))
+sdk-present = $(and $(wildcard $(MICROKIT_SDK)/bin/microkit),$(filter $(MICROKIT_VERSION),$(shell cat $(MICROKIT_SDK)/VERSION 2>/dev/null)))
+
+.PHONY: all help run image test test-host test-qemu test-qemu-all check-nostd fuzz host-tools clean
+
+all: image
+
+help:
+	@sed -n '1,/^$$/p' Makefile | sed 's/^# \{0,1\}//'
+
+# --- host tools ---------------------------------------------------------------
+host-tools:
+	cargo build --quiet -p worknode-cli -p worknode-qemu
+
+# --- the system image -----------------------------------------------------------
+# 1. render system.xml for the board and profile (and check Worknode's rules);
+# 2. build exactly the PD binaries that description names;
+# 3. let the SDK's microkit tool assemble the image.
+image: host-tools
+	$(need-sdk)$(need-rustc)$(need-linker)
+	@mkdir -p $(IMAGE_DIR)
+	$(WORKNODE) system render system.xml --board $(BOARD) --profile $(SYSTEM) -o $(SDF)
+	@programs="$$($(WORKNODE) system programs $(SDF))" && \
+	echo "building PDs for $(TARGET) ($(PROFILE)): $$programs" && \
+	cd pds && env \
+		RUSTC="$(PD_RUSTC)" \
+		RUSTC_BOOTSTRAP=1 \
+		SEL4_INCLUDE_DIRS="$(abspath $(SDK_BOARD_DIR)/include)" \
+		WORKNODE_SDF="$(abspath $(SDF))" \
+		CARGO_TARGET_$(TARGET_VAR)_LINKER="$(PD_LINKER)" \
+		CARGO_TARGET_$(TARGET_VAR)_RUSTFLAGS="$(rustflags_$(ARCH))" \
+		cargo build --quiet --locked \
+			-Zbuild-std=core,alloc,compiler_builtins \
+			-Zbuild-std-features=compiler-builtins-mem \
+			--target $(TARGET) --profile $(PROFILE) \
+			--target-dir "$(PD_TARGET_DIR)" \
+			$$(for p in $$programs; do printf -- '--bin %s ' $$p; done) && \
+	cd .. && for p in $$programs; do cp "$(PD_OUT_DIR)/$$p" "$(IMAGE_DIR)/$$p.elf"; done
+	$(MICROKIT_SDK)/bin/microkit $(SDF) --search-path $(IMAGE_DIR) \
+		--board $(BOARD) --config $(CONFIG) \
+		-o $(IMAGE) -r $(IMAGE_DIR)/report.txt
+	@echo "image: $(IMAGE)"
+
+run:
+	$(need-sdk)$(need-qemu)
+	$(MAKE) --no-print-directory image
+	$(RUNNER) run --arch $(ARCH) --image $(IMAGE) --kernel $(KERNEL_ELF)
+
+# --- tests ----------------------------------------------------------------------
+test: test-host test-qemu-all
+
+test-host: host-tools
+	cargo test --workspace --quiet
+	$(WORKNODE) system check system.xml
+
+# Boots the test-profile image (system.xml plus `profiles="test"` elements)
+# headless and checks it against its own description.
+test-qemu:
+	$(need-sdk)$(need-qemu)
+	$(MAKE) --no-print-directory image SYSTEM=test
+	$(RUNNER) test --arch $(ARCH) --image $(BUILD_DIR)/test/worknode.img \
+		--kernel $(KERNEL_ELF) --system $(BUILD_DIR)/test/worknode.system \
+		--transcript $(BUILD_DIR)/test/serial.log --timeout $(QEMU_TIMEOUT)
+
+test-qemu-all:
+ifeq ($(sdk-present),)
+	@echo "************************************************************************"
+	@echo "* QEMU system tests SKIPPED: no Microkit SDK $(MICROKIT_VERSION) at '$(MICROKIT_SDK)'."
+	@echo "* Set MICROKIT_SDK or install the SDK there (README: Getting the SDK)."
+	@echo "************************************************************************"
+else
+	@for arch in $(ALL_ARCHES); do \
+		$(MAKE) --no-print-directory test-qemu ARCH=$$arch || exit 1; \
+	done
+	@# Regression test for the riscv64 outliner miscompile (rustflags_riscv64).
+	$(MAKE) --no-print-directory test-qemu ARCH=riscv64 PROFILE=size
+endif
+
+# Every runtime crate must build for the bare-metal targets the PDs use.
+check-nostd:
+	$(need-rustc)
+	@for target in $(target_aarch64) $(target_riscv64) $(target_x86_64); do \
+		echo "no_std build of runtime/ for $$target"; \
+		RUSTC="$(PD_RUSTC)" RUSTC_BOOTSTRAP=1 cargo build --quiet --locked \
+			-Zbuild-std=core,alloc,compiler_builtins \
+			-Zbuild-std-features=compiler-builtins-mem \
+			--target $$target --target-dir target/nostd \
+			$$(for d in runtime/*/; do printf -- '-p %s ' "$$(sed -n 's/^name = "\(.*\)"/\1/p' $$d/Cargo.toml | head -1)"; done) \
+			|| exit 1; \
+	done
+
+# Each fuzz target for FUZZ_SECONDS (cargo-fuzz on a nightly toolchain).
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := frame governor
+fuzz:
+	@command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz not found: cargo install cargo-fuzz"; exit 1; }
+	@mkdir -p build
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $$t for $(FUZZ_SECONDS)s"; \
+		(cd fuzz && cargo +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS)) > build/fuzz-$$t.log 2>&1; \
+		rc=$$?; grep -E '^Done|panicked|SUMMARY' build/fuzz-$$t.log; \
+		[ $$rc = 0 ] || { echo "fuzz target $$t failed (exit $$rc): see build/fuzz-$$t.log"; exit 1; }; \
+	done
+
+clean:
+	rm -rf build target fuzz/target

@@ -1,0 +1,40 @@
+//! Fuzzes the frame decoder the way a PD meets it: an untrusted label and
+//! register count, then untrusted register contents.
+//!
+//! Checks: no panic; whatever decodes re-encodes to exactly the same bytes
+//! (one encoding per message); the frame length never exceeds the registers
+//! the sender claimed to fill.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use worknode_abi::frame::{self, MAX_FRAME_LEN, WORD_BYTES};
+use worknode_abi::governor::{Request, Response};
+
+fn check<T: serde::Serialize + serde::de::DeserializeOwned>(bytes: &[u8]) {
+    if let Ok(message) = frame::decode::<T>(bytes) {
+        let mut again = [0u8; MAX_FRAME_LEN];
+        let len = frame::encode(&message, &mut again).expect("a decoded message re-encodes");
+        assert_eq!(&again[..len], bytes, "non-canonical frame accepted");
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    // First 9 bytes: the message info a sender controls (label, count).
+    if data.len() < 9 {
+        return;
+    }
+    let label = u64::from_le_bytes(data[..8].try_into().unwrap());
+    let count = usize::from(data[8]);
+    let registers = &data[9..];
+    if let Ok(len) = frame::frame_len(label, count) {
+        assert!(len <= count * WORD_BYTES && len <= MAX_FRAME_LEN);
+        if let Some(frame) = registers.get(..len) {
+            check::<Request>(frame);
+            check::<Response>(frame);
+        }
+    }
+    // And the registers as a frame of their own length, label unchecked.
+    check::<Request>(registers);
+    check::<Response>(registers);
+});

@@ -1,0 +1,135 @@
+//! The governor PD: parent of every worknode and the only PD they can reach.
+//!
+//! This file is glue. seL4 events (protected calls, notifications, child
+//! faults) become calls on [`worknode_governor::Roster`]; its
+//! [`Outcome`]s become replies, notifications and console lines. The
+//! decisions are made, and tested, in `runtime/governor`.
+//!
+//! Console lines start with `governor|` (or the name of the worknode the
+//! governor writes for) and are part of the interface the QEMU tests read;
+//! see `docs/architecture.md` ("Console markers").
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+mod fault;
+
+use heapless::Vec;
+use sel4_microkit::{
+    Channel, ChannelSet, Child, Handler, Infallible, MessageInfo, debug_println, protection_domain,
+};
+use worknode_abi::ErrorCode;
+use worknode_abi::governor::{Reply, Request, Response};
+use worknode_governor::console::Escaped;
+use worknode_governor::roster::MAX_CHILDREN;
+use worknode_governor::{ChildSpec, Outcome, Roster};
+
+/// Channel ids and the child table, generated from the rendered system.xml.
+mod system {
+    include!(concat!(env!("OUT_DIR"), "/system.rs"));
+}
+
+#[protection_domain]
+fn init() -> Governor {
+    let specs: Vec<ChildSpec, MAX_CHILDREN> = system::CHILDREN
+        .iter()
+        .map(|&(name, child_id, channel)| ChildSpec { name, child_id, channel })
+        .collect();
+    // The description was checked when it was rendered; a failure here means
+    // the image and the description disagree, which no runtime action fixes.
+    let roster =
+        Roster::new(&specs).unwrap_or_else(|e| panic!("system description rejected by the roster: {e:?}"));
+    debug_println!("governor| supervising {} children", specs.len());
+    let mut governor = Governor { roster };
+    let outcome = governor.roster.on_init();
+    governor.apply(&outcome);
+    governor
+}
+
+struct Governor {
+    roster: Roster,
+}
+
+impl Governor {
+    fn name_of_channel(&self, channel: usize) -> &'static str {
+        self.roster.by_channel(channel).map_or("<unknown>", |(spec, _)| spec.name)
+    }
+
+    /// Carries out what the roster decided besides the reply.
+    fn apply(&self, outcome: &Outcome) {
+        let mut mask = outcome.notify;
+        // At most 64 iterations: one per bit.
+        while mask != 0 {
+            let channel = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            debug_println!("governor| start -> {}", self.name_of_channel(channel));
+            Channel::new(channel).notify();
+        }
+        if let Some(summary) = outcome.boot_complete {
+            debug_println!(
+                "governor| boot complete children={} ready={} faulted={}",
+                summary.children,
+                summary.ready,
+                summary.faulted
+            );
+        }
+    }
+
+    fn report(&self, who: &str, request: &Request, reply: &Response) {
+        match (request, reply) {
+            (Request::Log { text }, Ok(_)) => debug_println!("{who}| {}", Escaped(text)),
+            (Request::Hello, Ok(Reply::Welcome { worknode, .. })) => {
+                debug_println!("governor| hello from {who}, welcomed as #{worknode}")
+            }
+            (Request::Ready, Ok(_)) => debug_println!("governor| {who} is ready"),
+            (request, reply) => debug_println!("governor| {who}: {request:?} -> {reply:?}"),
+        }
+    }
+}
+
+impl Handler for Governor {
+    type Error = Infallible;
+
+    fn protected(&mut self, channel: Channel, info: MessageInfo) -> Result<MessageInfo, Self::Error> {
+        let who = self.name_of_channel(channel.index());
+        let outcome = match worknode_pd_ipc::receive::<Request>(&info) {
+            Ok(request) => {
+                let outcome = self.roster.on_request(channel.index(), &request);
+                if let Some(reply) = &outcome.reply {
+                    self.report(who, &request, reply);
+                }
+                outcome
+            }
+            Err(error) => {
+                debug_println!("governor| {who} sent an undecodable call: {error}");
+                self.roster.on_malformed(error)
+            }
+        };
+        self.apply(&outcome);
+        let reply: Response = outcome.reply.unwrap_or(Err(ErrorCode::Internal));
+        Ok(worknode_pd_ipc::reply(&reply))
+    }
+
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
+        // No child is meant to notify the governor yet; record it and go on.
+        debug_println!("governor| ignored notification on channels {}", channels.display());
+        Ok(())
+    }
+
+    fn fault(&mut self, child: Child, info: MessageInfo) -> Result<Option<MessageInfo>, Self::Error> {
+        let name = self.roster.by_child_id(child.index()).map_or("<unknown>", |(spec, _)| spec.name);
+        debug_println!("governor| child {name} faulted: {}", fault::Describe(&info.fault()));
+        // Stop the child explicitly (Microkit's pd_stop). Suspending also
+        // cancels the pending fault reply, so the child stays down until the
+        // principal decides otherwise, and the kernel holds no stale reply.
+        if let Err(error) = child.tcb().tcb_suspend() {
+            debug_println!("governor| could not stop {name}: {error:?}");
+        }
+        match self.roster.on_fault(child.index()) {
+            Some(outcome) => self.apply(&outcome),
+            None => debug_println!("governor| child id {} is not in the roster", child.index()),
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,45 @@
+//! Moves [`worknode_abi::frame`]s in and out of the message registers.
+//!
+//! Every PD that makes or serves protected procedure calls goes through these
+//! three functions, so the framing rules (label = frame length, count =
+//! registers used, canonical encoding) are applied in exactly one place.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+use sel4_microkit::{Channel, MessageInfo, with_msg_bytes, with_msg_bytes_mut};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use worknode_abi::ErrorCode;
+use worknode_abi::frame;
+
+/// Writes `message` into the message registers and returns the message
+/// info that describes it, ready to send or to return as a reply.
+pub fn frame_message<T: Serialize>(message: &T) -> Result<MessageInfo, ErrorCode> {
+    let len = with_msg_bytes_mut(|regs| frame::encode(message, regs))?;
+    Ok(MessageInfo::new(len as u64, frame::words_for(len)))
+}
+
+/// Decodes the message described by `info` from the message registers.
+/// Every field of `info` and every byte is untrusted.
+pub fn receive<T: DeserializeOwned + Serialize>(info: &MessageInfo) -> Result<T, ErrorCode> {
+    let len = frame::frame_len(info.label(), info.count())?;
+    with_msg_bytes(|regs| regs.get(..len).ok_or(ErrorCode::Malformed).and_then(frame::decode))
+}
+
+/// Calls the protected procedure on `channel` with `request` and decodes
+/// the reply.
+pub fn call<Q: Serialize, R: DeserializeOwned + Serialize>(
+    channel: Channel,
+    request: &Q,
+) -> Result<R, ErrorCode> {
+    let info = frame_message(request)?;
+    let reply = channel.pp_call(info);
+    receive(&reply)
+}
+
+/// The reply for a call: `message` framed, or, if it cannot be framed, an
+/// empty message (label 0), which every receiver rejects as malformed.
+pub fn reply<T: Serialize>(message: &T) -> MessageInfo {
+    frame_message(message).unwrap_or_else(|_| MessageInfo::new(0, 0))
+}

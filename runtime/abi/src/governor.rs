@@ -1,0 +1,135 @@
+//! The governor's protected procedure: what a worknode may ask of it.
+//!
+//! A worknode has exactly one channel, to the governor, and calls it with a
+//! [`Request`] frame; the governor answers every call with a [`Response`]
+//! frame, including calls it cannot decode (then `Err(Malformed)`).
+//!
+//! The caller's identity is never part of a request. The governor learns who
+//! called from the channel the call arrived on, which seL4 fixes when the
+//! system is built; a worknode cannot claim to be another.
+//!
+//! Boot protocol (see `docs/architecture.md`):
+//!
+//! 1. each worknode calls [`Request::Hello`] from its `init`; the governor
+//!    answers [`Reply::Welcome`];
+//! 2. once every child has greeted (or faulted), the governor notifies each
+//!    greeted worknode on its channel: "start";
+//! 3. on that notification the worknode calls [`Request::Ready`]; the
+//!    governor answers [`Reply::Ack`]. When every child is ready or faulted,
+//!    boot is complete.
+//!
+//! A worknode has no console of its own: it asks the governor to write a
+//! line for it ([`Request::Log`]). Output is an effect like any other, so it
+//! passes the gate too, and the governor prefixes each line with the
+//! caller's name (from the channel) and escapes control characters, so no
+//! worknode can forge another PD's lines.
+//!
+//! Variants are only ever appended: their position is their wire tag.
+
+use core::fmt;
+
+use heapless::String;
+use serde::{Deserialize, Serialize};
+
+use crate::ErrorCode;
+
+/// The longest line a worknode may log, in bytes of UTF-8.
+pub const MAX_LOG_TEXT: usize = 256;
+
+/// An operation a worknode asks of the governor.
+// `Log` makes the enum ~260 bytes. Boxing it is not an option without an
+// allocator, and a request lives on the stack once per call.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// First contact after the worknode starts. Valid once per start.
+    Hello,
+    /// The worknode received "start" and is running. Valid once, after
+    /// "start".
+    Ready,
+    /// Write one line on the console on the worknode's behalf. Valid after
+    /// `Hello`.
+    Log {
+        /// The line, without a trailing newline.
+        text: String<MAX_LOG_TEXT>,
+    },
+}
+
+/// A successful answer from the governor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Reply {
+    /// Answer to [`Request::Hello`].
+    Welcome {
+        /// The worknode's index among the governor's children (0-based,
+        /// in system description order).
+        worknode: u16,
+        /// How many children the governor supervises.
+        children: u16,
+    },
+    /// The request was carried out; nothing more to say.
+    Ack,
+}
+
+/// What the governor sends back for every call.
+pub type Response = Result<Reply, ErrorCode>;
+
+/// Formats `args` into log text, cutting it at [`MAX_LOG_TEXT`] bytes (on a
+/// character boundary) and marking the cut with a trailing `~`.
+///
+/// A worknode formats into a fixed buffer, so an over-long line is cut
+/// rather than refused: losing its tail is better than losing all of it.
+pub fn log_text(args: fmt::Arguments<'_>) -> String<MAX_LOG_TEXT> {
+    struct Cut {
+        text: String<MAX_LOG_TEXT>,
+        cut: bool,
+    }
+    impl fmt::Write for Cut {
+        fn write_str(&mut self, s: &str) -> fmt::Result {
+            for c in s.chars() {
+                if self.text.push(c).is_err() {
+                    self.cut = true;
+                    return Err(fmt::Error);
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut out = Cut { text: String::new(), cut: false };
+    let _ = fmt::write(&mut out, args);
+    if out.cut {
+        // Make room for the marker; at most 4 bytes of one character go.
+        while out.text.len() > MAX_LOG_TEXT - 1 {
+            out.text.pop();
+        }
+        let _ = out.text.push('~');
+    }
+    out.text
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+    use std::string::ToString;
+
+    use super::*;
+
+    #[test]
+    fn short_text_is_kept() {
+        assert_eq!(log_text(format_args!("ready {}", 3)).as_str(), "ready 3");
+    }
+
+    #[test]
+    fn long_text_is_cut_and_marked() {
+        let long = "é".repeat(200); // 400 bytes
+        let text = log_text(format_args!("{long}"));
+        assert!(text.len() <= MAX_LOG_TEXT);
+        assert!(text.ends_with('~'));
+        assert!(long.starts_with(text.trim_end_matches('~')));
+        let exact = "a".repeat(MAX_LOG_TEXT);
+        assert_eq!(log_text(format_args!("{exact}")).to_string(), exact);
+        let over = "a".repeat(MAX_LOG_TEXT + 1);
+        let cut = log_text(format_args!("{over}"));
+        assert_eq!(cut.len(), MAX_LOG_TEXT);
+        assert!(cut.ends_with("a~"));
+    }
+}

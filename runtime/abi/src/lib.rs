@@ -1,0 +1,25 @@
+//! The stable boundary between Worknode protection domains.
+//!
+//! Everything that crosses a PD boundary is defined here and nowhere else:
+//!
+//! - [`error::ErrorCode`]: the one error taxonomy every reply uses, with codes
+//!   that never change meaning once released;
+//! - [`frame`]: how a message is laid out in the seL4 message registers of a
+//!   protected procedure call (a version byte, then a postcard body);
+//! - [`governor`]: the operations a worknode may ask of the governor.
+//!
+//! The encodings are pinned by golden tests (`tests/golden.rs`): changing a
+//! byte of an existing message is a breaking change and needs a new
+//! [`frame::ABI_VERSION`]. See `docs/abi.md` for the prose version.
+//!
+//! The crate is `no_std`, allocation-free and has no `unsafe`: it runs in the
+//! PDs and in host tools alike.
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+pub mod error;
+pub mod frame;
+pub mod governor;
+
+pub use error::ErrorCode;

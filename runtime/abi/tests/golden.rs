@@ -1,0 +1,130 @@
+//! Golden encodings: the exact bytes of every governor message.
+//!
+//! These bytes are the ABI. If a test here fails, the change broke every
+//! deployed worknode: bump `ABI_VERSION` and add new goldens instead of
+//! editing these.
+
+use worknode_abi::ErrorCode;
+use worknode_abi::frame::{self, ABI_VERSION, MAX_FRAME_LEN};
+use worknode_abi::governor::{Reply, Request, Response};
+
+fn encoded<T: serde::Serialize>(message: &T) -> Vec<u8> {
+    let mut buf = [0u8; MAX_FRAME_LEN];
+    let len = frame::encode(message, &mut buf).expect("golden messages fit");
+    buf[..len].to_vec()
+}
+
+#[test]
+fn abi_version_is_one() {
+    assert_eq!(ABI_VERSION, 1);
+}
+
+fn log(text: &str) -> Request {
+    Request::Log { text: text.try_into().unwrap() }
+}
+
+#[test]
+fn requests() {
+    let cases: &[(Request, &[u8])] = &[
+        (Request::Hello, &[1, 0]),
+        (Request::Ready, &[1, 1]),
+        (log(""), &[1, 2, 0]),
+        (log("hi"), &[1, 2, 2, b'h', b'i']),
+    ];
+    for (message, bytes) in cases {
+        assert_eq!(encoded(message), *bytes, "{message:?}");
+        assert_eq!(frame::decode::<Request>(bytes).as_ref(), Ok(message));
+    }
+}
+
+#[test]
+fn log_text_is_bounded_and_utf8() {
+    let longest = "x".repeat(worknode_abi::governor::MAX_LOG_TEXT);
+    let bytes = encoded(&log(&longest));
+    assert_eq!(bytes.len(), 2 + 2 + longest.len(), "length is a two-byte varint");
+    assert_eq!(frame::decode::<Request>(&bytes), Ok(log(&longest)));
+
+    // One byte more than the bound: the decoder refuses it.
+    let mut too_long = vec![1, 2, 0x81, 0x02];
+    too_long.extend(std::iter::repeat_n(b'x', 257));
+    assert_eq!(frame::decode::<Request>(&too_long), Err(ErrorCode::Malformed));
+
+    // Not UTF-8.
+    assert_eq!(frame::decode::<Request>(&[1, 2, 1, 0xFF]), Err(ErrorCode::Malformed));
+    // Length longer than the bytes that follow.
+    assert_eq!(frame::decode::<Request>(&[1, 2, 3, b'a']), Err(ErrorCode::Malformed));
+}
+
+#[test]
+fn responses() {
+    let cases: &[(Response, &[u8])] = &[
+        (Ok(Reply::Welcome { worknode: 2, children: 3 }), &[1, 0, 0, 2, 3]),
+        (Ok(Reply::Welcome { worknode: 300, children: 61 }), &[1, 0, 0, 0xAC, 0x02, 61]),
+        (Ok(Reply::Ack), &[1, 0, 1]),
+        (Err(ErrorCode::Malformed), &[1, 1, 1]),
+        (Err(ErrorCode::InvalidState), &[1, 1, 3]),
+        (Err(ErrorCode::Denied), &[1, 1, 4]),
+        (Err(ErrorCode::Internal), &[1, 1, 12]),
+    ];
+    for (message, bytes) in cases {
+        assert_eq!(encoded(message), *bytes, "{message:?}");
+        assert_eq!(frame::decode::<Response>(bytes), Ok(*message));
+    }
+}
+
+#[test]
+fn every_error_code_encodes_as_its_number() {
+    for code in ErrorCode::ALL {
+        let bytes = encoded(&Response::Err(code));
+        assert_eq!(bytes, [1, 1, code.code() as u8]);
+    }
+}
+
+#[test]
+fn unknown_tags_are_malformed() {
+    assert_eq!(frame::decode::<Request>(&[1, 3]), Err(ErrorCode::Malformed));
+    assert_eq!(frame::decode::<Response>(&[1, 2]), Err(ErrorCode::Malformed));
+    assert_eq!(frame::decode::<Response>(&[1, 0, 2]), Err(ErrorCode::Malformed));
+    // Error code 0 and 13 name nothing.
+    assert_eq!(frame::decode::<Response>(&[1, 1, 0]), Err(ErrorCode::Malformed));
+    assert_eq!(frame::decode::<Response>(&[1, 1, 13]), Err(ErrorCode::Malformed));
+}
+
+#[test]
+fn overlong_varints_are_not_a_second_encoding() {
+    // 2 written as a two-byte varint: a decoder that accepted it would let
+    // one message have two encodings.
+    let overlong = [1, 0, 0, 0x82, 0x00, 3];
+    assert_eq!(frame::decode::<Response>(&overlong), Err(ErrorCode::Malformed));
+}
+
+/// docs/abi.md is the user-facing copy of these goldens; it must not drift.
+#[test]
+fn docs_agree_with_the_code() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
+    let row_with = |needles: &[&str]| doc.lines().any(|line| needles.iter().all(|n| line.contains(n)));
+
+    for code in ErrorCode::ALL {
+        let cells = [format!("| {} |", code.code()), format!("`{}`", code.name())];
+        assert!(row_with(&[&cells[0], &cells[1]]), "docs/abi.md lacks the row for {code}");
+    }
+    let requests: [(&str, Request); 3] =
+        [("`Hello`", Request::Hello), ("`Ready`", Request::Ready), ("`Log`", log("hi"))];
+    for (name, message) in requests {
+        let bytes = format!("`{}`", hex(&encoded(&message)));
+        assert!(row_with(&[name, &bytes]), "docs/abi.md: {name} should show {bytes}");
+    }
+    let responses: [(&str, Response); 6] = [
+        ("`Ok(Welcome { worknode: 2, children: 3 })`", Ok(Reply::Welcome { worknode: 2, children: 3 })),
+        ("`Ok(Welcome { worknode: 300, children: 61 })`", Ok(Reply::Welcome { worknode: 300, children: 61 })),
+        ("`Ok(Ack)`", Ok(Reply::Ack)),
+        ("`Err(malformed)`", Err(ErrorCode::Malformed)),
+        ("`Err(invalid-state)`", Err(ErrorCode::InvalidState)),
+        ("`Err(denied)`", Err(ErrorCode::Denied)),
+    ];
+    for (name, message) in responses {
+        let bytes = format!("`{}`", hex(&encoded(&message)));
+        assert!(row_with(&[name, &bytes]), "docs/abi.md: {name} should show {bytes}");
+    }
+}

@@ -1,0 +1,121 @@
+//! The QEMU command line for an architecture, read from `qemu/<arch>.args`.
+//!
+//! The files in `qemu/` are the one place that says how each architecture
+//! boots; `make run` and the tests both come through here, so an image that
+//! passes the tests boots the same way for a user.
+
+use std::path::{Path, PathBuf};
+
+/// The architectures Worknode builds for, with the Debian package that
+/// provides each one's QEMU.
+pub const ARCHES: &[(&str, &str)] =
+    &[("aarch64", "qemu-system-arm"), ("riscv64", "qemu-system-misc"), ("x86_64", "qemu-system-x86")];
+
+/// A QEMU program and its machine arguments (without console options).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Machine {
+    /// The QEMU binary, e.g. `qemu-system-aarch64`.
+    pub program: String,
+    /// Machine arguments with placeholders filled in.
+    pub args: Vec<String>,
+}
+
+/// What the placeholders in an `.args` file stand for.
+pub struct Inputs<'a> {
+    /// `{image}`: the Microkit system image.
+    pub image: &'a Path,
+    /// `{kernel}`: the seL4 kernel ELF of the SDK's board/config.
+    pub kernel: &'a Path,
+}
+
+impl Machine {
+    /// Loads `<dir>/<arch>.args`.
+    pub fn load(dir: &Path, arch: &str, inputs: &Inputs) -> Result<Machine, String> {
+        if !ARCHES.iter().any(|(known, _)| *known == arch) {
+            let known: Vec<&str> = ARCHES.iter().map(|(a, _)| *a).collect();
+            return Err(format!("unknown architecture '{arch}' (known: {})", known.join(", ")));
+        }
+        let path: PathBuf = dir.join(format!("{arch}.args"));
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Machine::parse(&text, inputs).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Parses the text of an `.args` file.
+    pub fn parse(text: &str, inputs: &Inputs) -> Result<Machine, String> {
+        let mut words = Vec::new();
+        for line in text.lines() {
+            let line = line.split('#').next().unwrap_or("");
+            for word in line.split_whitespace() {
+                words.push(substitute(word, inputs)?);
+            }
+        }
+        let mut words = words.into_iter();
+        let program = words.next().ok_or("no QEMU program named")?;
+        Ok(Machine { program, args: words.collect() })
+    }
+
+    /// The Debian package that provides this machine's QEMU, for error
+    /// messages.
+    pub fn package(arch: &str) -> &'static str {
+        ARCHES.iter().find(|(a, _)| *a == arch).map_or("qemu-system", |(_, p)| p)
+    }
+}
+
+fn substitute(word: &str, inputs: &Inputs) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = word;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}').ok_or_else(|| format!("unclosed '{{' in '{word}'"))? + open;
+        let value = match &rest[open + 1..close] {
+            "image" => inputs.image,
+            "kernel" => inputs.kernel,
+            other => return Err(format!("unknown placeholder '{{{other}}}'")),
+        };
+        out.push_str(&value.display().to_string());
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs() -> Inputs<'static> {
+        Inputs { image: Path::new("/b/w.img"), kernel: Path::new("/sdk/sel4_32.elf") }
+    }
+
+    #[test]
+    fn parses_words_comments_and_placeholders() {
+        let text = "# comment\nqemu-system-x86_64\n-m 1G  # trailing\n-kernel {kernel}\n-device loader,file={image},addr=0x7\n";
+        let machine = Machine::parse(text, &inputs()).unwrap();
+        assert_eq!(machine.program, "qemu-system-x86_64");
+        assert_eq!(
+            machine.args,
+            ["-m", "1G", "-kernel", "/sdk/sel4_32.elf", "-device", "loader,file=/b/w.img,addr=0x7"]
+        );
+    }
+
+    #[test]
+    fn bad_files_are_errors() {
+        assert!(Machine::parse("# nothing\n", &inputs()).unwrap_err().contains("no QEMU program"));
+        assert!(
+            Machine::parse("q -x {disk}", &inputs()).unwrap_err().contains("unknown placeholder '{disk}'")
+        );
+        assert!(Machine::parse("q -x {image", &inputs()).unwrap_err().contains("unclosed"));
+    }
+
+    #[test]
+    fn the_shipped_files_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../qemu");
+        for (arch, _) in ARCHES {
+            let machine = Machine::load(&dir, arch, &inputs()).unwrap();
+            assert_eq!(machine.program, format!("qemu-system-{arch}"));
+            assert!(machine.args.iter().any(|a| a.contains("/b/w.img")), "{arch} boots the image");
+        }
+        assert!(Machine::load(&dir, "mips", &inputs()).unwrap_err().contains("unknown architecture"));
+    }
+}

@@ -1,0 +1,275 @@
+//! The parts of a Microkit system description Worknode reasons about.
+//!
+//! This is not a full SDF parser: the Microkit tool remains the authority on
+//! what is valid. We read the protection domains (with their nesting), their
+//! priorities and program images, and the channels, because those carry the
+//! security-relevant structure: who may call or notify whom.
+
+use crate::Error;
+
+/// One protection domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pd {
+    /// Unique name.
+    pub name: String,
+    /// Scheduling priority, 0..=254.
+    pub priority: u8,
+    /// The `program_image` path.
+    pub program: String,
+    /// Index (into [`System::pds`]) of the parent PD, if nested.
+    pub parent: Option<usize>,
+    /// The Microkit child id, if nested.
+    pub child_id: Option<usize>,
+    /// Line of the element, for error messages.
+    pub line: u32,
+}
+
+/// One end of a channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct End {
+    /// Index into [`System::pds`].
+    pub pd: usize,
+    /// The channel id in that PD.
+    pub id: usize,
+    /// This end may make protected procedure calls to the other end.
+    pub pp: bool,
+    /// This end may notify the other end.
+    pub notify: bool,
+}
+
+/// A channel between two PDs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Channel {
+    /// The two ends, in file order.
+    pub ends: [End; 2],
+    /// Line of the element, for error messages.
+    pub line: u32,
+}
+
+/// A parsed system description.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct System {
+    /// Every PD, parents before their children, in file order otherwise.
+    pub pds: Vec<Pd>,
+    /// Every channel, in file order.
+    pub channels: Vec<Channel>,
+}
+
+impl System {
+    /// Parses a rendered (plain Microkit) system description.
+    pub fn parse(text: &str) -> Result<System, Error> {
+        let doc =
+            roxmltree::Document::parse(text).map_err(|e| Error::new(format!("not well-formed XML: {e}")))?;
+        let root = doc.root_element();
+        if root.tag_name().name() != "system" {
+            return Err(Error::new("the root element must be <system>"));
+        }
+        let mut system = System::default();
+        for node in root.children().filter(|n| n.is_element()) {
+            match node.tag_name().name() {
+                "protection_domain" => system.parse_pd(&doc, node, None)?,
+                "channel" => {} // after all PDs are known
+                _ => {}
+            }
+        }
+        for node in root.children().filter(|n| n.has_tag_name("channel")) {
+            let channel = system.parse_channel(&doc, node)?;
+            system.channels.push(channel);
+        }
+        Ok(system)
+    }
+
+    /// The index of the PD with this name.
+    pub fn pd_index(&self, name: &str) -> Option<usize> {
+        self.pds.iter().position(|pd| pd.name == name)
+    }
+
+    /// Indices of the PDs nested directly in `parent`.
+    pub fn children_of(&self, parent: usize) -> impl Iterator<Item = usize> + '_ {
+        (0..self.pds.len()).filter(move |&i| self.pds[i].parent == Some(parent))
+    }
+
+    /// Whether `pd` is nested, at any depth, inside `ancestor`.
+    pub fn is_descendant(&self, pd: usize, ancestor: usize) -> bool {
+        // Bounded by the number of PDs: nesting cannot be deeper than that.
+        let mut current = self.pds[pd].parent;
+        for _ in 0..self.pds.len() {
+            match current {
+                Some(p) if p == ancestor => return true,
+                Some(p) => current = self.pds[p].parent,
+                None => return false,
+            }
+        }
+        false
+    }
+
+    /// The channels with an end in `pd`, with that end first.
+    pub fn channels_of(&self, pd: usize) -> impl Iterator<Item = (&End, &End)> + '_ {
+        self.channels.iter().filter_map(move |c| {
+            let [a, b] = &c.ends;
+            if a.pd == pd {
+                Some((a, b))
+            } else if b.pd == pd {
+                Some((b, a))
+            } else {
+                None
+            }
+        })
+    }
+
+    fn parse_pd(
+        &mut self,
+        doc: &roxmltree::Document,
+        node: roxmltree::Node,
+        parent: Option<usize>,
+    ) -> Result<(), Error> {
+        let line = line_of(doc, node);
+        let name = required(doc, node, "name")?.to_string();
+        if self.pd_index(&name).is_some() {
+            return Err(Error::at(line, format!("protection domain '{name}' is declared twice")));
+        }
+        let priority = match node.attribute("priority") {
+            Some(text) => u8::try_from(parse_number(doc, node, "priority", text)?)
+                .ok()
+                .filter(|p| *p <= 254)
+                .ok_or_else(|| Error::at(line, format!("'{name}': priority must be 0..=254")))?,
+            None => 0,
+        };
+        let child_id = match (parent, node.attribute("id")) {
+            (Some(_), Some(text)) => Some(parse_number(doc, node, "id", text)?),
+            (Some(_), None) => {
+                return Err(Error::at(line, format!("child protection domain '{name}' needs an id")));
+            }
+            (None, _) => None,
+        };
+        let images: Vec<_> = node.children().filter(|n| n.has_tag_name("program_image")).collect();
+        let [image] = images.as_slice() else {
+            return Err(Error::at(line, format!("'{name}' needs exactly one <program_image>")));
+        };
+        let program = required(doc, *image, "path")?.to_string();
+        let index = self.pds.len();
+        self.pds.push(Pd { name, priority, program, parent, child_id, line });
+        for child in node.children().filter(|n| n.has_tag_name("protection_domain")) {
+            self.parse_pd(doc, child, Some(index))?;
+        }
+        Ok(())
+    }
+
+    fn parse_channel(&self, doc: &roxmltree::Document, node: roxmltree::Node) -> Result<Channel, Error> {
+        let line = line_of(doc, node);
+        let ends: Vec<_> = node.children().filter(|n| n.has_tag_name("end")).collect();
+        let [a, b] = ends.as_slice() else {
+            return Err(Error::at(line, "a <channel> needs exactly two <end> elements"));
+        };
+        let end = |node: roxmltree::Node| -> Result<End, Error> {
+            let pd_name = required(doc, node, "pd")?;
+            let pd = self.pd_index(pd_name).ok_or_else(|| {
+                Error::at(line_of(doc, node), format!("channel end names unknown PD '{pd_name}'"))
+            })?;
+            let id = parse_number(doc, node, "id", required(doc, node, "id")?)?;
+            let pp = parse_bool(doc, node, "pp", false)?;
+            let notify = parse_bool(doc, node, "notify", true)?;
+            Ok(End { pd, id, pp, notify })
+        };
+        Ok(Channel { ends: [end(*a)?, end(*b)?], line })
+    }
+}
+
+pub(crate) fn line_of(doc: &roxmltree::Document, node: roxmltree::Node) -> u32 {
+    doc.text_pos_at(node.range().start).row
+}
+
+fn required<'a>(
+    doc: &roxmltree::Document,
+    node: roxmltree::Node<'a, 'a>,
+    attr: &str,
+) -> Result<&'a str, Error> {
+    node.attribute(attr).ok_or_else(|| {
+        Error::at(line_of(doc, node), format!("<{}> needs a '{attr}' attribute", node.tag_name().name()))
+    })
+}
+
+/// Parses a number the way Microkit writes them: decimal or `0x` hex, with
+/// `_` separators allowed.
+fn parse_number(
+    doc: &roxmltree::Document,
+    node: roxmltree::Node,
+    attr: &str,
+    text: &str,
+) -> Result<usize, Error> {
+    let digits: String = text.chars().filter(|c| *c != '_').collect();
+    let parsed = match digits.strip_prefix("0x") {
+        Some(hex) => usize::from_str_radix(hex, 16),
+        None => digits.parse(),
+    };
+    parsed.map_err(|_| Error::at(line_of(doc, node), format!("'{attr}' is not a number: '{text}'")))
+}
+
+fn parse_bool(
+    doc: &roxmltree::Document,
+    node: roxmltree::Node,
+    attr: &str,
+    default: bool,
+) -> Result<bool, Error> {
+    match node.attribute(attr) {
+        None => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => {
+            Err(Error::at(line_of(doc, node), format!("'{attr}' must be true or false, not '{other}'")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = r#"<?xml version="1.0"?>
+<system>
+  <protection_domain name="governor" priority="100">
+    <program_image path="governor.elf"/>
+    <protection_domain name="w0" id="1" priority="10">
+      <program_image path="worknode.elf"/>
+    </protection_domain>
+  </protection_domain>
+  <channel>
+    <end pd="governor" id="0x1"/>
+    <end pd="w0" id="0" pp="true" notify="false"/>
+  </channel>
+</system>"#;
+
+    #[test]
+    fn parses_nesting_and_channels() {
+        let system = System::parse(SMALL).unwrap();
+        assert_eq!(system.pds.len(), 2);
+        assert_eq!(system.pds[1].parent, Some(0));
+        assert_eq!(system.pds[1].child_id, Some(1));
+        assert_eq!(system.pds[0].priority, 100);
+        assert_eq!(system.channels[0].ends[0], End { pd: 0, id: 1, pp: false, notify: true });
+        assert_eq!(system.channels[0].ends[1], End { pd: 1, id: 0, pp: true, notify: false });
+        assert!(system.is_descendant(1, 0));
+        assert!(!system.is_descendant(0, 1));
+        assert_eq!(system.channels[0].line, 9);
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let bad = SMALL.replace("id=\"0x1\"", "id=\"one\"");
+        let err = System::parse(&bad).unwrap_err();
+        assert_eq!(err.line, Some(10));
+        assert!(err.message.contains("'id' is not a number"), "{err}");
+
+        let unknown = SMALL.replace("pd=\"w0\"", "pd=\"w9\"");
+        assert!(System::parse(&unknown).unwrap_err().message.contains("unknown PD 'w9'"));
+
+        let no_id = SMALL.replace(" id=\"1\"", "");
+        assert!(System::parse(&no_id).unwrap_err().message.contains("needs an id"));
+
+        let twice = SMALL.replace("name=\"w0\"", "name=\"governor\"");
+        assert!(System::parse(&twice).unwrap_err().message.contains("declared twice"));
+
+        assert!(System::parse("<system>").unwrap_err().message.contains("not well-formed"));
+        assert!(System::parse("<sys/>").unwrap_err().message.contains("<system>"));
+    }
+}
