@@ -13,77 +13,65 @@ use core::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Why an operation failed. The discriminant is the stable wire code.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(into = "u16", try_from = "u16")]
-#[repr(u16)]
-pub enum ErrorCode {
+/// Declares [`ErrorCode`], its [`ErrorCode::ALL`] list and its names from one
+/// table, so a code cannot be added to one and forgotten in another.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])+ $variant:ident = $code:literal, $name:literal;)+) => {
+        /// Why an operation failed. The discriminant is the stable wire code.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(into = "u16", try_from = "u16")]
+        #[repr(u16)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])+ $variant = $code,)+
+        }
+
+        impl ErrorCode {
+            /// Every code, in wire order. Used by tests and by tools that list codes.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant),+];
+
+            /// The code's name as it appears in logs and in `docs/abi.md`.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
     /// The message could not be decoded: truncated, trailing bytes, unknown
     /// variant, length out of range. Nothing was done.
-    Malformed = 1,
+    Malformed = 1, "malformed";
     /// The frame carries an ABI version this side does not speak.
-    UnsupportedVersion = 2,
+    UnsupportedVersion = 2, "unsupported-version";
     /// The request is well formed but not valid in the callee's current state
     /// (for example `Ready` before `Hello`).
-    InvalidState = 3,
+    InvalidState = 3, "invalid-state";
     /// The caller's authority does not cover the action (deny by default).
-    Denied = 4,
+    Denied = 4, "denied";
     /// The named object does not exist.
-    NotFound = 5,
+    NotFound = 5, "not-found";
     /// A fixed-capacity structure is full; the caller may retry later.
-    Exhausted = 6,
+    Exhausted = 6, "exhausted";
     /// The authority existed but its lease has expired.
-    Expired = 7,
+    Expired = 7, "expired";
     /// The authority was revoked.
-    Revoked = 8,
+    Revoked = 8, "revoked";
     /// A device reported a failure.
-    Io = 9,
+    Io = 9, "io";
     /// Stored or received data failed an integrity check.
-    Corrupt = 10,
+    Corrupt = 10, "corrupt";
     /// The encoded message would not fit its transport.
-    TooLarge = 11,
+    TooLarge = 11, "too-large";
     /// The callee found one of its own invariants broken.
-    Internal = 12,
+    Internal = 12, "internal";
 }
 
 impl ErrorCode {
-    /// Every code, in wire order. Used by tests and by tools that list codes.
-    pub const ALL: [ErrorCode; 12] = [
-        ErrorCode::Malformed,
-        ErrorCode::UnsupportedVersion,
-        ErrorCode::InvalidState,
-        ErrorCode::Denied,
-        ErrorCode::NotFound,
-        ErrorCode::Exhausted,
-        ErrorCode::Expired,
-        ErrorCode::Revoked,
-        ErrorCode::Io,
-        ErrorCode::Corrupt,
-        ErrorCode::TooLarge,
-        ErrorCode::Internal,
-    ];
-
     /// The stable wire code.
     pub const fn code(self) -> u16 {
         self as u16
-    }
-
-    /// The code's name as it appears in logs and in `docs/abi.md`.
-    pub const fn name(self) -> &'static str {
-        match self {
-            ErrorCode::Malformed => "malformed",
-            ErrorCode::UnsupportedVersion => "unsupported-version",
-            ErrorCode::InvalidState => "invalid-state",
-            ErrorCode::Denied => "denied",
-            ErrorCode::NotFound => "not-found",
-            ErrorCode::Exhausted => "exhausted",
-            ErrorCode::Expired => "expired",
-            ErrorCode::Revoked => "revoked",
-            ErrorCode::Io => "io",
-            ErrorCode::Corrupt => "corrupt",
-            ErrorCode::TooLarge => "too-large",
-            ErrorCode::Internal => "internal",
-        }
     }
 }
 
@@ -138,8 +126,8 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        for a in ErrorCode::ALL {
-            for b in ErrorCode::ALL {
+        for &a in ErrorCode::ALL {
+            for &b in ErrorCode::ALL {
                 assert_eq!(a == b, a.name() == b.name());
             }
         }

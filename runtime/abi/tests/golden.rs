@@ -74,7 +74,7 @@ fn responses() {
 
 #[test]
 fn every_error_code_encodes_as_its_number() {
-    for code in ErrorCode::ALL {
+    for &code in ErrorCode::ALL {
         let bytes = encoded(&Response::Err(code));
         assert_eq!(bytes, [1, 1, code.code() as u8]);
     }
@@ -105,7 +105,7 @@ fn docs_agree_with_the_code() {
     let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
     let row_with = |needles: &[&str]| doc.lines().any(|line| needles.iter().all(|n| line.contains(n)));
 
-    for code in ErrorCode::ALL {
+    for &code in ErrorCode::ALL {
         let cells = [format!("| {} |", code.code()), format!("`{}`", code.name())];
         assert!(row_with(&[&cells[0], &cells[1]]), "docs/abi.md lacks the row for {code}");
     }
