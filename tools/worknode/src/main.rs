@@ -4,6 +4,11 @@
 //! Microkit description for a board, checks it for every board and profile,
 //! and lists the PD binaries a description needs. The Makefile runs `render`
 //! and `programs` before every image build.
+//!
+//! `worknode log inspect|verify|export <image>` reads the event log on a
+//! node's disk image (docs/log-format.md).
+
+mod log_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +29,32 @@ enum Command {
     /// Work with the system description (system.xml).
     #[command(subcommand)]
     System(SystemCommand),
+    /// Read the event log on a disk image (read-only).
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+#[derive(Subcommand)]
+enum LogCommand {
+    /// Print the superblocks and a summary of the records.
+    Inspect {
+        /// A raw disk image holding a Worknode log.
+        image: PathBuf,
+    },
+    /// Walk the hash chain from the first record; name the first bad record
+    /// and why. Exits non-zero if acknowledged data is damaged.
+    Verify {
+        /// A raw disk image holding a Worknode log.
+        image: PathBuf,
+    },
+    /// Write every record as JSON Lines (format: docs/log-format.md).
+    Export {
+        /// A raw disk image holding a Worknode log.
+        image: PathBuf,
+        /// Output file (standard output if absent).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -68,6 +99,9 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), String> {
     match command {
+        Command::Log(LogCommand::Inspect { image }) => log_cmd::inspect(&image),
+        Command::Log(LogCommand::Verify { image }) => log_cmd::verify(&image),
+        Command::Log(LogCommand::Export { image, output }) => log_cmd::export(&image, output.as_ref()),
         Command::System(SystemCommand::Render { template, board, profile, output }) => {
             let text = read(&template)?;
             let rendered = render::render(&text, &board, &profile).map_err(|e| describe(&template, &e))?;

@@ -1,0 +1,443 @@
+//! The log itself: format, open (recovery), append, group commit, checkpoint,
+//! read.
+//!
+//! Appends go into an in-memory batch and get sequence numbers at once;
+//! [`Log::commit`] writes the whole batch with one device write and makes it
+//! durable with one flush. A record is acknowledged (counted in
+//! [`Log::durable_seq`]) only after that flush completed. After any failed
+//! write or flush the log is *poisoned*: what reached the disk is unknown,
+//! so it refuses appends until reopened, and recovery decides.
+
+use crate::chain::{Hash, genesis, record_hash};
+use crate::device::{BlockDevice, IoError};
+use crate::format::{
+    Checkpoint, DATA_START, HEADER_LEN, MAX_PAYLOAD, RECORD_ALIGN, RecordHeader, SECTOR, SUPERBLOCK_SECTORS,
+    Superblock, SuperblockError, align_up,
+};
+use crate::index::SparseIndex;
+use crate::scan::{Defect, Geometry, LaterBatch, Position, Scanner, Step, Stop};
+
+/// Why a log operation failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogError {
+    /// The device failed.
+    Io(IoError),
+    /// Both superblock sectors are blank: the device was never formatted.
+    Unformatted,
+    /// The device holds something that is not a Worknode log; it is left
+    /// untouched.
+    NotALog,
+    /// Neither superblock copy is valid (the first copy's problem).
+    Superblock(SuperblockError),
+    /// Acknowledged data is damaged: the record `seq` is invalid although a
+    /// later, intact batch proves it had been made durable.
+    Corrupt {
+        /// The first damaged record.
+        seq: u64,
+        /// What is wrong with it.
+        defect: DamageKind,
+        /// The later batch that proves it had been acknowledged.
+        later: LaterBatch,
+    },
+    /// A payload longer than [`MAX_PAYLOAD`] (or the volume's limit).
+    TooLarge,
+    /// The record area has no room for the record.
+    Full,
+    /// A write or flush failed earlier; reopen the log.
+    Poisoned,
+    /// No durable record with that sequence number.
+    NotFound,
+    /// A durable record no longer reads back (damaged after recovery).
+    Unreadable {
+        /// The record asked for.
+        seq: u64,
+        /// Why the scan towards it stopped.
+        stop: Stop,
+    },
+    /// The device is too small to hold a log.
+    DeviceTooSmall,
+}
+
+/// What recovery found at the first damaged record: a defect, or nothing at
+/// all where a record had been (a lost write).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DamageKind {
+    /// The record is there but invalid.
+    Defect(Defect),
+    /// No record where one must be: the write was lost.
+    Missing,
+}
+
+impl From<IoError> for LogError {
+    fn from(e: IoError) -> LogError {
+        LogError::Io(e)
+    }
+}
+
+impl From<LogError> for worknode_abi::ErrorCode {
+    fn from(e: LogError) -> worknode_abi::ErrorCode {
+        use worknode_abi::ErrorCode as E;
+        match e {
+            LogError::Io(_) | LogError::Poisoned => E::Io,
+            LogError::Unformatted | LogError::NotALog => E::InvalidState,
+            LogError::Superblock(_) | LogError::Corrupt { .. } | LogError::Unreadable { .. } => E::Corrupt,
+            LogError::TooLarge => E::TooLarge,
+            LogError::Full | LogError::DeviceTooSmall => E::Exhausted,
+            LogError::NotFound => E::NotFound,
+        }
+    }
+}
+
+/// What [`Log::open`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Recovery {
+    /// Sequence number of the last record in the log (0 if empty).
+    pub last_seq: u64,
+    /// Records scanned (from the checkpoint).
+    pub scanned: u64,
+    /// Why the scan stopped.
+    pub stop: Stop,
+    /// Generation of the superblock used.
+    pub generation: u64,
+}
+
+/// Reads both superblocks and returns the valid one with the higher
+/// generation.
+pub fn read_superblock<D: BlockDevice>(dev: &mut D) -> Result<Superblock, LogError> {
+    let mut results = [Err(SuperblockError::Blank); 2];
+    for (slot, result) in results.iter_mut().enumerate() {
+        let mut sector = [0u8; SECTOR];
+        dev.read(SUPERBLOCK_SECTORS[slot], &mut sector)?;
+        *result = Superblock::decode(&sector, slot as u16);
+    }
+    match results {
+        [Ok(a), Ok(b)] => Ok(if b.generation > a.generation { b } else { a }),
+        [Ok(sb), Err(_)] | [Err(_), Ok(sb)] => Ok(sb),
+        [Err(SuperblockError::Blank), Err(SuperblockError::Blank)] => Err(LogError::Unformatted),
+        [Err(SuperblockError::NotALog), Err(SuperblockError::NotALog | SuperblockError::Blank)] => {
+            Err(LogError::NotALog)
+        }
+        [Err(SuperblockError::Blank), Err(e)] | [Err(e), Err(_)] => Err(LogError::Superblock(e)),
+    }
+}
+
+/// The geometry a superblock describes.
+pub fn geometry(sb: &Superblock) -> Geometry {
+    Geometry { log_id: sb.log_id, data_end: sb.data_end(), max_batch_sectors: sb.max_batch_sectors }
+}
+
+/// The position of record 1.
+pub fn origin(sb: &Superblock) -> Position {
+    Position {
+        next_seq: 1,
+        byte: sb.data_start * SECTOR as u64,
+        prev_hash: genesis(sb.log_id),
+        batch_first_seq: 0,
+    }
+}
+
+fn checkpoint_position(sb: &Superblock) -> Position {
+    Position {
+        next_seq: sb.checkpoint.next_seq,
+        byte: sb.checkpoint.sector * SECTOR as u64,
+        prev_hash: sb.checkpoint.prev_hash,
+        batch_first_seq: 0,
+    }
+}
+
+/// Scans from `from` to the stop and classifies it; `visit` sees every
+/// accepted record. Shared by recovery and verification.
+pub fn scan_to_end<D: BlockDevice>(
+    dev: &mut D,
+    sb: &Superblock,
+    from: Position,
+    mut visit: impl FnMut(&crate::scan::Accepted, &[u8]),
+) -> Result<(Position, Stop, u64), LogError> {
+    let mut scanner = Scanner::new(geometry(sb), from);
+    let mut payload = [0u8; MAX_PAYLOAD];
+    let mut scanned = 0u64;
+    // Bounded by the record area: every accepted record advances the
+    // position by at least one header.
+    let stop = loop {
+        match scanner.step(dev, &mut payload)? {
+            Step::Record(accepted) => {
+                scanned += 1;
+                visit(&accepted, &payload[..accepted.header.len as usize]);
+            }
+            Step::Stopped(stop) => break stop,
+        }
+    };
+    let at = scanner.position();
+    if let Some(later) = scanner.probe_beyond(dev, &mut payload)? {
+        let defect = match stop {
+            Stop::Invalid(defect) => DamageKind::Defect(defect),
+            Stop::End | Stop::Full => DamageKind::Missing,
+        };
+        return Err(LogError::Corrupt { seq: at.next_seq, defect, later });
+    }
+    Ok((at, stop, scanned))
+}
+
+/// A crash-consistent, hash-chained log on a block device. `BATCH` is the
+/// batch buffer size in bytes, a multiple of 512.
+pub struct Log<D: BlockDevice, const BATCH: usize> {
+    dev: D,
+    sb: Superblock,
+    batch: [u8; BATCH],
+    batch_len: usize,
+    /// Usable part of `batch` (the volume's batch limit may be smaller).
+    batch_cap: usize,
+    /// Where the pending batch will be written.
+    batch_sector: u64,
+    batch_first_seq: u64,
+    /// Next sequence number to hand out; prev hash = hash of the last
+    /// appended record (pending or durable).
+    next_seq: u64,
+    prev_hash: Hash,
+    durable_seq: u64,
+    poisoned: bool,
+    index: SparseIndex,
+}
+
+impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
+    const BATCH_OK: () = assert!(BATCH.is_multiple_of(SECTOR) && BATCH >= HEADER_LEN + MAX_PAYLOAD + SECTOR);
+
+    /// Formats `dev` as an empty log with identity `log_id`, overwriting both
+    /// superblocks. Refuses a device that already holds something; use
+    /// [`Log::format_over`] to overwrite deliberately.
+    pub fn format(mut dev: D, log_id: u64) -> Result<Self, LogError> {
+        match read_superblock(&mut dev) {
+            Err(LogError::Unformatted) => Self::format_over(dev, log_id),
+            Err(LogError::Io(e)) => Err(LogError::Io(e)),
+            Ok(_) | Err(_) => Err(LogError::NotALog),
+        }
+    }
+
+    /// Formats `dev`, whatever it holds.
+    pub fn format_over(mut dev: D, log_id: u64) -> Result<Self, LogError> {
+        let () = Self::BATCH_OK;
+        let sectors = dev.sectors();
+        let batch_sectors = (BATCH / SECTOR) as u64;
+        if sectors < DATA_START + 2 * batch_sectors {
+            return Err(LogError::DeviceTooSmall);
+        }
+        let mut sb = Superblock {
+            slot: 0,
+            log_id,
+            data_start: DATA_START,
+            data_sectors: sectors - DATA_START,
+            max_batch_sectors: batch_sectors as u32,
+            max_payload: MAX_PAYLOAD as u32,
+            generation: 1,
+            checkpoint: Checkpoint { next_seq: 1, sector: DATA_START, prev_hash: genesis(log_id) },
+        };
+        // Blank the first batch position so no earlier log's data is there.
+        dev.write(DATA_START, &[0u8; SECTOR])?;
+        for slot in 0..2u16 {
+            sb.slot = slot;
+            dev.write(SUPERBLOCK_SECTORS[slot as usize], &sb.encode())?;
+        }
+        dev.flush()?;
+        Self::open(dev).map(|(log, _)| log)
+    }
+
+    /// Opens the log on `dev`: picks the newest valid superblock and scans
+    /// from its checkpoint to the last valid record.
+    pub fn open(mut dev: D) -> Result<(Self, Recovery), LogError> {
+        let () = Self::BATCH_OK;
+        let sb = read_superblock(&mut dev)?;
+        if sb.data_end() > dev.sectors() {
+            return Err(LogError::DeviceTooSmall);
+        }
+        let mut index = SparseIndex::new();
+        let from = checkpoint_position(&sb);
+        index.note(from);
+        let (end, stop, scanned) = scan_to_end(&mut dev, &sb, from, |accepted, _| {
+            if accepted.starts_batch {
+                index.note(accepted.at);
+            }
+        })?;
+        // Records recovered from the last batch may have been read from the
+        // device's volatile cache; make them durable before anything new is
+        // chained to them.
+        dev.flush()?;
+        // The next batch starts at a sector boundary after the last record.
+        let batch_sector = align_up(end.byte, SECTOR as u64) / SECTOR as u64;
+        let last_seq = end.next_seq - 1;
+        let log = Log {
+            dev,
+            sb,
+            batch: [0; BATCH],
+            batch_len: 0,
+            batch_cap: BATCH.min(sb.max_batch_sectors as usize * SECTOR),
+            batch_sector,
+            batch_first_seq: end.next_seq,
+            next_seq: end.next_seq,
+            prev_hash: end.prev_hash,
+            durable_seq: last_seq,
+            poisoned: false,
+            index,
+        };
+        Ok((log, Recovery { last_seq, scanned, stop, generation: sb.generation }))
+    }
+
+    /// The superblock in effect.
+    pub fn superblock(&self) -> &Superblock {
+        &self.sb
+    }
+
+    /// Highest sequence number that is durable (0 if none).
+    pub fn durable_seq(&self) -> u64 {
+        self.durable_seq
+    }
+
+    /// Highest sequence number handed out (durable or pending).
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    /// Number of appended records not yet committed.
+    pub fn pending(&self) -> u64 {
+        self.next_seq - 1 - self.durable_seq
+    }
+
+    /// The device, for callers that need to inspect it (tests, the CLI).
+    pub fn device(&mut self) -> &mut D {
+        &mut self.dev
+    }
+
+    /// Gives the device back.
+    pub fn into_device(self) -> D {
+        self.dev
+    }
+
+    /// Appends a record to the pending batch and returns its sequence
+    /// number. It is durable once [`Log::commit`] returns a durable sequence
+    /// number at or above it. If the batch is full, commits it first.
+    pub fn append(&mut self, payload: &[u8]) -> Result<u64, LogError> {
+        if self.poisoned {
+            return Err(LogError::Poisoned);
+        }
+        if payload.len() > self.sb.max_payload as usize {
+            return Err(LogError::TooLarge);
+        }
+        let stride = align_up((HEADER_LEN + payload.len()) as u64, RECORD_ALIGN) as usize;
+        if self.batch_len + stride > self.batch_cap {
+            self.commit()?;
+        }
+        let needed = align_up((self.batch_len + stride) as u64, SECTOR as u64) / SECTOR as u64;
+        if self.batch_sector + needed > self.sb.data_end() {
+            return Err(LogError::Full);
+        }
+        if self.batch_len == 0 {
+            self.batch_first_seq = self.next_seq;
+        }
+        let mut header = RecordHeader {
+            len: payload.len() as u32,
+            crc: 0,
+            log_id: self.sb.log_id,
+            seq: self.next_seq,
+            batch_first_seq: self.batch_first_seq,
+            prev_hash: self.prev_hash,
+        };
+        header.crc = header.compute_crc(payload);
+        let at = self.batch_len;
+        self.batch[at..at + HEADER_LEN].copy_from_slice(&header.encode());
+        self.batch[at + HEADER_LEN..at + HEADER_LEN + payload.len()].copy_from_slice(payload);
+        self.batch[at + HEADER_LEN + payload.len()..at + stride].fill(0);
+        self.batch_len += stride;
+        self.prev_hash = record_hash(&header, payload);
+        self.next_seq += 1;
+        Ok(header.seq)
+    }
+
+    /// Writes the pending batch with one write, makes it durable with one
+    /// flush, and returns the durable sequence number.
+    pub fn commit(&mut self) -> Result<u64, LogError> {
+        if self.poisoned {
+            return Err(LogError::Poisoned);
+        }
+        if self.batch_len == 0 {
+            return Ok(self.durable_seq);
+        }
+        let padded = align_up(self.batch_len as u64, SECTOR as u64) as usize;
+        self.batch[self.batch_len..padded].fill(0);
+        let result = self.dev.write(self.batch_sector, &self.batch[..padded]).and_then(|()| self.dev.flush());
+        if let Err(e) = result {
+            self.poisoned = true;
+            return Err(LogError::Io(e));
+        }
+        self.index.note(Position {
+            next_seq: self.batch_first_seq,
+            byte: self.batch_sector * SECTOR as u64,
+            prev_hash: self.batch_prev_hash(),
+            batch_first_seq: 0,
+        });
+        self.batch_sector += (padded / SECTOR) as u64;
+        self.batch_len = 0;
+        self.durable_seq = self.next_seq - 1;
+        self.batch_first_seq = self.next_seq;
+        Ok(self.durable_seq)
+    }
+
+    /// The `prev_hash` of the first record of the pending batch.
+    fn batch_prev_hash(&self) -> Hash {
+        let mut raw = [0u8; HEADER_LEN];
+        raw.copy_from_slice(&self.batch[..HEADER_LEN]);
+        RecordHeader::decode(&raw).map(|h| h.prev_hash).unwrap_or(self.prev_hash)
+    }
+
+    /// Commits, then records the current end of the log as the recovery
+    /// starting point in the older superblock copy (the newer one stays
+    /// intact if this write is torn).
+    pub fn checkpoint(&mut self) -> Result<(), LogError> {
+        self.commit()?;
+        let mut sb = self.sb;
+        sb.slot = self.sb.slot ^ 1;
+        sb.generation += 1;
+        sb.checkpoint =
+            Checkpoint { next_seq: self.next_seq, sector: self.batch_sector, prev_hash: self.prev_hash };
+        let result = self
+            .dev
+            .write(SUPERBLOCK_SECTORS[sb.slot as usize], &sb.encode())
+            .and_then(|()| self.dev.flush());
+        if let Err(e) = result {
+            self.poisoned = true;
+            return Err(LogError::Io(e));
+        }
+        self.sb = sb;
+        Ok(())
+    }
+
+    /// Reads durable record `seq` into `payload`; returns its header.
+    pub fn read(&mut self, seq: u64, payload: &mut [u8; MAX_PAYLOAD]) -> Result<RecordHeader, LogError> {
+        if seq == 0 || seq > self.durable_seq {
+            return Err(LogError::NotFound);
+        }
+        let from = self.index.floor(seq).unwrap_or_else(|| origin(&self.sb));
+        if from.next_seq > seq {
+            // Before the checkpoint recovery started from: scan from record 1.
+            return self.read_from(origin(&self.sb), seq, payload);
+        }
+        self.read_from(from, seq, payload)
+    }
+
+    fn read_from(
+        &mut self,
+        from: Position,
+        seq: u64,
+        payload: &mut [u8; MAX_PAYLOAD],
+    ) -> Result<RecordHeader, LogError> {
+        let mut scanner = Scanner::new(geometry(&self.sb), from);
+        // Bounded: `seq - from.next_seq + 1` accepted records at most.
+        for _ in from.next_seq..=seq {
+            match scanner.step(&mut self.dev, payload)? {
+                Step::Record(accepted) if accepted.header.seq == seq => return Ok(accepted.header),
+                Step::Record(_) => {}
+                // A durable record that no longer reads back.
+                Step::Stopped(stop) => return Err(LogError::Unreadable { seq, stop }),
+            }
+        }
+        Err(LogError::NotFound)
+    }
+}

@@ -1,0 +1,237 @@
+//! `worknode log inspect|verify|export <disk image>`: read a Worknode event
+//! log from a raw disk image, without the system running.
+//!
+//! The image is opened read-only; nothing here can change it. The same
+//! `worknode-log` scanner the log PD recovers with does the reading, so the
+//! CLI and the system cannot disagree about what is in the log.
+
+use std::fs::File;
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+use worknode_log::chain::Hash;
+use worknode_log::format::{SECTOR, SUPERBLOCK_SECTORS, Superblock, SuperblockError};
+use worknode_log::scan::{Accepted, Stop};
+use worknode_log::{BlockDevice, DamageKind, IoError, LogError, origin, read_superblock, scan_to_end};
+
+/// A raw disk image, read-only.
+pub struct ImageFile {
+    file: File,
+    sectors: u64,
+}
+
+impl ImageFile {
+    /// Opens `path`, refusing files that cannot be a raw log image.
+    pub fn open(path: &Path) -> Result<ImageFile, String> {
+        let mut file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let len = file.metadata().map_err(|e| format!("cannot stat {}: {e}", path.display()))?.len();
+        let mut magic = [0u8; 4];
+        if len >= 4 {
+            file.read_exact(&mut magic).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        }
+        if &magic == b"QFI\xfb" {
+            return Err(format!(
+                "{} is a qcow2 image; convert it first: qemu-img convert -O raw {} disk.raw",
+                path.display(),
+                path.display()
+            ));
+        }
+        if len < 2 * SECTOR as u64 {
+            return Err(format!("{}: {len} bytes is too short for a log (no superblocks)", path.display()));
+        }
+        Ok(ImageFile { file, sectors: len / SECTOR as u64 })
+    }
+}
+
+impl BlockDevice for ImageFile {
+    fn sectors(&self) -> u64 {
+        self.sectors
+    }
+
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        worknode_log::device::check_range(self.sectors, sector, buf.len())?;
+        self.file.seek(SeekFrom::Start(sector * SECTOR as u64)).map_err(|_| IoError::Device)?;
+        self.file.read_exact(buf).map_err(|_| IoError::Device)
+    }
+
+    fn write(&mut self, _sector: u64, _data: &[u8]) -> Result<(), IoError> {
+        Err(IoError::Device)
+    }
+
+    fn flush(&mut self) -> Result<(), IoError> {
+        Ok(())
+    }
+}
+
+/// What `verify` and `export` found walking the whole log.
+struct Walk {
+    sb: Superblock,
+    last_seq: u64,
+    last_hash: Hash,
+    stop: Stop,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn stop_name(stop: &Stop) -> String {
+    match stop {
+        Stop::End => "end".into(),
+        Stop::Full => "full".into(),
+        Stop::Invalid(defect) => format!("torn tail: {}", defect.describe()),
+    }
+}
+
+fn load(path: &Path) -> Result<(ImageFile, Superblock), String> {
+    let mut image = ImageFile::open(path)?;
+    let sb = read_superblock(&mut image).map_err(|e| describe_error(path, &e))?;
+    if sb.data_end() > image.sectors {
+        return Err(format!(
+            "{}: truncated image: the log needs {} sectors, the file has {}",
+            path.display(),
+            sb.data_end(),
+            image.sectors
+        ));
+    }
+    Ok((image, sb))
+}
+
+fn describe_error(path: &Path, e: &LogError) -> String {
+    let p = path.display();
+    match e {
+        LogError::Unformatted => format!("{p}: not a Worknode log (both superblock sectors are blank)"),
+        LogError::NotALog => format!("{p}: not a Worknode log (no superblock magic)"),
+        LogError::Superblock(SuperblockError::Version(v)) => {
+            format!("{p}: log format version {v}; this tool reads version 1")
+        }
+        LogError::Superblock(why) => format!("{p}: both superblocks are damaged (first: {why:?})"),
+        LogError::Io(e) => format!("{p}: read failed: {e:?}"),
+        LogError::Corrupt { seq, defect, later } => {
+            let what = match defect {
+                DamageKind::Defect(d) => d.describe(),
+                DamageKind::Missing => "missing (lost write)",
+            };
+            format!(
+                "{p}: record {seq} is bad: {what}; the intact batch starting at record {} \
+                 (sector {}) proves it had been acknowledged",
+                later.batch_first_seq, later.sector
+            )
+        }
+        other => format!("{p}: {other:?}"),
+    }
+}
+
+/// Walks the whole chain from record 1, handing each record to `visit`.
+fn walk(path: &Path, visit: impl FnMut(&Accepted, &[u8])) -> Result<Walk, String> {
+    let (mut image, sb) = load(path)?;
+    let from = origin(&sb);
+    let (end, stop, _) = scan_to_end(&mut image, &sb, from, visit).map_err(|e| describe_error(path, &e))?;
+    let walk = Walk { sb, last_seq: end.next_seq - 1, last_hash: end.prev_hash, stop };
+    // The checkpoint claims records before it were durable; the chain must
+    // reach it and agree with it.
+    let ck = sb.checkpoint;
+    if ck.next_seq > end.next_seq {
+        return Err(format!(
+            "{}: record {} is bad: the chain ends there ({}), but the superblock checkpoint \
+             says records up to {} were durable",
+            path.display(),
+            end.next_seq,
+            stop_name(&stop),
+            ck.next_seq - 1
+        ));
+    }
+    Ok(walk)
+}
+
+/// `worknode log inspect`.
+pub fn inspect(path: &Path) -> Result<(), String> {
+    let mut image = ImageFile::open(path)?;
+    println!("image: {} ({} sectors)", path.display(), image.sectors);
+    for (slot, &sector) in SUPERBLOCK_SECTORS.iter().enumerate() {
+        let mut raw = [0u8; SECTOR];
+        image.read(sector, &mut raw).map_err(|e| format!("{}: read failed: {e:?}", path.display()))?;
+        match Superblock::decode(&raw, slot as u16) {
+            Ok(sb) => println!(
+                "superblock {slot}: generation {} log_id {:016x} data sectors {}..{} batch <= {} sectors, \
+                 checkpoint seq {} at sector {}",
+                sb.generation,
+                sb.log_id,
+                sb.data_start,
+                sb.data_end(),
+                sb.max_batch_sectors,
+                sb.checkpoint.next_seq,
+                sb.checkpoint.sector
+            ),
+            Err(why) => println!("superblock {slot}: invalid ({why:?})"),
+        }
+    }
+    let mut bytes = 0u64;
+    let mut batches = 0u64;
+    let mut end_sector = 0u64;
+    let walk = walk(path, |accepted, payload| {
+        bytes += payload.len() as u64;
+        batches += u64::from(accepted.starts_batch);
+        end_sector = accepted.at.byte / SECTOR as u64 + 1;
+    })?;
+    let used = end_sector.saturating_sub(walk.sb.data_start);
+    println!(
+        "records: {} in {batches} batches, {bytes} payload bytes, {used} of {} sectors used",
+        walk.last_seq, walk.sb.data_sectors
+    );
+    println!("last record: {} hash {}", walk.last_seq, hex(&walk.last_hash));
+    println!("end: {}", stop_name(&walk.stop));
+    Ok(())
+}
+
+/// `worknode log verify`: exits non-zero naming the first bad record.
+pub fn verify(path: &Path) -> Result<(), String> {
+    let walk = walk(path, |_, _| {})?;
+    println!(
+        "{}: ok: {} records, hash chain verified from genesis to {} ({})",
+        path.display(),
+        walk.last_seq,
+        hex(&walk.last_hash),
+        stop_name(&walk.stop)
+    );
+    Ok(())
+}
+
+/// `worknode log export`: JSON Lines on standard output or into `output`.
+pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
+    let sink: Box<dyn Write> = match output {
+        Some(out) => {
+            Box::new(File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?)
+        }
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut sink = BufWriter::new(sink);
+    let mut failure = None;
+    let walk = walk(path, |accepted, payload| {
+        if failure.is_some() {
+            return;
+        }
+        let h = &accepted.header;
+        let mut line = json!({
+            "seq": h.seq,
+            "batch_first_seq": h.batch_first_seq,
+            "len": h.len,
+            "hash": hex(&accepted.hash),
+            "prev_hash": hex(&h.prev_hash),
+            "payload_hex": hex(payload),
+        });
+        if let Ok(text) = std::str::from_utf8(payload) {
+            line["text"] = json!(text);
+        }
+        if let Err(e) = writeln!(sink, "{line}") {
+            failure = Some(e);
+        }
+    })?;
+    let summary = json!({"end": {"last_seq": walk.last_seq, "stop": stop_name(&walk.stop)}});
+    let result = match failure {
+        Some(e) => Err(e),
+        None => writeln!(sink, "{summary}").and_then(|()| sink.flush()),
+    };
+    result.map_err(|e| format!("cannot write the export: {e}"))
+}
