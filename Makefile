@@ -23,6 +23,9 @@ CONFIG ?= debug
 PROFILE ?= release
 SYSTEM ?= default
 QEMU_TIMEOUT ?= 120
+# Crash test: kills per run, and a fixed seed to repeat a run (random if empty).
+CRASH_KILLS ?= 5
+CRASH_SEED ?=
 
 ALL_ARCHES := aarch64 riscv64 x86_64
 MICROKIT_VERSION := 2.3.0
@@ -72,6 +75,9 @@ KERNEL_ELF := $(SDK_BOARD_DIR)/elf/sel4_32.elf
 BUILD_DIR := build/$(ARCH)/$(CONFIG)
 IMAGE_DIR := $(BUILD_DIR)/$(SYSTEM)
 SDF       := $(IMAGE_DIR)/worknode.system
+# The node's persistent disk (its event log): kept across `make run`s and
+# rebuilds; `make clean` removes it with the rest of build/.
+DISK      := build/$(ARCH)/disk.img
 IMAGE     := $(IMAGE_DIR)/worknode.img
 PD_TARGET_DIR := $(abspath $(BUILD_DIR)/target)
 PD_OUT_DIR    := $(PD_TARGET_DIR)/$(TARGET)/$(if $(filter dev,$(PROFILE)),debug,$(PROFILE))
@@ -140,7 +146,7 @@ image: host-tools
 run:
 	$(need-sdk)$(need-qemu)
 	$(MAKE) --no-print-directory image
-	$(RUNNER) run --arch $(ARCH) --image $(IMAGE) --kernel $(KERNEL_ELF)
+	$(RUNNER) run --arch $(ARCH) --image $(IMAGE) --kernel $(KERNEL_ELF) --disk $(DISK)
 
 # --- tests ----------------------------------------------------------------------
 test: test-host test-qemu-all
@@ -154,9 +160,24 @@ test-host: host-tools
 test-qemu:
 	$(need-sdk)$(need-qemu)
 	$(MAKE) --no-print-directory image SYSTEM=test
+	rm -f $(BUILD_DIR)/test/disk.img
 	$(RUNNER) test --arch $(ARCH) --image $(BUILD_DIR)/test/worknode.img \
 		--kernel $(KERNEL_ELF) --system $(BUILD_DIR)/test/worknode.system \
+		--disk $(BUILD_DIR)/test/disk.img \
 		--transcript $(BUILD_DIR)/test/serial.log --timeout $(QEMU_TIMEOUT)
+	@# The crash test, on systems with an event log: SIGKILL QEMU CRASH_KILLS
+	@# times while events are recorded, check every acknowledged event is
+	@# recovered, then verify the disk's hash chain.
+	@if grep -q 'name="log"' $(BUILD_DIR)/test/worknode.system; then \
+		rm -f $(BUILD_DIR)/test/crash-disk.img; \
+		echo "$(RUNNER) crash --arch $(ARCH) --kills $(CRASH_KILLS) $(if $(CRASH_SEED),--seed $(CRASH_SEED))"; \
+		$(RUNNER) crash --arch $(ARCH) --image $(BUILD_DIR)/test/worknode.img \
+			--kernel $(KERNEL_ELF) --disk $(BUILD_DIR)/test/crash-disk.img \
+			--kills $(CRASH_KILLS) $(if $(CRASH_SEED),--seed $(CRASH_SEED)) \
+			--transcripts $(BUILD_DIR)/test/crash --timeout $(QEMU_TIMEOUT); \
+	else \
+		echo "crash test: SKIPPED on $(ARCH): this system has no event log yet"; \
+	fi
 
 test-qemu-all:
 ifeq ($(sdk-present),)

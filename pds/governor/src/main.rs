@@ -20,7 +20,8 @@ use sel4_microkit::{
     Channel, ChannelSet, Child, Handler, Infallible, MessageInfo, debug_println, protection_domain,
 };
 use worknode_abi::ErrorCode;
-use worknode_abi::governor::{Reply, Request, Response};
+use worknode_abi::governor::{MAX_EVENT, Reply, Request, Response};
+use worknode_abi::log::{EVENT_RECORD_VERSION, EventRecord, LogReply, LogRequest, LogResponse, MAX_RECORD};
 use worknode_governor::console::Escaped;
 use worknode_governor::roster::MAX_CHILDREN;
 use worknode_governor::{ChildSpec, Outcome, Roster};
@@ -41,15 +42,29 @@ fn init() -> Governor {
     let roster =
         Roster::new(&specs).unwrap_or_else(|e| panic!("system description rejected by the roster: {e:?}"));
     debug_println!("governor| supervising {} children", specs.len());
-    let mut governor = Governor { roster };
+    let log = log_channel();
+    let mut governor = Governor { roster, log };
+    if log.is_some() {
+        // Worknodes may record events as soon as they start.
+        governor.roster.await_service();
+        debug_println!("governor| waiting for the log");
+    }
     let outcome = governor.roster.on_init();
     governor.apply(&outcome);
     governor
 }
 
+/// The channel to the log PD, on systems that have one.
+fn log_channel() -> Option<Channel> {
+    system::channel::ALL.iter().find(|(peer, _)| *peer == "log").map(|&(_, id)| Channel::new(id))
+}
+
 struct Governor {
     roster: Roster,
+    log: Option<Channel>,
 }
+
+const _: () = assert!(MAX_EVENT + 64 <= MAX_RECORD, "an event and its envelope must fit a log record");
 
 impl Governor {
     fn name_of_channel(&self, channel: usize) -> &'static str {
@@ -76,6 +91,27 @@ impl Governor {
         }
     }
 
+    /// Writes a worknode's event to the log, durably, in an envelope that
+    /// names the worknode (from the channel, never from the request).
+    fn record(&self, who: &str, event: &[u8]) -> Response {
+        let log = self.log.ok_or(ErrorCode::NotFound)?;
+        let envelope = EventRecord {
+            version: EVENT_RECORD_VERSION,
+            source: heapless::String::try_from(who).map_err(|_| ErrorCode::Internal)?,
+            event: Vec::from_slice(event).map_err(|_| ErrorCode::TooLarge)?,
+        };
+        let mut payload = [0u8; MAX_RECORD];
+        let len = postcard::to_slice(&envelope, &mut payload).map_err(|_| ErrorCode::TooLarge)?.len();
+        let request = LogRequest::Append {
+            payload: Vec::from_slice(&payload[..len]).map_err(|_| ErrorCode::TooLarge)?,
+        };
+        match worknode_pd_ipc::call::<LogRequest, LogResponse>(log, &request)? {
+            Ok(LogReply::Appended { seq, .. }) => Ok(Reply::Recorded { seq }),
+            Ok(_) => Err(ErrorCode::Internal),
+            Err(e) => Err(e),
+        }
+    }
+
     fn report(&self, who: &str, request: &Request, reply: &Response) {
         match (request, reply) {
             (Request::Log { text }, Ok(_)) => debug_println!("{who}| {}", Escaped(text)),
@@ -83,6 +119,9 @@ impl Governor {
                 debug_println!("governor| hello from {who}, welcomed as #{worknode}")
             }
             (Request::Ready, Ok(_)) => debug_println!("governor| {who} is ready"),
+            (Request::Record { .. }, Ok(Reply::Recorded { seq })) => {
+                debug_println!("governor| recorded {who} seq={seq}")
+            }
             (request, reply) => debug_println!("governor| {who}: {request:?} -> {reply:?}"),
         }
     }
@@ -95,7 +134,10 @@ impl Handler for Governor {
         let who = self.name_of_channel(channel.index());
         let outcome = match worknode_pd_ipc::receive::<Request>(&info) {
             Ok(request) => {
-                let outcome = self.roster.on_request(channel.index(), &request);
+                let mut outcome = self.roster.on_request(channel.index(), &request);
+                if let (Request::Record { event }, Some(Ok(_))) = (&request, &outcome.reply) {
+                    outcome.reply = Some(self.record(who, event));
+                }
                 if let Some(reply) = &outcome.reply {
                     self.report(who, &request, reply);
                 }
@@ -112,8 +154,22 @@ impl Handler for Governor {
     }
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
-        // No child is meant to notify the governor yet; record it and go on.
-        debug_println!("governor| ignored notification on channels {}", channels.display());
+        match self.log {
+            // The log notifies once, when it has recovered and is ready.
+            Some(log) if channels.contains(log) => {
+                match worknode_pd_ipc::call::<LogRequest, LogResponse>(log, &LogRequest::Status) {
+                    Ok(Ok(LogReply::Status { recovered, log_id, .. })) => {
+                        debug_println!(
+                            "governor| log ready: recovered last_seq={recovered} log_id={log_id:016x}"
+                        )
+                    }
+                    other => debug_println!("governor| log ready, but its status is {other:?}"),
+                }
+                let outcome = self.roster.on_service_ready();
+                self.apply(&outcome);
+            }
+            _ => debug_println!("governor| ignored notification on channels {}", channels.display()),
+        }
         Ok(())
     }
 

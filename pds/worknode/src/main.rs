@@ -61,6 +61,14 @@ impl Handler for Worknode {
             Ok(Reply::Ack) => log!("start received, ready acknowledged"),
             other => panic!("{}: ready refused: {other:?}", self.name),
         }
+        // One durable event per start, so every boot leaves a trace in the log.
+        let mut event = heapless::Vec::new();
+        let _ = event.extend_from_slice(b"started");
+        match call(&Request::Record { event }) {
+            Ok(Reply::Recorded { seq }) => log!("recorded 'started' as event {seq}"),
+            Err(ErrorCode::NotFound) => log!("no event log on this node"),
+            other => log!("record refused: {other:?}"),
+        }
         Ok(())
     }
 }

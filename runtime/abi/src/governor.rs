@@ -28,13 +28,17 @@
 
 use core::fmt;
 
-use heapless::String;
+use heapless::{String, Vec};
 use serde::{Deserialize, Serialize};
 
 use crate::ErrorCode;
 
 /// The longest line a worknode may log, in bytes of UTF-8.
 pub const MAX_LOG_TEXT: usize = 256;
+/// The largest event a worknode may record, in bytes. The governor adds
+/// its own envelope ([`crate::log::EventRecord`]) and the result must fit a
+/// log append frame.
+pub const MAX_EVENT: usize = 256;
 
 /// An operation a worknode asks of the governor.
 // `Log` makes the enum ~260 bytes. Boxing it is not an option without an
@@ -53,6 +57,13 @@ pub enum Request {
         /// The line, without a trailing newline.
         text: String<MAX_LOG_TEXT>,
     },
+    /// Record an event in the node's event log. The reply,
+    /// [`Reply::Recorded`], comes only once the record is durable. Valid
+    /// after `Ready`.
+    Record {
+        /// The event, opaque to the governor and the log.
+        event: Vec<u8, MAX_EVENT>,
+    },
 }
 
 /// A successful answer from the governor.
@@ -68,6 +79,11 @@ pub enum Reply {
     },
     /// The request was carried out; nothing more to say.
     Ack,
+    /// Answer to [`Request::Record`]: the event is durable in the log.
+    Recorded {
+        /// Its sequence number in the log.
+        seq: u64,
+    },
 }
 
 /// What the governor sends back for every call.

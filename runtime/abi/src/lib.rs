@@ -6,7 +6,8 @@
 //!   that never change meaning once released;
 //! - [`frame`]: how a message is laid out in the seL4 message registers of a
 //!   protected procedure call (a version byte, then a postcard body);
-//! - [`governor`]: the operations a worknode may ask of the governor.
+//! - [`governor`]: the operations a worknode may ask of the governor;
+//! - [`log`]: the operations the governor may ask of the log PD.
 //!
 //! The encodings are pinned by golden tests (`tests/golden.rs`): changing a
 //! byte of an existing message is a breaking change and needs a new
@@ -21,5 +22,6 @@
 pub mod error;
 pub mod frame;
 pub mod governor;
+pub mod log;
 
 pub use error::ErrorCode;

@@ -30,6 +30,7 @@ fn requests() {
         (Request::Ready, &[1, 1]),
         (log(""), &[1, 2, 0]),
         (log("hi"), &[1, 2, 2, b'h', b'i']),
+        (Request::Record { event: heapless::Vec::from_slice(&[0xAB]).unwrap() }, &[1, 3, 1, 0xAB]),
     ];
     for (message, bytes) in cases {
         assert_eq!(encoded(message), *bytes, "{message:?}");
@@ -61,6 +62,7 @@ fn responses() {
         (Ok(Reply::Welcome { worknode: 2, children: 3 }), &[1, 0, 0, 2, 3]),
         (Ok(Reply::Welcome { worknode: 300, children: 61 }), &[1, 0, 0, 0xAC, 0x02, 61]),
         (Ok(Reply::Ack), &[1, 0, 1]),
+        (Ok(Reply::Recorded { seq: 300 }), &[1, 0, 2, 0xAC, 0x02]),
         (Err(ErrorCode::Malformed), &[1, 1, 1]),
         (Err(ErrorCode::InvalidState), &[1, 1, 3]),
         (Err(ErrorCode::Denied), &[1, 1, 4]),
@@ -109,13 +111,19 @@ fn docs_agree_with_the_code() {
         let cells = [format!("| {} |", code.code()), format!("`{}`", code.name())];
         assert!(row_with(&[&cells[0], &cells[1]]), "docs/abi.md lacks the row for {code}");
     }
-    let requests: [(&str, Request); 3] =
-        [("`Hello`", Request::Hello), ("`Ready`", Request::Ready), ("`Log`", log("hi"))];
+    let record = Request::Record { event: heapless::Vec::from_slice(&[0xAB]).unwrap() };
+    let requests: [(&str, Request); 4] = [
+        ("`Hello`", Request::Hello),
+        ("`Ready`", Request::Ready),
+        ("`Log`", log("hi")),
+        ("`Record`", record),
+    ];
     for (name, message) in requests {
         let bytes = format!("`{}`", hex(&encoded(&message)));
         assert!(row_with(&[name, &bytes]), "docs/abi.md: {name} should show {bytes}");
     }
-    let responses: [(&str, Response); 6] = [
+    let responses: [(&str, Response); 7] = [
+        ("`Ok(Recorded { seq: 300 })`", Ok(Reply::Recorded { seq: 300 })),
         ("`Ok(Welcome { worknode: 2, children: 3 })`", Ok(Reply::Welcome { worknode: 2, children: 3 })),
         ("`Ok(Welcome { worknode: 300, children: 61 })`", Ok(Reply::Welcome { worknode: 300, children: 61 })),
         ("`Ok(Ack)`", Ok(Reply::Ack)),
@@ -127,4 +135,65 @@ fn docs_agree_with_the_code() {
         let bytes = format!("`{}`", hex(&encoded(&message)));
         assert!(row_with(&[name, &bytes]), "docs/abi.md: {name} should show {bytes}");
     }
+}
+
+fn payload(bytes: &[u8]) -> heapless::Vec<u8, { worknode_abi::log::MAX_RECORD }> {
+    heapless::Vec::from_slice(bytes).unwrap()
+}
+
+/// The log PD's API (governor to log), pinned and shown in docs/abi.md.
+#[test]
+fn log_api() {
+    use worknode_abi::log::{EventRecord, LogReply, LogRequest, LogResponse};
+    let requests: [(&str, LogRequest, &[u8]); 5] = [
+        ("`Append`", LogRequest::Append { payload: payload(b"hi") }, &[1, 0, 2, b'h', b'i']),
+        ("`AppendLater`", LogRequest::AppendLater { payload: payload(b"hi") }, &[1, 1, 2, b'h', b'i']),
+        ("`Sync`", LogRequest::Sync, &[1, 2]),
+        ("`Read`", LogRequest::Read { seq: 5 }, &[1, 3, 5]),
+        ("`Status`", LogRequest::Status, &[1, 4]),
+    ];
+    let responses: [(&str, LogResponse, &[u8]); 5] = [
+        (
+            "`Ok(Appended { seq: 7, durable: 7 })`",
+            Ok(LogReply::Appended { seq: 7, durable: 7 }),
+            &[1, 0, 0, 7, 7],
+        ),
+        ("`Ok(Synced { durable: 9 })`", Ok(LogReply::Synced { durable: 9 }), &[1, 0, 1, 9]),
+        (
+            "`Ok(Record { seq: 5, payload: \"hi\" })`",
+            Ok(LogReply::Record { seq: 5, payload: payload(b"hi") }),
+            &[1, 0, 2, 5, 2, b'h', b'i'],
+        ),
+        (
+            "`Ok(Status { last_seq: 3, durable: 3, recovered: 2, log_id: 1 })`",
+            Ok(LogReply::Status { last_seq: 3, durable: 3, recovered: 2, log_id: 1 }),
+            &[1, 0, 3, 3, 3, 2, 1],
+        ),
+        ("`Err(io)`", Err(ErrorCode::Io), &[1, 1, 9]),
+    ];
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
+    let shown = |name: &str, bytes: &[u8]| {
+        let bytes = format!("`{}`", hex(bytes));
+        doc.lines().any(|l| l.contains(name) && l.contains(&bytes))
+    };
+    for (name, message, bytes) in &requests {
+        assert_eq!(encoded(message), *bytes, "{message:?}");
+        assert_eq!(frame::decode::<LogRequest>(bytes).as_ref(), Ok(message));
+        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
+    }
+    for (name, message, bytes) in &responses {
+        assert_eq!(encoded(message), *bytes, "{message:?}");
+        assert_eq!(frame::decode::<LogResponse>(bytes).as_ref(), Ok(message));
+        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
+    }
+    let envelope = EventRecord {
+        version: 1,
+        source: "w".try_into().unwrap(),
+        event: heapless::Vec::from_slice(b"x").unwrap(),
+    };
+    let mut buf = [0u8; 64];
+    let bytes = postcard::to_slice(&envelope, &mut buf).unwrap();
+    assert_eq!(bytes, &[1, 1, b'w', 1, b'x']);
+    assert!(shown("`EventRecord", bytes), "docs/abi.md: EventRecord should show {}", hex(bytes));
 }

@@ -101,6 +101,9 @@ pub struct Roster {
     entries: Vec<Entry, MAX_CHILDREN>,
     start_sent: bool,
     boot_done: bool,
+    /// Services (the log) that must report ready before "start" is sent:
+    /// a worknode may use them as soon as it has started.
+    services_pending: u8,
 }
 
 impl Roster {
@@ -120,7 +123,7 @@ impl Roster {
                 .push(Entry { spec: *spec, state: ChildState::Declared })
                 .map_err(|_| RosterError::TooManyChildren)?;
         }
-        Ok(Roster { entries, start_sent: false, boot_done: false })
+        Ok(Roster { entries, start_sent: false, boot_done: false, services_pending: 0 })
     }
 
     /// The children, in description order, with their states.
@@ -141,6 +144,18 @@ impl Roster {
     /// Whether boot has completed.
     pub fn boot_complete(&self) -> bool {
         self.boot_done
+    }
+
+    /// Holds back "start" until [`Roster::on_service_ready`] has been called
+    /// once more. Call before [`Roster::on_init`], once per service.
+    pub fn await_service(&mut self) {
+        self.services_pending += 1;
+    }
+
+    /// A service the worknodes depend on reported ready.
+    pub fn on_service_ready(&mut self) -> Outcome {
+        self.services_pending = self.services_pending.saturating_sub(1);
+        self.advance()
     }
 
     /// Called once when the governor starts: with no children, boot is
@@ -169,6 +184,9 @@ impl Roster {
                 Ok(Reply::Ack)
             }
             (Request::Log { .. }, ChildState::Greeted | ChildState::Ready) => Ok(Reply::Ack),
+            // Allowed; the governor forwards it to the log and replies with
+            // the log's answer.
+            (Request::Record { .. }, ChildState::Ready) => Ok(Reply::Ack),
             (_, ChildState::Faulted) => Err(ErrorCode::Internal),
             _ => Err(ErrorCode::InvalidState),
         };
@@ -197,7 +215,7 @@ impl Roster {
     fn advance(&mut self) -> Outcome {
         let mut outcome = Outcome::default();
         let declared = self.count(ChildState::Declared);
-        if !self.start_sent && declared == 0 {
+        if !self.start_sent && declared == 0 && self.services_pending == 0 {
             self.start_sent = true;
             outcome.notify = self
                 .entries
@@ -275,6 +293,20 @@ mod tests {
         roster.on_request(1, &Request::Hello);
         assert_eq!(reply(&roster.on_request(1, &line)), Ok(Reply::Ack));
         assert_eq!(roster.by_channel(1).unwrap().1, ChildState::Greeted);
+    }
+
+    #[test]
+    fn start_waits_for_services_and_record_needs_ready() {
+        let mut roster = Roster::new(&TWO).unwrap();
+        roster.await_service();
+        roster.on_init();
+        roster.on_request(1, &Request::Hello);
+        assert_eq!(roster.on_request(2, &Request::Hello).notify, 0, "start before the log is ready");
+        let record = Request::Record { event: heapless::Vec::from_slice(b"e").unwrap() };
+        assert_eq!(reply(&roster.on_request(1, &record)), Err(ErrorCode::InvalidState));
+        assert_eq!(roster.on_service_ready().notify, 0b110);
+        roster.on_request(1, &Request::Ready);
+        assert_eq!(reply(&roster.on_request(1, &record)), Ok(Reply::Ack));
     }
 
     #[test]

@@ -25,4 +25,6 @@ mod log;
 pub mod scan;
 
 pub use crate::device::{BlockDevice, IoError};
-pub use crate::log::{DamageKind, Log, LogError, Recovery, geometry, origin, read_superblock, scan_to_end};
+pub use crate::log::{
+    DamageKind, Log, LogError, Recovery, derive_log_id, geometry, origin, read_superblock, scan_to_end,
+};

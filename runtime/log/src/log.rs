@@ -121,6 +121,30 @@ pub fn read_superblock<D: BlockDevice>(dev: &mut D) -> Result<Superblock, LogErr
     }
 }
 
+/// An identity for a new log on `dev`, derived from what the disk holds
+/// before formatting: both superblock sectors and the first record sector.
+///
+/// Identity matters only between logs on the same disk: the records of an
+/// earlier log must never pass as the new one's. Hashing the earlier log's
+/// traces (its superblocks, its record 1 with its `log_id`) gives the new
+/// log a different identity, with no clock or random number generator,
+/// which not every board has. Two blank disks get the same identity, and
+/// that is harmless: their records never meet.
+pub fn derive_log_id<D: BlockDevice>(dev: &mut D) -> Result<u64, LogError> {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"worknode-log v1 identity");
+    let mut sector = [0u8; SECTOR];
+    for at in [SUPERBLOCK_SECTORS[0], SUPERBLOCK_SECTORS[1], DATA_START] {
+        if at < dev.sectors() {
+            dev.read(at, &mut sector)?;
+            hasher.update(&sector);
+        }
+    }
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&hasher.finalize().as_bytes()[..8]);
+    Ok(u64::from_le_bytes(id))
+}
+
 /// The geometry a superblock describes.
 pub fn geometry(sb: &Superblock) -> Geometry {
     Geometry { log_id: sb.log_id, data_end: sb.data_end(), max_batch_sectors: sb.max_batch_sectors }

@@ -224,3 +224,17 @@ fn a_full_scan_agrees_with_recovery() {
     assert_eq!((end.next_seq, stop, scanned, seen), (19, Stop::End, 18, 18));
     assert_eq!(disk.sectors(), 256);
 }
+
+#[test]
+fn a_reformatted_disk_gets_a_new_identity() {
+    let mut disk = log_with(2);
+    let old = worknode_log::read_superblock(&mut disk).unwrap().log_id;
+    // The superblocks are lost; the records are still there.
+    disk.durable[0] = [0; SECTOR];
+    disk.durable[1] = [0; SECTOR];
+    let id = worknode_log::derive_log_id(&mut disk).unwrap();
+    assert_ne!(id, old);
+    let (log, recovery) =
+        Log::<SimDisk, BATCH>::open(Log::<SimDisk, BATCH>::format(disk, id).unwrap().into_device()).unwrap();
+    assert_eq!((recovery.last_seq, log.superblock().log_id), (0, id));
+}

@@ -26,19 +26,26 @@ pub struct Expected {
     pub worknodes: Vec<String>,
     /// Children of the governor that must fault on purpose.
     pub drills: Vec<String>,
+    /// Worknodes that must have their start event made durable (on systems
+    /// with an event log: every child running `worknode.elf`).
+    pub recording: Vec<String>,
 }
 
 impl Expected {
     /// Derives the expectations from a rendered system description.
     pub fn from_system(system: &System) -> Result<Expected, String> {
         let governor = system.pd_index("governor").ok_or("the description has no governor")?;
-        let mut expected = Expected { worknodes: Vec::new(), drills: Vec::new() };
+        let has_log = system.pd_index("log").is_some();
+        let mut expected = Expected { worknodes: Vec::new(), drills: Vec::new(), recording: Vec::new() };
         for child in system.children_of(governor) {
             let pd = &system.pds[child];
             if pd.program == DRILL_PROGRAM {
                 expected.drills.push(pd.name.clone());
             } else {
                 expected.worknodes.push(pd.name.clone());
+                if has_log && pd.program == "worknode.elf" {
+                    expected.recording.push(pd.name.clone());
+                }
             }
         }
         Ok(expected)
@@ -68,6 +75,7 @@ pub struct BootCheck {
     ready: Vec<String>,
     faulted: Vec<String>,
     summary_seen: bool,
+    recorded: Vec<String>,
 }
 
 impl BootCheck {
@@ -79,6 +87,7 @@ impl BootCheck {
             ready: Vec::new(),
             faulted: Vec::new(),
             summary_seen: false,
+            recorded: Vec::new(),
         }
     }
 
@@ -136,8 +145,13 @@ impl BootCheck {
                 return Verdict::Fail(format!("'{name}' reported ready twice"));
             }
             self.ready.push(name.to_string());
+        } else if let Some((name, _)) = line.split_once("| recorded 'started' as event ") {
+            if self.expected.recording.iter().any(|w| w == name) && !self.recorded.iter().any(|r| r == name) {
+                self.recorded.push(name.to_string());
+            }
         }
         let done = self.governor_up
+            && self.recorded.len() == self.expected.recording.len()
             && self.summary_seen
             && self.ready.len() == self.expected.worknodes.len()
             && self.faulted.len() == self.expected.drills.len();
@@ -150,7 +164,11 @@ mod tests {
     use super::*;
 
     fn expected() -> Expected {
-        Expected { worknodes: vec!["worknode0".into(), "worknode1".into()], drills: vec!["drill".into()] }
+        Expected {
+            worknodes: vec!["worknode0".into(), "worknode1".into()],
+            drills: vec!["drill".into()],
+            recording: Vec::new(),
+        }
     }
 
     /// A transcript as the aarch64 image printed it.
@@ -243,7 +261,13 @@ governor| boot complete children=3 ready=2 faulted=1";
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../system.xml")).unwrap();
         let rendered = worknode_sysdesc::render::render(&template, "qemu_virt_aarch64", "test").unwrap();
         let system = System::parse(&rendered).unwrap();
-        assert_eq!(Expected::from_system(&system).unwrap(), expected());
+        let mut want = expected();
+        want.worknodes.push("recorder".into());
+        want.recording = vec!["worknode0".into(), "worknode1".into()];
+        assert_eq!(Expected::from_system(&system).unwrap(), want);
+        let rendered = worknode_sysdesc::render::render(&template, "x86_64_generic", "test").unwrap();
+        let system = System::parse(&rendered).unwrap();
+        assert!(Expected::from_system(&system).unwrap().recording.is_empty(), "no log on x86_64 yet");
         let rendered = worknode_sysdesc::render::render(&template, "qemu_virt_aarch64", "default").unwrap();
         let system = System::parse(&rendered).unwrap();
         assert!(Expected::from_system(&system).unwrap().drills.is_empty());

@@ -26,6 +26,9 @@ pub struct Inputs<'a> {
     pub image: &'a Path,
     /// `{kernel}`: the seL4 kernel ELF of the SDK's board/config.
     pub kernel: &'a Path,
+    /// `{disk}`: the node's persistent disk image, for machines that
+    /// attach one.
+    pub disk: Option<&'a Path>,
 }
 
 impl Machine {
@@ -71,6 +74,7 @@ fn substitute(word: &str, inputs: &Inputs) -> Result<String, String> {
         let value = match &rest[open + 1..close] {
             "image" => inputs.image,
             "kernel" => inputs.kernel,
+            "disk" => inputs.disk.ok_or("this machine attaches a disk: pass --disk")?,
             other => return Err(format!("unknown placeholder '{{{other}}}'")),
         };
         out.push_str(&value.display().to_string());
@@ -85,7 +89,7 @@ mod tests {
     use super::*;
 
     fn inputs() -> Inputs<'static> {
-        Inputs { image: Path::new("/b/w.img"), kernel: Path::new("/sdk/sel4_32.elf") }
+        Inputs { image: Path::new("/b/w.img"), kernel: Path::new("/sdk/sel4_32.elf"), disk: None }
     }
 
     #[test]
@@ -103,8 +107,9 @@ mod tests {
     fn bad_files_are_errors() {
         assert!(Machine::parse("# nothing\n", &inputs()).unwrap_err().contains("no QEMU program"));
         assert!(
-            Machine::parse("q -x {disk}", &inputs()).unwrap_err().contains("unknown placeholder '{disk}'")
+            Machine::parse("q -x {disc}", &inputs()).unwrap_err().contains("unknown placeholder '{disc}'")
         );
+        assert!(Machine::parse("q -x {disk}", &inputs()).unwrap_err().contains("pass --disk"));
         assert!(Machine::parse("q -x {image", &inputs()).unwrap_err().contains("unclosed"));
     }
 
@@ -112,7 +117,8 @@ mod tests {
     fn the_shipped_files_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../qemu");
         for (arch, _) in ARCHES {
-            let machine = Machine::load(&dir, arch, &inputs()).unwrap();
+            let with_disk = Inputs { disk: Some(Path::new("/b/disk.img")), ..inputs() };
+            let machine = Machine::load(&dir, arch, &with_disk).unwrap();
             assert_eq!(machine.program, format!("qemu-system-{arch}"));
             assert!(machine.args.iter().any(|a| a.contains("/b/w.img")), "{arch} boots the image");
         }

@@ -4,9 +4,15 @@
 //!   (`make run`; quit with Ctrl-A x);
 //! - `test`: boots headless, checks the console against the system
 //!   description (see [`boot`]), always stops QEMU, and ends with one summary
-//!   line: `arch=... boot_s=... pds_ready=N faulted=N result=pass|fail`.
+//!   line: `arch=... boot_s=... pds_ready=N faulted=N result=pass|fail`;
+//! - `crash`: kills QEMU at random moments while events are recorded and
+//!   checks each reboot recovers every acknowledged event (see [`crash`]),
+//!   then verifies the disk's hash chain; last line
+//!   `arch=... kills=N acked=N recovered=N lost=N result=pass|fail`.
 
 mod boot;
+mod crash;
+mod disk;
 mod machine;
 mod serial;
 
@@ -46,6 +52,24 @@ enum Command {
         #[arg(long)]
         transcript: PathBuf,
     },
+    /// Kill QEMU at random moments while events are recorded; check that
+    /// every reboot recovers every acknowledged event.
+    Crash {
+        #[command(flatten)]
+        target: Target,
+        /// How many times to kill QEMU.
+        #[arg(long, default_value_t = 5)]
+        kills: u32,
+        /// Seed for the kill moments (printed, so a run can be repeated).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Seconds each boot may take to recover and acknowledge an event.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+        /// Directory for the console transcripts (one per boot).
+        #[arg(long)]
+        transcripts: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -62,6 +86,10 @@ struct Target {
     /// The directory with the `<arch>.args` machine files.
     #[arg(long, default_value = "qemu")]
     machines: PathBuf,
+    /// The node's persistent disk image (raw); created, 64 MiB of zeros,
+    /// with qemu-img if it does not exist.
+    #[arg(long)]
+    disk: Option<PathBuf>,
 }
 
 impl Target {
@@ -73,8 +101,11 @@ impl Target {
                 self.arch
             ));
         }
-        let machine =
-            Machine::load(&self.machines, &self.arch, &Inputs { image: &self.image, kernel: &self.kernel })?;
+        if let Some(disk) = &self.disk {
+            disk::ensure(disk)?;
+        }
+        let inputs = Inputs { image: &self.image, kernel: &self.kernel, disk: self.disk.as_deref() };
+        let machine = Machine::load(&self.machines, &self.arch, &inputs)?;
         let found = std::env::var_os("PATH")
             .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(&machine.program).is_file()));
         if !found {
@@ -94,6 +125,9 @@ fn main() -> ExitCode {
         Command::Run(target) => run(&target).map(|()| true),
         Command::Test { target, system, timeout, transcript } => {
             test(&target, &system, Duration::from_secs(timeout), &transcript)
+        }
+        Command::Crash { target, kills, seed, timeout, transcripts } => {
+            crash_test(&target, kills, seed, Duration::from_secs(timeout), &transcripts)
         }
     };
     match result {
@@ -153,4 +187,111 @@ fn test(target: &Target, system: &Path, timeout: Duration, transcript: &Path) ->
         check.faulted()
     );
     Ok(verdict == Verdict::Pass)
+}
+
+/// The longest wait after the first acknowledgement before a kill.
+const KILL_WINDOW: Duration = Duration::from_millis(1500);
+
+/// Boots `kills + 1` times on one disk, killing all but the last boot at a
+/// random moment after its first acknowledged event.
+fn crash_test(
+    target: &Target,
+    kills: u32,
+    seed: Option<u64>,
+    timeout: Duration,
+    transcripts: &Path,
+) -> Result<bool, String> {
+    let disk = target.disk.as_deref().ok_or("the crash test needs --disk")?;
+    let seed = seed.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+    });
+    println!("crash test: {kills} kills, seed {seed} (repeat with --seed {seed})");
+    std::fs::create_dir_all(transcripts)
+        .map_err(|e| format!("cannot create {}: {e}", transcripts.display()))?;
+    let machine = target.machine()?;
+    let mut delays = crash::Delays::new(seed);
+    let mut ledger = crash::Ledger::default();
+    let mut failure = None;
+    'boots: for boot in 0..=kills {
+        let transcript = transcripts.join(format!("boot-{boot}.log"));
+        let mut qemu = Qemu::spawn(&machine, &transcript)?;
+        let deadline = qemu.started + timeout;
+        let mut kill_at = None;
+        let before = ledger.boots;
+        loop {
+            if kill_at.is_some_and(|at| std::time::Instant::now() >= at) {
+                break;
+            }
+            let wait = kill_at.map_or(deadline, |at: std::time::Instant| at.min(deadline));
+            match qemu.next(wait) {
+                Next::Line(line) => {
+                    let parsed = crash::classify(&line);
+                    if let Err(why) = ledger.note(&parsed) {
+                        failure = Some(format!("boot {boot}: {why}"));
+                        break 'boots;
+                    }
+                    if let crash::LogLine::Recovered(n) = parsed {
+                        println!(
+                            "  boot {boot}: recovered last_seq={n} (acknowledged so far: {})",
+                            ledger.acked
+                        );
+                        if boot == kills {
+                            break;
+                        }
+                    }
+                    if matches!(parsed, crash::LogLine::Acked(_))
+                        && kill_at.is_none()
+                        && ledger.boots > before
+                    {
+                        kill_at = Some(std::time::Instant::now() + delays.next(KILL_WINDOW));
+                    }
+                }
+                Next::Closed => {
+                    failure = Some(format!("boot {boot}: QEMU exited; see {}", transcript.display()));
+                    break 'boots;
+                }
+                Next::TimedOut if kill_at.is_some() => break,
+                Next::TimedOut => {
+                    failure = Some(format!("boot {boot}: timed out; see {}", transcript.display()));
+                    break 'boots;
+                }
+            }
+        }
+        drop(qemu); // SIGKILL
+        if boot < kills {
+            println!("  boot {boot}: killed, highest acknowledged seq={}", ledger.acked);
+        }
+    }
+    let verified = match failure {
+        Some(_) => false,
+        None => verify_disk(disk)?,
+    };
+    if ledger.lost > 0 && failure.is_none() {
+        failure = Some(format!("{} acknowledged events were not recovered", ledger.lost));
+    }
+    if !verified && failure.is_none() {
+        failure = Some("`worknode log verify` rejected the disk".into());
+    }
+    let (result, reason) = match &failure {
+        None => ("pass", String::new()),
+        Some(why) => ("fail", format!(" reason={why:?}")),
+    };
+    println!(
+        "arch={} kills={kills} acked={} recovered={} lost={} result={result}{reason}",
+        target.arch, ledger.acked, ledger.recovered, ledger.lost
+    );
+    Ok(failure.is_none())
+}
+
+/// Runs `worknode log verify` (next to this binary) on the disk.
+fn verify_disk(disk: &Path) -> Result<bool, String> {
+    let me = std::env::current_exe().map_err(|e| format!("cannot locate myself: {e}"))?;
+    let cli = me.with_file_name("worknode");
+    let output =
+        std::process::Command::new(&cli).args(["log", "verify"]).arg(disk).output().map_err(|e| {
+            format!("cannot run {}: {e} (build it: cargo build -p worknode-cli)", cli.display())
+        })?;
+    print!("  {}", String::from_utf8_lossy(&output.stdout));
+    eprint!("{}", String::from_utf8_lossy(&output.stderr));
+    Ok(output.status.success())
 }

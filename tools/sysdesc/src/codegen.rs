@@ -37,6 +37,10 @@ pub fn pd_config(system: &System, program: &str, source_name: &str) -> Result<St
         writeln!(out, "    /// The channel to `{peer}`.").unwrap();
         writeln!(out, "    pub const {}: usize = {id};", const_name(peer)).unwrap();
     }
+    writeln!(out, "    /// Every channel as (peer name, id), for peers that only some boards or").unwrap();
+    writeln!(out, "    /// profiles have.").unwrap();
+    let all: Vec<String> = channels.iter().map(|(peer, id)| format!("({peer:?}, {id})")).collect();
+    writeln!(out, "    pub const ALL: &[(&str, usize)] = &[{}];", all.join(", ")).unwrap();
     writeln!(out, "}}").unwrap();
     writeln!(out, "/// Children of this PD: (name, Microkit child id, this PD's channel id to it).").unwrap();
     writeln!(out, "#[allow(dead_code)]").unwrap();

@@ -1,0 +1,106 @@
+//! DMA for virtio-drivers: which physical address the device must use for
+//! a buffer, and where queue memory comes from.
+//!
+//! The driver owns two DMA regions, both declared in system.xml with
+//! `setvar region_paddr`, so their physical addresses are patched into
+//! this binary by the Microkit tool: `blk_dma` (private: virtqueue rings,
+//! request headers, status bytes) and `blk_data` (shared with the client:
+//! the data buffers). Translation is "offset within a region"; a buffer
+//! outside both regions cannot be given to the device, and asking for one
+//! is a bug in this driver, so it panics.
+//!
+//! Rejected alternative: an identity-mapped DMA pool. Microkit maps regions
+//! at the virtual addresses the description chooses, not at their
+//! physical ones, and the description is clearer when it says both.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{AtomicUsize, Ordering};
+
+use virtio_drivers::{BufferDirection, Hal, PhysAddr};
+
+/// A region mapped at `vaddr` whose physical address is `paddr`.
+#[derive(Clone, Copy, Debug)]
+pub struct Region {
+    pub vaddr: usize,
+    pub paddr: usize,
+    pub size: usize,
+}
+
+impl Region {
+    fn translate(&self, vaddr: usize, len: usize) -> Option<PhysAddr> {
+        let offset = vaddr.checked_sub(self.vaddr)?;
+        (offset.checked_add(len)? <= self.size).then(|| (self.paddr + offset) as PhysAddr)
+    }
+}
+
+static PRIVATE: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+static DATA: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+/// Bytes of the private region handed out so far (never freed: the driver
+/// allocates its queue once at start).
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+/// Bytes at the start of the private region reserved for request headers
+/// and status bytes (see `main.rs`).
+pub const RESERVED: usize = 4096;
+
+fn store(cell: &[AtomicUsize; 3], r: Region) {
+    cell[0].store(r.vaddr, Ordering::Relaxed);
+    cell[1].store(r.paddr, Ordering::Relaxed);
+    cell[2].store(r.size, Ordering::Relaxed);
+}
+
+fn load(cell: &[AtomicUsize; 3]) -> Region {
+    Region {
+        vaddr: cell[0].load(Ordering::Relaxed),
+        paddr: cell[1].load(Ordering::Relaxed),
+        size: cell[2].load(Ordering::Relaxed),
+    }
+}
+
+/// Records the two regions; call once before creating a transport.
+pub fn set_regions(private: Region, data: Region) {
+    store(&PRIVATE, private);
+    store(&DATA, data);
+    NEXT.store(RESERVED, Ordering::Relaxed);
+}
+
+/// The HAL virtio-drivers calls into.
+pub struct DmaHal;
+
+// SAFETY: dma_alloc returns zeroed, page-aligned memory from a region that
+// is mapped in this PD, whose physical address the device can use, and that
+// nothing else allocates from; share() returns the physical address of the
+// exact buffer passed in; nothing is ever freed, so no memory is reused
+// while the device may still access it.
+unsafe impl Hal for DmaHal {
+    fn dma_alloc(pages: usize, _direction: BufferDirection) -> (PhysAddr, NonNull<u8>) {
+        let region = load(&PRIVATE);
+        let len = pages * 4096;
+        let start = NEXT.fetch_add(len, Ordering::Relaxed);
+        assert!(start + len <= region.size, "blk_dma region too small for the virtqueue");
+        let vaddr = region.vaddr + start;
+        // SAFETY: [vaddr, vaddr + len) lies inside the private DMA region
+        // (checked above), which is mapped read-write in this PD and handed
+        // out at most once.
+        unsafe { core::ptr::write_bytes(vaddr as *mut u8, 0, len) };
+        ((region.paddr + start) as PhysAddr, NonNull::new(vaddr as *mut u8).expect("region at address 0"))
+    }
+
+    unsafe fn dma_dealloc(_paddr: PhysAddr, _vaddr: NonNull<u8>, _pages: usize) -> i32 {
+        0
+    }
+
+    unsafe fn mmio_phys_to_virt(_paddr: PhysAddr, _size: usize) -> NonNull<u8> {
+        unreachable!("the transports here are built from mapped registers, never from physical addresses")
+    }
+
+    unsafe fn share(buffer: NonNull<[u8]>, _direction: BufferDirection) -> PhysAddr {
+        let vaddr = buffer.cast::<u8>().as_ptr() as usize;
+        let len = buffer.len();
+        load(&PRIVATE)
+            .translate(vaddr, len)
+            .or_else(|| load(&DATA).translate(vaddr, len))
+            .unwrap_or_else(|| panic!("buffer {vaddr:#x}+{len} is not in a DMA region"))
+    }
+
+    unsafe fn unshare(_paddr: PhysAddr, _buffer: NonNull<[u8]>, _direction: BufferDirection) {}
+}

@@ -1,0 +1,313 @@
+//! The virtio-blk driver PD: serves block requests from its one client (the
+//! log PD) on a virtio block device, completing them by interrupt.
+//!
+//! Requests arrive in the shared block queue (`worknode-blkq`); data moves
+//! through the shared `blk_data` region, which the device reads and writes
+//! directly. A flush is sent to the device as `VIRTIO_BLK_T_FLUSH` and is
+//! answered only after the device completed it; a device without the flush
+//! feature gets `Unsupported` answers, never a pretend success.
+//!
+//! Back-pressure: a request stays in the ring until one of [`SLOTS`]
+//! in-flight slots is free; the client waits for our notification. Nothing
+//! is dropped, and no loop here is unbounded: each pass handles at most the
+//! ring's capacity.
+//!
+//! Transport: virtio-mmio on the aarch64 and riscv64 `virt` machines (the
+//! device is found by scanning the mapped register page). virtio-pci on
+//! x86_64 is not wired yet (see docs/architecture.md).
+
+#![no_std]
+#![no_main]
+
+mod hal;
+
+use core::ptr::NonNull;
+use core::sync::atomic::AtomicU64;
+
+use heapless::Vec;
+use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, protection_domain, var};
+use virtio_drivers::queue::VirtQueue;
+use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
+use virtio_drivers::transport::{DeviceType, Transport};
+use worknode_blkq::{Op, Queue, Request, Response, Status};
+
+use crate::hal::{DmaHal, Region};
+
+/// Channel ids generated from the rendered system.xml.
+mod system {
+    include!(concat!(env!("OUT_DIR"), "/system.rs"));
+}
+
+const CLIENT: Channel = Channel::new(system::channel::LOG);
+/// Requests in flight at once; each uses 3 descriptors.
+const SLOTS: usize = 8;
+const QUEUE_SIZE: usize = 32;
+const SECTOR: u64 = 512;
+const VIRTIO_BLK_T_IN: u32 = 0;
+const VIRTIO_BLK_T_OUT: u32 = 1;
+const VIRTIO_BLK_T_FLUSH: u32 = 4;
+
+bitflags::bitflags! {
+    /// The virtio-blk features this driver asks for.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Features: u64 {
+        const FLUSH = 1 << 9;
+        const VERSION_1 = 1 << 32;
+    }
+}
+
+/// One request in flight: which client request, which virtqueue token.
+#[derive(Clone, Copy, Debug)]
+struct InFlight {
+    request: Request,
+    token: u16,
+}
+
+struct Driver {
+    transport: MmioTransport<'static>,
+    queue: VirtQueue<DmaHal, QUEUE_SIZE>,
+    capacity: u64,
+    can_flush: bool,
+    irq: Channel,
+    shared: &'static [AtomicU64],
+    data: Region,
+    private: Region,
+    slots: [Option<InFlight>; SLOTS],
+    /// Responses the ring had no room for; posted first next time.
+    unposted: Vec<Response, SLOTS>,
+    /// A response was posted since the client was last notified.
+    posted: bool,
+}
+
+fn region(vaddr: usize, paddr: usize, size: usize) -> Region {
+    Region { vaddr, paddr, size }
+}
+
+/// Finds the block device in the mapped virtio-mmio page.
+fn find_device(regs: usize) -> MmioTransport<'static> {
+    // QEMU's virt machines place virtio-mmio slots 0x200 (aarch64) or
+    // 0x1000 (riscv64) apart; one page holds 8 or 1 of them.
+    for offset in (0..0x1000).step_by(0x200) {
+        let header = NonNull::new((regs + offset) as *mut VirtIOHeader).expect("register page at 0");
+        // SAFETY: [regs, regs + 0x1000) is the device page mapped uncached
+        // in this PD (system.xml), and offset + 0x200 stays inside it.
+        if let Ok(transport) = unsafe { MmioTransport::new(header, 0x200) } {
+            if transport.device_type() == DeviceType::Block {
+                return transport;
+            }
+        }
+    }
+    panic!("no virtio-blk device in the register page: QEMU needs -device virtio-blk-device (see qemu/)");
+}
+
+#[protection_domain]
+fn init() -> Driver {
+    let regs = *var!(regs_vaddr: usize = 0);
+    let private =
+        region(*var!(dma_vaddr: usize = 0), *var!(dma_paddr: usize = 0), *var!(dma_size: usize = 0));
+    let data =
+        region(*var!(data_vaddr: usize = 0), *var!(data_paddr: usize = 0), *var!(data_size: usize = 0));
+    let queue_vaddr = *var!(queue_vaddr: usize = 0);
+    let irq = Channel::new(*var!(irq_channel: usize = 0));
+    hal::set_regions(private, data);
+
+    let mut transport = find_device(regs);
+    let negotiated = transport.begin_init(Features::FLUSH | Features::VERSION_1);
+    let low: u32 = transport.read_config_space(0).expect("virtio-blk config space");
+    let high: u32 = transport.read_config_space(4).expect("virtio-blk config space");
+    let queue = VirtQueue::<DmaHal, QUEUE_SIZE>::new(&mut transport, 0, false, false)
+        .unwrap_or_else(|e| panic!("virtqueue setup failed: {e:?}"));
+    transport.finish_init();
+    let capacity = u64::from(low) | u64::from(high) << 32;
+    let can_flush = negotiated.contains(Features::FLUSH);
+    debug_println!(
+        "virtio-blk| {} sectors, flush {}",
+        capacity,
+        if can_flush { "supported" } else { "NOT supported" }
+    );
+    // SAFETY: the queue page is mapped read-write in this PD and the log PD
+    // (system.xml), is 4 KiB and page-aligned, and both sides only ever
+    // access it through these atomics.
+    let shared =
+        unsafe { core::slice::from_raw_parts(queue_vaddr as *const AtomicU64, worknode_blkq::WORDS) };
+    worknode_blkq::publish_capacity(shared, capacity);
+    CLIENT.notify();
+    Driver {
+        transport,
+        queue,
+        capacity,
+        can_flush,
+        irq,
+        shared,
+        data,
+        private,
+        slots: [None; SLOTS],
+        unposted: Vec::new(),
+        posted: false,
+    }
+}
+
+impl Driver {
+    /// The request header and status byte of slot `i`, in DMA memory.
+    fn header_and_status(&self, i: usize) -> (&'static mut [u8], &'static mut [u8]) {
+        let header = self.private.vaddr + i * 16;
+        let status = self.private.vaddr + 2048 + i;
+        // SAFETY: both ranges lie in the first `hal::RESERVED` bytes of the
+        // private DMA region, which the HAL never hands out, and slot i's
+        // bytes are used only by the one request in slot i.
+        unsafe {
+            (
+                core::slice::from_raw_parts_mut(header as *mut u8, 16),
+                core::slice::from_raw_parts_mut(status as *mut u8, 1),
+            )
+        }
+    }
+
+    /// The client's data buffer for `r`, if it lies in the data region.
+    fn buffer(&self, r: &Request) -> Option<&'static mut [u8]> {
+        let len = u64::from(r.count) * SECTOR;
+        let end = r.offset.checked_add(len)?;
+        if r.count == 0 || end > self.data.size as u64 {
+            return None;
+        }
+        // SAFETY: the range is inside the shared data region (checked
+        // above); by the queue protocol the client leaves it alone until
+        // the response is posted.
+        Some(unsafe {
+            core::slice::from_raw_parts_mut((self.data.vaddr as u64 + r.offset) as *mut u8, len as usize)
+        })
+    }
+
+    fn valid(&self, r: &Request) -> bool {
+        match r.op {
+            Op::Flush => true,
+            Op::Read | Op::Write => {
+                r.sector.checked_add(u64::from(r.count)).is_some_and(|end| end <= self.capacity)
+                    && self.buffer(r).is_some()
+            }
+        }
+    }
+
+    fn post(&mut self, response: Response) {
+        let queue = Queue::attach(self.shared).expect("attached before use");
+        self.posted = true;
+        if !self.unposted.is_empty() || queue.push_response(response).is_err() {
+            // Bounded: at most SLOTS requests are taken off the ring before
+            // their responses are posted (see `submit`).
+            self.unposted.push(response).expect("more unposted responses than slots");
+        }
+    }
+
+    /// Moves requests from the ring to the device while slots are free.
+    fn submit(&mut self) {
+        let Ok(queue) = Queue::attach(self.shared) else { return };
+        let mut added = false;
+        // Bounded by SLOTS + the ring capacity.
+        while let Some(free) = self.slots.iter().position(Option::is_none) {
+            if self.unposted.len() == SLOTS {
+                break;
+            }
+            let Some(next) = queue.pop_request() else { break };
+            let request = match next {
+                Ok(r) if self.valid(&r) => r,
+                Ok(r) => {
+                    self.post(Response { id: r.id, status: Status::Invalid });
+                    continue;
+                }
+                Err(id) => {
+                    self.post(Response { id, status: Status::Invalid });
+                    continue;
+                }
+            };
+            if request.op == Op::Flush && !self.can_flush {
+                self.post(Response { id: request.id, status: Status::Unsupported });
+                continue;
+            }
+            let (header, status) = self.header_and_status(free);
+            let kind = match request.op {
+                Op::Read => VIRTIO_BLK_T_IN,
+                Op::Write => VIRTIO_BLK_T_OUT,
+                Op::Flush => VIRTIO_BLK_T_FLUSH,
+            };
+            header[0..4].copy_from_slice(&kind.to_le_bytes());
+            header[4..8].fill(0);
+            header[8..16].copy_from_slice(&request.sector.to_le_bytes());
+            status[0] = 0xff;
+            // SAFETY: header, status and the data buffer stay untouched
+            // until the device returns this token (see `complete`).
+            let token = unsafe {
+                match (request.op, self.buffer(&request)) {
+                    (Op::Write, Some(data)) => self.queue.add(&[header, data], &mut [status]),
+                    (Op::Read, Some(data)) => self.queue.add(&[header], &mut [data, status]),
+                    _ => self.queue.add(&[header], &mut [status]),
+                }
+            }
+            .unwrap_or_else(|e| panic!("virtqueue refused a request with a free slot: {e:?}"));
+            self.slots[free] = Some(InFlight { request, token });
+            added = true;
+        }
+        if added && self.queue.should_notify() {
+            self.transport.notify(0);
+        }
+    }
+
+    /// Takes completed requests off the device and answers them.
+    fn complete(&mut self) {
+        let _ = self.transport.ack_interrupt();
+        // Bounded: each pass frees one of SLOTS slots.
+        while let Some(token) = self.queue.peek_used() {
+            let i = self
+                .slots
+                .iter()
+                .position(|s| s.is_some_and(|f| f.token == token))
+                .unwrap_or_else(|| panic!("device returned unknown token {token}"));
+            let flight = self.slots[i].take().expect("slot found above");
+            let (header, status) = self.header_and_status(i);
+            let buffer = self.buffer(&flight.request);
+            // SAFETY: the same buffers that were passed to `add` for this token.
+            let popped = unsafe {
+                match (flight.request.op, buffer) {
+                    (Op::Write, Some(data)) => self.queue.pop_used(token, &[header, data], &mut [status]),
+                    (Op::Read, Some(data)) => self.queue.pop_used(token, &[header], &mut [data, status]),
+                    _ => self.queue.pop_used(token, &[header], &mut [status]),
+                }
+            };
+            let ok = popped.is_ok() && status[0] == 0;
+            self.post(Response {
+                id: flight.request.id,
+                status: if ok { Status::Ok } else { Status::DeviceError },
+            });
+        }
+    }
+
+    fn flush_unposted(&mut self) {
+        let Ok(queue) = Queue::attach(self.shared) else { return };
+        // Bounded: at most SLOTS entries.
+        while let Some(&first) = self.unposted.first() {
+            if queue.push_response(first).is_err() {
+                break;
+            }
+            self.unposted.remove(0);
+        }
+    }
+}
+
+impl Handler for Driver {
+    type Error = Infallible;
+
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
+        self.flush_unposted();
+        if channels.contains(self.irq) {
+            self.complete();
+            if let Err(e) = self.irq.irq_ack() {
+                debug_println!("virtio-blk| irq ack failed: {e}");
+            }
+        }
+        self.submit();
+        self.flush_unposted();
+        if core::mem::take(&mut self.posted) {
+            CLIENT.notify();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,120 @@
+//! The log's block device: requests through the shared block queue to the
+//! virtio-blk driver PD, data through the shared DMA data region.
+//!
+//! Each call waits for its own response before returning, which is what
+//! the log's [`BlockDevice`] contract asks. Waiting is `seL4_Wait` on this
+//! PD's input endpoint *without* a reply object, so a protected call that
+//! is being served (the governor's, waiting for durability) keeps its
+//! reply capability. That is safe because the only PD that calls the log
+//! is the governor, and it is blocked in that very call; the only PD that
+//! notifies the log is the driver, so a notification consumed here has no
+//! other meaning the event loop could miss.
+
+use core::sync::atomic::AtomicU64;
+
+use sel4_microkit::Channel;
+use worknode_blkq::{Op, Queue, Request, Status};
+use worknode_log::format::SECTOR;
+use worknode_log::{BlockDevice, IoError};
+
+const IS_ENDPOINT_BADGE_BIT: u64 = 1 << 63;
+
+/// The driver, seen as a block device.
+pub struct QueueDisk {
+    queue: Queue<'static>,
+    data: &'static mut [u8],
+    driver: Channel,
+    sectors: u64,
+    next_id: u32,
+    /// Device requests and waits, for the log's status line.
+    pub requests: u64,
+}
+
+impl QueueDisk {
+    /// Initialises the shared queue page, then waits until the driver has
+    /// published the disk's size (it notifies us when it has).
+    pub fn new(words: &'static [AtomicU64], data: &'static mut [u8], driver: Channel) -> QueueDisk {
+        let queue = Queue::init(words).expect("block queue page too small");
+        // Bounded by the driver's start-up: it publishes once, then notifies.
+        let sectors = loop {
+            if let Some(sectors) = worknode_blkq::capacity(words) {
+                break sectors;
+            }
+            wait_for_driver();
+        };
+        QueueDisk { queue, data, driver, sectors, next_id: 0, requests: 0 }
+    }
+
+    /// Sends one request and waits for its response.
+    fn submit(&mut self, op: Op, sector: u64, count: u32) -> Result<(), IoError> {
+        self.next_id = self.next_id.wrapping_add(1);
+        let request = Request { id: self.next_id, op, sector, count, offset: 0 };
+        self.requests += 1;
+        // Back-pressure: the ring is never full with one request in flight,
+        // but a full ring means wait for the driver, not drop.
+        while self.queue.push_request(&request).is_err() {
+            self.driver.notify();
+            wait_for_driver();
+        }
+        self.driver.notify();
+        loop {
+            if let Some(response) = self.queue.pop_response() {
+                if response.id != request.id {
+                    // A response to an earlier request we gave up on cannot
+                    // exist (we never give up); treat it as a device fault.
+                    return Err(IoError::Device);
+                }
+                return match response.status {
+                    Status::Ok => Ok(()),
+                    Status::Unsupported => Err(IoError::NoFlush),
+                    Status::Invalid => Err(IoError::OutOfRange),
+                    Status::DeviceError => Err(IoError::Device),
+                };
+            }
+            wait_for_driver();
+        }
+    }
+
+    fn chunk_sectors(&self) -> usize {
+        self.data.len() / SECTOR
+    }
+}
+
+impl BlockDevice for QueueDisk {
+    fn sectors(&self) -> u64 {
+        self.sectors
+    }
+
+    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
+        worknode_log::device::check_range(self.sectors, sector, buf.len())?;
+        let chunk = self.chunk_sectors() * SECTOR;
+        for (i, part) in buf.chunks_mut(chunk).enumerate() {
+            let at = sector + (i * chunk / SECTOR) as u64;
+            self.submit(Op::Read, at, (part.len() / SECTOR) as u32)?;
+            part.copy_from_slice(&self.data[..part.len()]);
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), IoError> {
+        worknode_log::device::check_range(self.sectors, sector, data.len())?;
+        let chunk = self.chunk_sectors() * SECTOR;
+        for (i, part) in data.chunks(chunk).enumerate() {
+            let at = sector + (i * chunk / SECTOR) as u64;
+            self.data[..part.len()].copy_from_slice(part);
+            self.submit(Op::Write, at, (part.len() / SECTOR) as u32)?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), IoError> {
+        self.submit(Op::Flush, 0, 0)
+    }
+}
+
+/// Blocks until the driver notifies us.
+fn wait_for_driver() {
+    let input = sel4::cap::Notification::from_bits(1);
+    let (_, badge) = input.wait();
+    assert!(badge & IS_ENDPOINT_BADGE_BIT == 0, "a protected call arrived while the log waited for the disk");
+}

@@ -1,0 +1,152 @@
+//! The log PD: the only owner of the node's event log.
+//!
+//! At start it recovers the log from the disk (formatting a blank disk) and
+//! notifies the governor that the log is ready; the governor asks for the
+//! [`LogReply::Status`], prints it, and starts worknodes only after that.
+//! (This PD prints only on failure: it outranks the governor, so a line of
+//! its own could cut into the middle of one of the governor's.) Then it serves
+//! [`LogRequest`]s from the governor, its only caller: `Append` and `Sync`
+//! reply once the record's batch is written *and* flushed, so the governor
+//! can acknowledge a worknode's event only when it is durable.
+//!
+//! The logic is `worknode-log`; this file is glue, plus a checkpoint every
+//! [`CHECKPOINT_EVERY`] commits so recovery scans a bounded tail.
+
+#![no_std]
+#![no_main]
+
+mod disk;
+
+use core::sync::atomic::AtomicU64;
+
+use heapless::Vec;
+use sel4_microkit::{
+    Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, protection_domain, var,
+};
+use worknode_abi::ErrorCode;
+use worknode_abi::log::{LogReply, LogRequest, LogResponse, MAX_RECORD};
+use worknode_log::format::MAX_PAYLOAD;
+use worknode_log::{Log, LogError};
+
+use crate::disk::QueueDisk;
+
+/// Channel ids generated from the rendered system.xml.
+mod system {
+    include!(concat!(env!("OUT_DIR"), "/system.rs"));
+}
+
+const GOVERNOR: Channel = Channel::new(system::channel::GOVERNOR);
+const DRIVER: Channel = Channel::new(system::channel::BLK);
+/// Batch buffer: the most one group commit writes at once.
+const BATCH: usize = 16 * 1024;
+/// Commits between checkpoints.
+const CHECKPOINT_EVERY: u32 = 64;
+
+struct LogPd {
+    log: Log<QueueDisk, BATCH>,
+    recovered: u64,
+    commits: u32,
+}
+
+#[protection_domain]
+fn init() -> LogPd {
+    let queue_vaddr = *var!(queue_vaddr: usize = 0);
+    let data_vaddr = *var!(data_vaddr: usize = 0);
+    let data_size = *var!(data_size: usize = 0);
+    // SAFETY: the queue page is mapped read-write here and in the driver
+    // (system.xml), 4 KiB, page-aligned, and only accessed through atomics.
+    let words = unsafe { core::slice::from_raw_parts(queue_vaddr as *const AtomicU64, worknode_blkq::WORDS) };
+    // SAFETY: the data region is mapped read-write only here and in the
+    // driver, which touches a range only while a request on it is in
+    // flight, and this PD waits for every request it makes.
+    let data = unsafe { core::slice::from_raw_parts_mut(data_vaddr as *mut u8, data_size) };
+    let disk = QueueDisk::new(words, data, DRIVER);
+    let (log, recovered) = match Log::<QueueDisk, BATCH>::open(disk) {
+        Ok((log, recovery)) => (log, recovery.last_seq),
+        Err(LogError::Unformatted) => {
+            let mut disk = QueueDisk::new(words, data_again(data_vaddr, data_size), DRIVER);
+            let id = worknode_log::derive_log_id(&mut disk)
+                .unwrap_or_else(|e| panic!("cannot read the disk: {e:?}"));
+            let log = Log::format(disk, id).unwrap_or_else(|e| panic!("format failed: {e:?}"));
+            (log, 0)
+        }
+        // Refuse to touch a disk we cannot account for: a person decides.
+        Err(e) => panic!("the disk holds no usable log ({e:?}); inspect it with `worknode log inspect`"),
+    };
+    GOVERNOR.notify();
+    LogPd { log, recovered, commits: 0 }
+}
+
+/// The data region again, after `open` consumed the first device.
+fn data_again(vaddr: usize, size: usize) -> &'static mut [u8] {
+    // SAFETY: as in `init`; the previous slice was dropped with its device.
+    unsafe { core::slice::from_raw_parts_mut(vaddr as *mut u8, size) }
+}
+
+impl LogPd {
+    fn commit(&mut self) -> Result<u64, LogError> {
+        let durable = self.log.commit()?;
+        self.commits += 1;
+        if self.commits % CHECKPOINT_EVERY == 0 {
+            self.log.checkpoint()?;
+        }
+        Ok(durable)
+    }
+
+    fn serve(&mut self, request: LogRequest) -> LogResponse {
+        let result = match request {
+            LogRequest::Append { payload } => self
+                .log
+                .append(&payload)
+                .and_then(|seq| self.commit().map(|durable| LogReply::Appended { seq, durable })),
+            LogRequest::AppendLater { payload } => self
+                .log
+                .append(&payload)
+                .map(|seq| LogReply::Appended { seq, durable: self.log.durable_seq() }),
+            LogRequest::Sync => self.commit().map(|durable| LogReply::Synced { durable }),
+            LogRequest::Read { seq } => {
+                let mut buf = [0u8; MAX_PAYLOAD];
+                self.log.read(seq, &mut buf).and_then(|header| {
+                    let payload =
+                        Vec::from_slice(&buf[..header.len as usize]).map_err(|_| LogError::TooLarge)?;
+                    Ok(LogReply::Record { seq, payload })
+                })
+            }
+            LogRequest::Status => Ok(LogReply::Status {
+                last_seq: self.log.last_seq(),
+                durable: self.log.durable_seq(),
+                recovered: self.recovered,
+                log_id: self.log.superblock().log_id,
+            }),
+        };
+        result.map_err(|e| {
+            debug_println!("log| request failed: {e:?}");
+            ErrorCode::from(e)
+        })
+    }
+}
+
+impl Handler for LogPd {
+    type Error = Infallible;
+
+    fn protected(&mut self, channel: Channel, info: MessageInfo) -> Result<MessageInfo, Self::Error> {
+        let response: LogResponse = if channel != GOVERNOR {
+            Err(ErrorCode::Denied)
+        } else {
+            worknode_pd_ipc::receive::<LogRequest>(&info).and_then(|request| self.serve(request))
+        };
+        Ok(worknode_pd_ipc::reply(&response))
+    }
+
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
+        // The driver notifies once per batch of responses; the disk code
+        // consumes responses as it waits, so a notification that arrives
+        // after its response was taken finds nothing to do.
+        if !channels.contains(DRIVER) {
+            debug_println!("log| ignored notification on channels {}", channels.display());
+        }
+        Ok(())
+    }
+}
+
+const _: () = assert!(MAX_RECORD <= MAX_PAYLOAD);
