@@ -35,6 +35,7 @@ impl Region {
 
 static PRIVATE: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
 static DATA: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+static REGISTERS: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
 /// Bytes of the private region handed out so far (never freed: the driver
 /// allocates its queue once at start).
 static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -56,10 +57,12 @@ fn load(cell: &[AtomicUsize; 3]) -> Region {
     }
 }
 
-/// Records the two regions; call once before creating a transport.
-pub fn set_regions(private: Region, data: Region) {
+/// Records the DMA regions and the device register window; call once
+/// before creating a transport.
+pub fn set_regions(private: Region, data: Region, registers: Region) {
     store(&PRIVATE, private);
     store(&DATA, data);
+    store(&REGISTERS, registers);
     NEXT.store(RESERVED, Ordering::Relaxed);
 }
 
@@ -89,8 +92,13 @@ unsafe impl Hal for DmaHal {
         0
     }
 
-    unsafe fn mmio_phys_to_virt(_paddr: PhysAddr, _size: usize) -> NonNull<u8> {
-        unreachable!("the transports here are built from mapped registers, never from physical addresses")
+    unsafe fn mmio_phys_to_virt(paddr: PhysAddr, size: usize) -> NonNull<u8> {
+        // virtio-pci asks for its capability windows inside the register
+        // BAR, which the driver placed at the mapped window's address.
+        let window = load(&REGISTERS);
+        let offset = (paddr as usize).checked_sub(window.paddr).filter(|o| o + size <= window.size);
+        let offset = offset.unwrap_or_else(|| panic!("device registers {paddr:#x}+{size} are not in the mapped window"));
+        NonNull::new((window.vaddr + offset) as *mut u8).expect("window at address 0")
     }
 
     unsafe fn share(buffer: NonNull<[u8]>, _direction: BufferDirection) -> PhysAddr {

@@ -13,13 +13,15 @@
 //! ring's capacity.
 //!
 //! Transport: virtio-mmio on the aarch64 and riscv64 `virt` machines (the
-//! device is found by scanning the mapped register page). virtio-pci on
-//! x86_64 is not wired yet (see docs/architecture.md).
+//! device is found by scanning the mapped register page); virtio-pci on
+//! x86_64 (see `pci.rs`), with the legacy INTx interrupt through the IOAPIC.
 
 #![no_std]
 #![no_main]
 
 mod hal;
+#[cfg(target_arch = "x86_64")]
+mod pci;
 
 use core::ptr::NonNull;
 use core::sync::atomic::AtomicU64;
@@ -27,8 +29,11 @@ use core::sync::atomic::AtomicU64;
 use heapless::Vec;
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, protection_domain, var};
 use virtio_drivers::queue::VirtQueue;
+#[cfg(not(target_arch = "x86_64"))]
+use virtio_drivers::transport::DeviceType;
+use virtio_drivers::transport::Transport;
+#[cfg(not(target_arch = "x86_64"))]
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
-use virtio_drivers::transport::{DeviceType, Transport};
 use worknode_blkq::{Op, Queue, Request, Response, Status};
 
 use crate::hal::{DmaHal, Region};
@@ -63,8 +68,13 @@ struct InFlight {
     token: u16,
 }
 
+#[cfg(not(target_arch = "x86_64"))]
+type DeviceTransport = MmioTransport<'static>;
+#[cfg(target_arch = "x86_64")]
+type DeviceTransport = virtio_drivers::transport::pci::PciTransport;
+
 struct Driver {
-    transport: MmioTransport<'static>,
+    transport: DeviceTransport,
     queue: VirtQueue<DmaHal, QUEUE_SIZE>,
     capacity: u64,
     can_flush: bool,
@@ -84,7 +94,9 @@ fn region(vaddr: usize, paddr: usize, size: usize) -> Region {
 }
 
 /// Finds the block device in the mapped virtio-mmio page.
-fn find_device(regs: usize) -> MmioTransport<'static> {
+#[cfg(not(target_arch = "x86_64"))]
+fn find_device(regs: Region) -> MmioTransport<'static> {
+    let regs = regs.vaddr;
     // QEMU's virt machines place virtio-mmio slots 0x200 (aarch64) or
     // 0x1000 (riscv64) apart; one page holds 8 or 1 of them.
     for offset in (0..0x1000).step_by(0x200) {
@@ -100,16 +112,24 @@ fn find_device(regs: usize) -> MmioTransport<'static> {
     panic!("no virtio-blk device in the register page: QEMU needs -device virtio-blk-device (see qemu/)");
 }
 
+/// Finds the block device on the PCI bus and places its registers where
+/// system.xml maps them.
+#[cfg(target_arch = "x86_64")]
+fn find_device(regs: Region) -> DeviceTransport {
+    let ioport = *var!(pci_ioport_id: usize = 0);
+    pci::find_device(ioport, regs.paddr as u64)
+}
+
 #[protection_domain]
 fn init() -> Driver {
-    let regs = *var!(regs_vaddr: usize = 0);
+    let regs = region(*var!(regs_vaddr: usize = 0), *var!(regs_paddr: usize = 0), *var!(regs_size: usize = 0));
     let private =
         region(*var!(dma_vaddr: usize = 0), *var!(dma_paddr: usize = 0), *var!(dma_size: usize = 0));
     let data =
         region(*var!(data_vaddr: usize = 0), *var!(data_paddr: usize = 0), *var!(data_size: usize = 0));
     let queue_vaddr = *var!(queue_vaddr: usize = 0);
     let irq = Channel::new(*var!(irq_channel: usize = 0));
-    hal::set_regions(private, data);
+    hal::set_regions(private, data, regs);
 
     let mut transport = find_device(regs);
     let negotiated = transport.begin_init(Features::FLUSH | Features::VERSION_1);

@@ -38,13 +38,11 @@ pub fn classify(line: &str) -> LogLine {
             return LogLine::Recovered(n);
         }
     }
-    if let Some(rest) = line.strip_prefix("governor| recorded ") {
-        if let Some((_, seq)) = rest.rsplit_once(" seq=") {
-            if let Ok(n) = seq.parse() {
+    if let Some(rest) = line.strip_prefix("governor| recorded ")
+        && let Some((_, seq)) = rest.rsplit_once(" seq=")
+            && let Ok(n) = seq.parse() {
                 return LogLine::Acked(n);
             }
-        }
-    }
     LogLine::Other
 }
 
