@@ -4,6 +4,7 @@
 #   make test                                  host tests, then QEMU system tests on
 #                                              all three arches if the SDK is present
 #   make image / test-qemu / test-host / check-nostd / fuzz / clean
+#   make bench-log                             log appends vs raw disk writes
 #
 # Settings (all optional):
 #   ARCH          aarch64 (default), riscv64, x86_64
@@ -12,7 +13,7 @@
 #                 release, benchmark
 #   PROFILE       Cargo profile of the PDs: release (default), size
 #                 (opt-level "z") or dev
-#   SYSTEM        system.xml profile: default (what `run` boots) or test
+#   SYSTEM        system.xml profile: default (what `run` boots), test or bench
 #
 # Every check that can fail before a long build (unknown ARCH, no SDK, no
 # QEMU, no usable Rust toolchain) stops make with one line saying what to do.
@@ -103,7 +104,7 @@ need-linker = $(if $(PD_LINKER),,$(error no LLVM linker for the PDs: apt-get ins
 need-qemu = $(if $(shell command -v qemu-system-$(ARCH) 2>/dev/null),,$(error qemu-system-$(ARCH) not found: apt-get install --no-install-recommends $(qemu_pkg_$(ARCH))))
 sdk-present = $(and $(wildcard $(MICROKIT_SDK)/bin/microkit),$(filter $(MICROKIT_VERSION),$(shell cat $(MICROKIT_SDK)/VERSION 2>/dev/null)))
 
-.PHONY: all help run image test test-host test-qemu test-qemu-all check-nostd fuzz host-tools clean
+.PHONY: all help run image test test-host test-qemu test-qemu-all check-nostd fuzz host-tools clean bench-log
 
 all: image
 
@@ -192,6 +193,17 @@ else
 	@# Regression test for the riscv64 outliner miscompile (rustflags_riscv64).
 	$(MAKE) --no-print-directory test-qemu ARCH=riscv64 PROFILE=size
 endif
+
+# --- benchmarks -------------------------------------------------------------------
+# Raw record-size virtio-blk writes against durable log appends with group
+# commit, in one QEMU run (pds/log-bench); last line `log_vs_raw=<ratio>`.
+bench-log:
+	$(need-sdk)$(need-qemu)
+	$(MAKE) --no-print-directory image SYSTEM=bench
+	rm -f $(BUILD_DIR)/bench/disk.img
+	$(RUNNER) bench --arch $(ARCH) --image $(BUILD_DIR)/bench/worknode.img \
+		--kernel $(KERNEL_ELF) --disk $(BUILD_DIR)/bench/disk.img \
+		--transcript $(BUILD_DIR)/bench/serial.log
 
 # Every runtime crate must build for the bare-metal targets the PDs use.
 check-nostd:

@@ -29,6 +29,9 @@ pub const MAX_SOURCE: usize = 32;
 pub const EVENT_RECORD_VERSION: u8 = 1;
 
 /// An operation the governor asks of the log PD.
+// The payload variants make the enum ~400 bytes; without an allocator there
+// is no boxing, and a request lives on the stack once per call.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LogRequest {
     /// Append a record and reply once it is durable.
@@ -53,6 +56,7 @@ pub enum LogRequest {
 }
 
 /// A successful answer from the log PD.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum LogReply {
     /// Answer to `Append` and `AppendLater`.

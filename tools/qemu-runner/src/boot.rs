@@ -146,9 +146,11 @@ impl BootCheck {
             }
             self.ready.push(name.to_string());
         } else if let Some((name, _)) = line.split_once("| recorded 'started' as event ")
-            && self.expected.recording.iter().any(|w| w == name) && !self.recorded.iter().any(|r| r == name) {
-                self.recorded.push(name.to_string());
-            }
+            && self.expected.recording.iter().any(|w| w == name)
+            && !self.recorded.iter().any(|r| r == name)
+        {
+            self.recorded.push(name.to_string());
+        }
         let done = self.governor_up
             && self.recorded.len() == self.expected.recording.len()
             && self.summary_seen

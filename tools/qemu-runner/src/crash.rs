@@ -40,9 +40,10 @@ pub fn classify(line: &str) -> LogLine {
     }
     if let Some(rest) = line.strip_prefix("governor| recorded ")
         && let Some((_, seq)) = rest.rsplit_once(" seq=")
-            && let Ok(n) = seq.parse() {
-                return LogLine::Acked(n);
-            }
+        && let Ok(n) = seq.parse()
+    {
+        return LogLine::Acked(n);
+    }
     LogLine::Other
 }
 

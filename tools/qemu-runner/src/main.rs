@@ -8,8 +8,11 @@
 //! - `crash`: kills QEMU at random moments while events are recorded and
 //!   checks each reboot recovers every acknowledged event (see [`crash`]),
 //!   then verifies the disk's hash chain; last line
-//!   `arch=... kills=N acked=N recovered=N lost=N result=pass|fail`.
+//!   `arch=... kills=N acked=N recovered=N lost=N result=pass|fail`;
+//! - `bench`: boots the bench-profile image and times its phases on the
+//!   host; last line `log_vs_raw=<ratio>` (see pds/log-bench).
 
+mod bench;
 mod boot;
 mod crash;
 mod disk;
@@ -47,6 +50,17 @@ enum Command {
         system: PathBuf,
         /// Seconds to wait for the system to come up.
         #[arg(long, default_value_t = 120)]
+        timeout: u64,
+        /// Where to write the console transcript.
+        #[arg(long)]
+        transcript: PathBuf,
+    },
+    /// Time the log benchmark's phases (bench-profile image).
+    Bench {
+        #[command(flatten)]
+        target: Target,
+        /// Seconds the whole benchmark may take.
+        #[arg(long, default_value_t = 300)]
         timeout: u64,
         /// Where to write the console transcript.
         #[arg(long)]
@@ -125,6 +139,9 @@ fn main() -> ExitCode {
         Command::Run(target) => run(&target).map(|()| true),
         Command::Test { target, system, timeout, transcript } => {
             test(&target, &system, Duration::from_secs(timeout), &transcript)
+        }
+        Command::Bench { target, timeout, transcript } => {
+            bench(&target, Duration::from_secs(timeout), &transcript)
         }
         Command::Crash { target, kills, seed, timeout, transcripts } => {
             crash_test(&target, kills, seed, Duration::from_secs(timeout), &transcripts)
@@ -294,4 +311,33 @@ fn verify_disk(disk: &Path) -> Result<bool, String> {
     print!("  {}", String::from_utf8_lossy(&output.stdout));
     eprint!("{}", String::from_utf8_lossy(&output.stderr));
     Ok(output.status.success())
+}
+
+/// Boots the bench image and times `bench| <phase> begin|end` markers.
+fn bench(target: &Target, timeout: Duration, transcript: &Path) -> Result<bool, String> {
+    let machine = target.machine()?;
+    let mut qemu = Qemu::spawn(&machine, transcript)?;
+    let deadline = qemu.started + timeout;
+    let mut marks = bench::Marks::default();
+    loop {
+        match qemu.next(deadline) {
+            Next::Line(line) => {
+                if let Some(alarm) = ["panicked", "MON|ERROR", "seL4(CPU"].iter().find(|a| line.contains(*a))
+                {
+                    return Err(format!("console reported trouble ({alarm}): {line}"));
+                }
+                if let Some(mark) = bench::marker(&line) {
+                    println!("  | {mark}");
+                }
+                if let Some(report) = marks.note(&line, std::time::Instant::now()) {
+                    drop(qemu);
+                    println!("arch={} {report}", target.arch);
+                    println!("log_vs_raw={:.2}", report.ratio());
+                    return Ok(true);
+                }
+            }
+            Next::Closed => return Err("QEMU exited before the benchmark finished".into()),
+            Next::TimedOut => return Err(format!("benchmark did not finish in {}s", timeout.as_secs())),
+        }
+    }
 }

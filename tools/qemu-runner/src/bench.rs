@@ -1,0 +1,115 @@
+//! Timing the log benchmark (pds/log-bench) from the host.
+//!
+//! The guest marks the start and end of each phase on the console; the
+//! host notes when each mark arrives. Both phases run in the same QEMU
+//! process, one after the other, so host noise hits them alike and the
+//! ratio is what is reported. Console latency (a line is a few hundred
+//! microseconds) is small against phases of a second or more.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+/// The two phases' start and end times.
+#[derive(Debug, Default)]
+pub struct Marks {
+    raw_begin: Option<(Instant, u64)>,
+    raw: Option<(Duration, u64)>,
+    log_begin: Option<(Instant, u64)>,
+}
+
+/// Records per second of each phase.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Report {
+    /// Raw record-size writes per second.
+    pub raw_per_s: f64,
+    /// Durable log appends per second.
+    pub log_per_s: f64,
+}
+
+impl Report {
+    /// Log appends per second over raw writes per second.
+    pub fn ratio(&self) -> f64 {
+        self.log_per_s / self.raw_per_s
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "raw_writes_per_s={:.0} log_appends_per_s={:.0}", self.raw_per_s, self.log_per_s)
+    }
+}
+
+fn records(line: &str) -> Option<u64> {
+    line.split_whitespace().find_map(|w| w.strip_prefix("records=")).and_then(|n| n.parse().ok())
+}
+
+/// The benchmark's marker in `line`, if any. The bench PD outranks the
+/// governor, so its line can cut into the middle of one of the governor's
+/// (`governor| hello from worknode1, welcobench| raw end`). A marker right
+/// after a `name| ` prefix is text some worknode asked the governor to
+/// print, and does not count.
+pub fn marker(line: &str) -> Option<&str> {
+    let at = line.find("bench| ")?;
+    (!line[..at].ends_with("| ")).then(|| &line[at..])
+}
+
+impl Marks {
+    /// Notes a console line seen at `at`; returns the report after the
+    /// last mark.
+    pub fn note(&mut self, line: &str, at: Instant) -> Option<Report> {
+        let line = marker(line)?;
+        if line.starts_with("bench| raw begin") {
+            self.raw_begin = records(line).map(|n| (at, n));
+        } else if line.starts_with("bench| raw end") {
+            let (begin, n) = self.raw_begin?;
+            self.raw = Some((at - begin, n));
+        } else if line.starts_with("bench| log begin") {
+            self.log_begin = records(line).map(|n| (at, n));
+        } else if line.starts_with("bench| log end") {
+            let (begin, n) = self.log_begin?;
+            let (raw, raw_n) = self.raw?;
+            let log = at - begin;
+            return Some(Report {
+                raw_per_s: raw_n as f64 / raw.as_secs_f64(),
+                log_per_s: n as f64 / log.as_secs_f64(),
+            });
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_comes_after_the_last_mark() {
+        let t0 = Instant::now();
+        let mut marks = Marks::default();
+        let lines = [
+            ("bench| raw begin records=100 bytes=200", 0),
+            ("bench| raw end", 1000),
+            ("bench| log begin records=100 group=64", 1000),
+        ];
+        for (line, ms) in lines {
+            assert_eq!(marks.note(line, t0 + Duration::from_millis(ms)), None);
+        }
+        let report = marks.note("bench| log end durable=100", t0 + Duration::from_millis(1500)).unwrap();
+        assert_eq!(report, Report { raw_per_s: 100.0, log_per_s: 200.0 });
+        assert_eq!(report.ratio(), 2.0);
+    }
+
+    #[test]
+    fn markers_survive_a_cut_in_line_but_not_a_forgery() {
+        assert_eq!(marker("govbench| raw end"), Some("bench| raw end"));
+        assert_eq!(marker("governor| hello from worknode1, welcobench| raw end"), Some("bench| raw end"));
+        assert_eq!(marker("worknode0| bench| raw end"), None);
+        assert_eq!(marker("governor| hello"), None);
+    }
+
+    #[test]
+    fn an_end_without_a_begin_reports_nothing() {
+        let mut marks = Marks::default();
+        assert_eq!(marks.note("bench| log end durable=1", Instant::now()), None);
+    }
+}
