@@ -27,6 +27,8 @@ pub enum LogError {
     /// The device holds something that is not a Worknode log; it is left
     /// untouched.
     NotALog,
+    /// [`Log::format`] found a log already there; it is left untouched.
+    AlreadyFormatted,
     /// Neither superblock copy is valid (the first copy's problem).
     Superblock(SuperblockError),
     /// Acknowledged data is damaged: the record `seq` is invalid although a
@@ -79,7 +81,7 @@ impl From<LogError> for worknode_abi::ErrorCode {
         use worknode_abi::ErrorCode as E;
         match e {
             LogError::Io(_) | LogError::Poisoned => E::Io,
-            LogError::Unformatted | LogError::NotALog => E::InvalidState,
+            LogError::Unformatted | LogError::NotALog | LogError::AlreadyFormatted => E::InvalidState,
             LogError::Superblock(_) | LogError::Corrupt { .. } | LogError::Unreadable { .. } => E::Corrupt,
             LogError::TooLarge => E::TooLarge,
             LogError::Full | LogError::DeviceTooSmall => E::Exhausted,
@@ -233,7 +235,8 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
         match read_superblock(&mut dev) {
             Err(LogError::Unformatted) => Self::format_over(dev, log_id),
             Err(LogError::Io(e)) => Err(LogError::Io(e)),
-            Ok(_) | Err(_) => Err(LogError::NotALog),
+            Ok(_) => Err(LogError::AlreadyFormatted),
+            Err(_) => Err(LogError::NotALog),
         }
     }
 

@@ -181,6 +181,7 @@ fn unformatted_and_foreign_devices_are_refused_and_left_alone() {
     let mut other = SimDisk::new(64);
     other.durable = before.clone();
     assert_eq!(Log::<SimDisk, BATCH>::open(other).err(), Some(LogError::NotALog));
+    assert_eq!(Log::<SimDisk, BATCH>::format(log_with(1), 2).err(), Some(LogError::AlreadyFormatted));
 }
 
 #[test]

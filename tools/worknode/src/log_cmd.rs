@@ -10,6 +10,7 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
+use worknode_abi::log::{EVENT_RECORD_VERSION, EventRecord};
 use worknode_log::chain::Hash;
 use worknode_log::format::{SECTOR, SUPERBLOCK_SECTORS, Superblock, SuperblockError};
 use worknode_log::scan::{Accepted, Stop};
@@ -198,6 +199,22 @@ pub fn verify(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// What a record's payload holds, for `export`: a governor's
+/// [`EventRecord`] (source and event, the event as text if it is UTF-8),
+/// or `null` for payloads of any other writer.
+fn describe_payload(payload: &[u8]) -> serde_json::Value {
+    match postcard::from_bytes::<EventRecord>(payload) {
+        Ok(record) if record.version == EVENT_RECORD_VERSION => {
+            let mut event = json!({"source": record.source.as_str(), "hex": hex(&record.event)});
+            if let Ok(text) = std::str::from_utf8(&record.event) {
+                event["text"] = json!(text);
+            }
+            event
+        }
+        _ => serde_json::Value::Null,
+    }
+}
+
 /// `worknode log export`: JSON Lines on standard output or into `output`.
 pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
     let sink: Box<dyn Write> = match output {
@@ -221,9 +238,7 @@ pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
             "prev_hash": hex(&h.prev_hash),
             "payload_hex": hex(payload),
         });
-        if let Ok(text) = std::str::from_utf8(payload) {
-            line["text"] = json!(text);
-        }
+        line["event"] = describe_payload(payload);
         if let Err(e) = writeln!(sink, "{line}") {
             failure = Some(e);
         }

@@ -91,10 +91,27 @@ fn export_writes_one_json_line_per_record_and_a_summary() {
     let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 13);
     assert_eq!(lines[0]["seq"], 1);
-    assert_eq!(lines[0]["text"], "event 0.0");
+    assert_eq!(lines[0]["event"], serde_json::Value::Null, "not a governor envelope");
     assert_eq!(lines[3]["batch_first_seq"], 4);
     assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
     assert_eq!(lines[12]["end"]["last_seq"], 12);
+}
+
+#[test]
+fn export_decodes_governor_envelopes() {
+    let mut log = Log::<Mem, 4096>::format(Mem(vec![0; 64 * SECTOR]), 5).unwrap();
+    let envelope = [
+        1, 9, b'w', b'o', b'r', b'k', b'n', b'o', b'd', b'e', b'0', 7, b's', b't', b'a', b'r', b't', b'e',
+        b'd',
+    ];
+    log.append(&envelope).unwrap();
+    log.commit().unwrap();
+    let path = write("envelope.img", &log.into_device().0);
+    let (ok, out, err) = run_on("export", &path);
+    assert!(ok, "{err}");
+    let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(first["event"]["source"], "worknode0");
+    assert_eq!(first["event"]["text"], "started");
 }
 
 #[test]
