@@ -97,7 +97,8 @@ unsafe impl Hal for DmaHal {
         // BAR, which the driver placed at the mapped window's address.
         let window = load(&REGISTERS);
         let offset = (paddr as usize).checked_sub(window.paddr).filter(|o| o + size <= window.size);
-        let offset = offset.unwrap_or_else(|| panic!("device registers {paddr:#x}+{size} are not in the mapped window"));
+        let offset = offset
+            .unwrap_or_else(|| panic!("device registers {paddr:#x}+{size} are not in the mapped window"));
         NonNull::new((window.vaddr + offset) as *mut u8).expect("window at address 0")
     }
 

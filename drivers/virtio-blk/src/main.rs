@@ -125,7 +125,8 @@ fn find_device(regs: Region) -> DeviceTransport {
 
 #[protection_domain]
 fn init() -> Driver {
-    let regs = region(*var!(regs_vaddr: usize = 0), *var!(regs_paddr: usize = 0), *var!(regs_size: usize = 0));
+    let regs =
+        region(*var!(regs_vaddr: usize = 0), *var!(regs_paddr: usize = 0), *var!(regs_size: usize = 0));
     let private =
         region(*var!(dma_vaddr: usize = 0), *var!(dma_paddr: usize = 0), *var!(dma_size: usize = 0));
     let data =

@@ -78,9 +78,13 @@ impl ConfigurationAccess for PortCam {
 pub fn find_device(ioport_id: usize, regs_paddr: u64) -> PciTransport {
     let probe = PortCam::new(ioport_id);
     let mut root = PciRoot::new(PortCam::new(ioport_id));
-    let found = root.enumerate_bus(0).find(|(_, info)| info.vendor_id == VIRTIO_VENDOR && info.device_id == VIRTIO_BLK_MODERN);
+    let found = root
+        .enumerate_bus(0)
+        .find(|(_, info)| info.vendor_id == VIRTIO_VENDOR && info.device_id == VIRTIO_BLK_MODERN);
     let Some((df, _)) = found else {
-        panic!("no modern virtio-blk PCI device on bus 0: QEMU needs -device virtio-blk-pci,disable-legacy=on (see qemu/)");
+        panic!(
+            "no modern virtio-blk PCI device on bus 0: QEMU needs -device virtio-blk-pci,disable-legacy=on (see qemu/)"
+        );
     };
     root.set_command(df, Command::empty());
     root.set_bar_64(df, REGISTER_BAR, regs_paddr);

@@ -112,6 +112,25 @@ impl Governor {
         }
     }
 
+    /// Reads the last event back from the log and names its source: the
+    /// record the log recovered is the one a restarted worknode would
+    /// resume from.
+    fn report_last_event(&self, log: Channel, seq: u64) {
+        match worknode_pd_ipc::call::<LogRequest, LogResponse>(log, &LogRequest::Read { seq }) {
+            Ok(Ok(LogReply::Record { seq, payload })) => {
+                match postcard::from_bytes::<EventRecord>(&payload) {
+                    Ok(record) => debug_println!(
+                        "governor| last event seq={seq} from {} ({} bytes)",
+                        Escaped(&record.source),
+                        record.event.len()
+                    ),
+                    Err(_) => debug_println!("governor| last event seq={seq} is not a governor record"),
+                }
+            }
+            other => debug_println!("governor| cannot read back event {seq}: {other:?}"),
+        }
+    }
+
     fn report(&self, who: &str, request: &Request, reply: &Response) {
         match (request, reply) {
             (Request::Log { text }, Ok(_)) => debug_println!("{who}| {}", Escaped(text)),
@@ -161,7 +180,10 @@ impl Handler for Governor {
                     Ok(Ok(LogReply::Status { recovered, log_id, .. })) => {
                         debug_println!(
                             "governor| log ready: recovered last_seq={recovered} log_id={log_id:016x}"
-                        )
+                        );
+                        if recovered > 0 {
+                            self.report_last_event(log, recovered);
+                        }
                     }
                     other => debug_println!("governor| log ready, but its status is {other:?}"),
                 }

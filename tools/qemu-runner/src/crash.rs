@@ -19,10 +19,19 @@ pub enum LogLine {
     Recovered(u64),
     /// The governor acknowledged an event with this sequence number.
     Acked(u64),
+    /// The governor read this event back from the log after recovery.
+    ReadBack(u64),
     /// A line that means something went wrong.
     Alarm(String),
     /// Anything else.
     Other,
+}
+
+/// The decimal number right after `prefix`, when `line` starts with it.
+fn number_after(line: &str, prefix: &str) -> Option<u64> {
+    let rest = line.strip_prefix(prefix)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// Classifies one console line.
@@ -32,11 +41,11 @@ pub fn classify(line: &str) -> LogLine {
             return LogLine::Alarm(line.to_string());
         }
     }
-    if let Some(rest) = line.strip_prefix("governor| log ready: recovered last_seq=") {
-        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-        if let Ok(n) = digits.parse() {
-            return LogLine::Recovered(n);
-        }
+    if let Some(n) = number_after(line, "governor| log ready: recovered last_seq=") {
+        return LogLine::Recovered(n);
+    }
+    if let Some(n) = number_after(line, "governor| last event seq=") {
+        return LogLine::ReadBack(n);
     }
     if let Some(rest) = line.strip_prefix("governor| recorded ")
         && let Some((_, seq)) = rest.rsplit_once(" seq=")
@@ -58,6 +67,8 @@ pub struct Ledger {
     pub lost: u64,
     /// Boots whose recovery was checked.
     pub boots: u32,
+    /// Boots that recovered records and read the last one back.
+    pub read_back: u32,
 }
 
 impl Ledger {
@@ -70,6 +81,10 @@ impl Ledger {
                 self.lost += self.acked.saturating_sub(*n);
             }
             LogLine::Acked(n) => self.acked = self.acked.max(*n),
+            LogLine::ReadBack(n) if *n == self.recovered => self.read_back += 1,
+            LogLine::ReadBack(n) => {
+                return Err(format!("read back event {n}, but the log recovered up to {}", self.recovered));
+            }
             LogLine::Alarm(text) => return Err(format!("console reported trouble: {text}")),
             LogLine::Other => {}
         }
@@ -112,6 +127,7 @@ mod tests {
         assert_eq!(classify("recorder| governor| recorded x seq=99"), LogLine::Other);
         assert!(matches!(classify("log: panicked at x"), LogLine::Alarm(_)));
         assert_eq!(classify("governor| log ready"), LogLine::Other);
+        assert_eq!(classify("governor| last event seq=12 from recorder (18 bytes)"), LogLine::ReadBack(12));
     }
 
     #[test]
@@ -121,6 +137,9 @@ mod tests {
             ledger.note(&line).unwrap();
         }
         assert_eq!((ledger.acked, ledger.recovered, ledger.lost, ledger.boots), (9, 7, 2, 2));
+        ledger.note(&LogLine::ReadBack(7)).unwrap();
+        assert_eq!(ledger.read_back, 1);
+        assert!(ledger.note(&LogLine::ReadBack(6)).is_err(), "a read-back of another record");
         assert!(ledger.note(&LogLine::Alarm("x".into())).is_err());
     }
 

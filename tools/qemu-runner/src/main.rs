@@ -8,7 +8,7 @@
 //! - `crash`: kills QEMU at random moments while events are recorded and
 //!   checks each reboot recovers every acknowledged event (see [`crash`]),
 //!   then verifies the disk's hash chain; last line
-//!   `arch=... kills=N acked=N recovered=N lost=N result=pass|fail`;
+//!   `arch=... kills=N acked=N recovered=N lost=N read_back=N result=pass|fail`;
 //! - `bench`: boots the bench-profile image and times its phases on the
 //!   host; last line `log_vs_raw=<ratio>` (see pds/log-bench).
 
@@ -252,9 +252,13 @@ fn crash_test(
                             "  boot {boot}: recovered last_seq={n} (acknowledged so far: {})",
                             ledger.acked
                         );
-                        if boot == kills {
-                            break;
-                        }
+                    }
+                    // The last boot ends once recovery was reported and,
+                    // if there was anything to read, read back.
+                    let settled =
+                        matches!(parsed, crash::LogLine::Recovered(0) | crash::LogLine::ReadBack(_));
+                    if boot == kills && settled {
+                        break;
                     }
                     if matches!(parsed, crash::LogLine::Acked(_))
                         && kill_at.is_none()
@@ -283,6 +287,13 @@ fn crash_test(
         Some(_) => false,
         None => verify_disk(disk)?,
     };
+    // Every boot after the first starts from a non-empty log and must read
+    // its last event back.
+    let expected_reads = ledger.boots.saturating_sub(1);
+    if ledger.read_back < expected_reads && failure.is_none() {
+        failure =
+            Some(format!("only {} of {expected_reads} reboots read their last event back", ledger.read_back));
+    }
     if ledger.lost > 0 && failure.is_none() {
         failure = Some(format!("{} acknowledged events were not recovered", ledger.lost));
     }
@@ -294,8 +305,8 @@ fn crash_test(
         Some(why) => ("fail", format!(" reason={why:?}")),
     };
     println!(
-        "arch={} kills={kills} acked={} recovered={} lost={} result={result}{reason}",
-        target.arch, ledger.acked, ledger.recovered, ledger.lost
+        "arch={} kills={kills} acked={} recovered={} lost={} read_back={} result={result}{reason}",
+        target.arch, ledger.acked, ledger.recovered, ledger.lost, ledger.read_back
     );
     Ok(failure.is_none())
 }
