@@ -216,9 +216,11 @@ impl Driver {
         let queue = Queue::attach(self.shared).expect("attached before use");
         self.posted = true;
         if !self.unposted.is_empty() || queue.push_response(response).is_err() {
-            // Bounded: at most SLOTS requests are taken off the ring before
-            // their responses are posted (see `submit`).
-            self.unposted.push(response).expect("more unposted responses than slots");
+            // Room is guaranteed: `submit` keeps requests in flight plus
+            // unposted responses at most SLOTS, and each response here
+            // comes from one of them. A client that stops taking responses
+            // therefore stalls its own requests; it cannot overflow this.
+            self.unposted.push(response).expect("in flight + unposted <= SLOTS");
         }
     }
 
@@ -228,7 +230,8 @@ impl Driver {
         let mut added = false;
         // Bounded by SLOTS + the ring capacity.
         while let Some(free) = self.slots.iter().position(Option::is_none) {
-            if self.unposted.len() == SLOTS {
+            let in_flight = self.slots.iter().filter(|s| s.is_some()).count();
+            if in_flight + self.unposted.len() >= SLOTS {
                 break;
             }
             let Some(next) = queue.pop_request() else { break };
