@@ -60,27 +60,21 @@ fn init() -> LogPd {
     // driver, which touches a range only while a request on it is in
     // flight, and this PD waits for every request it makes.
     let data = unsafe { core::slice::from_raw_parts_mut(data_vaddr as *mut u8, data_size) };
-    let disk = QueueDisk::new(words, data, DRIVER);
-    let (log, recovered) = match Log::<QueueDisk, BATCH>::open(disk) {
-        Ok((log, recovery)) => (log, recovery.last_seq),
-        Err(LogError::Unformatted) => {
-            let mut disk = QueueDisk::new(words, data_again(data_vaddr, data_size), DRIVER);
-            let id = worknode_log::derive_log_id(&mut disk)
-                .unwrap_or_else(|e| panic!("cannot read the disk: {e:?}"));
-            let log = Log::format(disk, id).unwrap_or_else(|e| panic!("format failed: {e:?}"));
-            (log, 0)
+    let mut disk = QueueDisk::new(words, data, DRIVER);
+    let blank = matches!(worknode_log::read_superblock(&mut disk), Err(LogError::Unformatted));
+    let (log, recovered) = if blank {
+        let id =
+            worknode_log::derive_log_id(&mut disk).unwrap_or_else(|e| panic!("cannot read the disk: {e:?}"));
+        (Log::format(disk, id).unwrap_or_else(|e| panic!("format failed: {e:?}")), 0)
+    } else {
+        match Log::<QueueDisk, BATCH>::open(disk) {
+            Ok((log, recovery)) => (log, recovery.last_seq),
+            // Refuse to touch a disk we cannot account for: a person decides.
+            Err(e) => panic!("the disk holds no usable log ({e:?}); inspect it with `worknode log inspect`"),
         }
-        // Refuse to touch a disk we cannot account for: a person decides.
-        Err(e) => panic!("the disk holds no usable log ({e:?}); inspect it with `worknode log inspect`"),
     };
     GOVERNOR.notify();
     LogPd { log, recovered, commits: 0 }
-}
-
-/// The data region again, after `open` consumed the first device.
-fn data_again(vaddr: usize, size: usize) -> &'static mut [u8] {
-    // SAFETY: as in `init`; the previous slice was dropped with its device.
-    unsafe { core::slice::from_raw_parts_mut(vaddr as *mut u8, size) }
 }
 
 impl LogPd {
