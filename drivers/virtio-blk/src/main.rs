@@ -50,7 +50,6 @@ const _: () = assert!(system::channel::ALL.len() == 1, "the driver serves exactl
 /// Requests in flight at once; each uses 3 descriptors.
 const SLOTS: usize = 8;
 const QUEUE_SIZE: usize = 32;
-const SECTOR: u64 = 512;
 const VIRTIO_BLK_T_IN: u32 = 0;
 const VIRTIO_BLK_T_OUT: u32 = 1;
 const VIRTIO_BLK_T_FLUSH: u32 = 4;
@@ -187,29 +186,16 @@ impl Driver {
         }
     }
 
-    /// The client's data buffer for `r`, if it lies in the data region.
-    fn buffer(&self, r: &Request) -> Option<&'static mut [u8]> {
-        let len = u64::from(r.count) * SECTOR;
-        let end = r.offset.checked_add(len)?;
-        if r.count == 0 || end > self.data.size as u64 {
-            return None;
-        }
-        // SAFETY: the range is inside the shared data region (checked
-        // above); by the queue protocol the client leaves it alone until
-        // the response is posted.
-        Some(unsafe {
-            core::slice::from_raw_parts_mut((self.data.vaddr as u64 + r.offset) as *mut u8, len as usize)
-        })
-    }
-
-    fn valid(&self, r: &Request) -> bool {
-        match r.op {
-            Op::Flush => true,
-            Op::Read | Op::Write => {
-                r.sector.checked_add(u64::from(r.count)).is_some_and(|end| end <= self.capacity)
-                    && self.buffer(r).is_some()
-            }
-        }
+    /// The client's data buffer for `r` (`None` for a flush), or why the
+    /// request is invalid (`worknode_blkq::data_range`, tested on the host).
+    fn buffer(&self, r: &Request) -> Result<Option<&'static mut [u8]>, Status> {
+        let range = worknode_blkq::data_range(r, self.capacity, self.data.size as u64)?;
+        // SAFETY: `data_range` checked the range lies inside the shared data
+        // region; by the queue protocol the client leaves it alone until the
+        // response is posted.
+        Ok(range.map(|(offset, len)| unsafe {
+            core::slice::from_raw_parts_mut((self.data.vaddr as u64 + offset) as *mut u8, len as usize)
+        }))
     }
 
     fn post(&mut self, response: Response) {
@@ -236,7 +222,7 @@ impl Driver {
             }
             let Some(next) = queue.pop_request() else { break };
             let request = match next {
-                Ok(r) if self.valid(&r) => r,
+                Ok(r) if self.buffer(&r).is_ok() => r,
                 Ok(r) => {
                     self.post(Response { id: r.id, status: Status::Invalid });
                     continue;
@@ -264,8 +250,8 @@ impl Driver {
             // until the device returns this token (see `complete`).
             let token = unsafe {
                 match (request.op, self.buffer(&request)) {
-                    (Op::Write, Some(data)) => self.queue.add(&[header, data], &mut [status]),
-                    (Op::Read, Some(data)) => self.queue.add(&[header], &mut [data, status]),
+                    (Op::Write, Ok(Some(data))) => self.queue.add(&[header, data], &mut [status]),
+                    (Op::Read, Ok(Some(data))) => self.queue.add(&[header], &mut [data, status]),
                     _ => self.queue.add(&[header], &mut [status]),
                 }
             }
@@ -294,8 +280,8 @@ impl Driver {
             // SAFETY: the same buffers that were passed to `add` for this token.
             let popped = unsafe {
                 match (flight.request.op, buffer) {
-                    (Op::Write, Some(data)) => self.queue.pop_used(token, &[header, data], &mut [status]),
-                    (Op::Read, Some(data)) => self.queue.pop_used(token, &[header], &mut [data, status]),
+                    (Op::Write, Ok(Some(data))) => self.queue.pop_used(token, &[header, data], &mut [status]),
+                    (Op::Read, Ok(Some(data))) => self.queue.pop_used(token, &[header], &mut [data, status]),
                     _ => self.queue.pop_used(token, &[header], &mut [status]),
                 }
             };

@@ -87,6 +87,26 @@ pub enum Status {
     Unsupported = 3,
 }
 
+/// The bytes of the data region a read or write uses, after checking the
+/// request against the device and the region: at least one sector, inside
+/// the device, buffer inside the region. `None` for flushes (no data).
+/// The driver answers `Err` with [`Status::Invalid`] and does nothing.
+pub fn data_range(r: &Request, device_sectors: u64, region_len: u64) -> Result<Option<(u64, u64)>, Status> {
+    if r.op == Op::Flush {
+        return Ok(None);
+    }
+    let len = u64::from(r.count).checked_mul(SECTOR).ok_or(Status::Invalid)?;
+    let in_device = r.sector.checked_add(u64::from(r.count)).is_some_and(|end| end <= device_sectors);
+    let in_region = r.offset.checked_add(len).is_some_and(|end| end <= region_len);
+    if r.count == 0 || !in_device || !in_region {
+        return Err(Status::Invalid);
+    }
+    Ok(Some((r.offset, len)))
+}
+
+/// Bytes per sector.
+pub const SECTOR: u64 = 512;
+
 /// A response from the driver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Response {

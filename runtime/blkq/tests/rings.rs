@@ -4,7 +4,9 @@
 use core::sync::atomic::AtomicU64;
 
 use proptest::prelude::*;
-use worknode_blkq::{BadQueue, CAPACITY, MAGIC, Op, Queue, QueueFull, Request, Response, Status, WORDS};
+use worknode_blkq::{
+    BadQueue, CAPACITY, MAGIC, Op, Queue, QueueFull, Request, Response, Status, WORDS, data_range,
+};
 
 fn page() -> Vec<AtomicU64> {
     (0..WORDS).map(|_| AtomicU64::new(0)).collect()
@@ -54,7 +56,36 @@ fn golden_layout() {
     assert_eq!(WORDS, 200);
 }
 
+#[test]
+fn requests_outside_the_device_or_the_region_are_invalid() {
+    let r = |op, sector, count, offset| Request { id: 1, op, sector, count, offset };
+    let check = |req: Request| data_range(&req, 1000, 65536);
+    assert_eq!(check(r(Op::Write, 0, 8, 0)), Ok(Some((0, 4096))));
+    assert_eq!(check(r(Op::Read, 992, 8, 61440)), Ok(Some((61440, 4096))));
+    assert_eq!(check(r(Op::Flush, u64::MAX, u32::MAX, u64::MAX)), Ok(None));
+    for bad in [
+        r(Op::Write, 0, 0, 0),            // no sectors
+        r(Op::Write, 993, 8, 0),          // past the device
+        r(Op::Read, u64::MAX, 1, 0),      // sector overflow
+        r(Op::Read, 0, 8, 61441),         // past the region
+        r(Op::Read, 0, 1, u64::MAX - 10), // offset overflow
+        r(Op::Write, 0, u32::MAX, 0),     // larger than the region
+    ] {
+        assert_eq!(check(bad), Err(Status::Invalid), "{bad:?}");
+    }
+}
+
 proptest! {
+    /// Whatever a client asks, an accepted range lies inside the region.
+    #[test]
+    fn accepted_ranges_stay_inside(sector in any::<u64>(), count in any::<u32>(), offset in any::<u64>(), write in any::<bool>()) {
+        let op = if write { Op::Write } else { Op::Read };
+        if let Ok(Some((start, len))) = data_range(&Request { id: 0, op, sector, count, offset }, 1 << 20, 65536) {
+            prop_assert!(len > 0 && start + len <= 65536);
+            prop_assert!(sector + u64::from(count) <= 1 << 20);
+        }
+    }
+
     /// Any sequence of pushes and pops behaves like a bounded FIFO, and
     /// hostile slot words never panic the decoder.
     #[test]
