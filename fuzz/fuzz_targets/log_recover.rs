@@ -8,28 +8,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use worknode_log::format::{Checkpoint, DATA_START, MAX_PAYLOAD, SECTOR, Superblock};
-use worknode_log::{BlockDevice, IoError, Log, chain};
-
-struct Mem(Vec<u8>);
-
-impl BlockDevice for Mem {
-    fn sectors(&self) -> u64 {
-        (self.0.len() / SECTOR) as u64
-    }
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        let at = sector as usize * SECTOR;
-        buf.copy_from_slice(self.0.get(at..at + buf.len()).ok_or(IoError::OutOfRange)?);
-        Ok(())
-    }
-    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), IoError> {
-        let at = sector as usize * SECTOR;
-        self.0.get_mut(at..at + data.len()).ok_or(IoError::OutOfRange)?.copy_from_slice(data);
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), IoError> {
-        Ok(())
-    }
-}
+use worknode_log::{Log, SliceDevice, chain};
 
 const SECTORS: u64 = 40;
 
@@ -49,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let area = &mut disk[DATA_START as usize * SECTOR..];
     let n = data.len().min(area.len());
     area[..n].copy_from_slice(&data[..n]);
-    if let Ok((mut log, recovery)) = Log::<Mem, 4096>::open(Mem(disk)) {
+    if let Ok((mut log, recovery)) = Log::<_, 4096>::open(SliceDevice(&mut disk)) {
         let mut buf = [0u8; MAX_PAYLOAD];
         for seq in 1..=recovery.last_seq {
             log.read(seq, &mut buf).expect("a recovered record reads back");

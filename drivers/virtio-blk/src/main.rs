@@ -23,7 +23,6 @@ mod hal;
 #[cfg(target_arch = "x86_64")]
 mod pci;
 
-use core::ptr::NonNull;
 use core::sync::atomic::AtomicU64;
 
 use heapless::Vec;
@@ -102,7 +101,8 @@ fn find_device(regs: Region) -> MmioTransport<'static> {
     // QEMU's virt machines place virtio-mmio slots 0x200 (aarch64) or
     // 0x1000 (riscv64) apart; one page holds 8 or 1 of them.
     for offset in (0..0x1000).step_by(0x200) {
-        let header = NonNull::new((regs + offset) as *mut VirtIOHeader).expect("register page at 0");
+        let header =
+            core::ptr::NonNull::new((regs + offset) as *mut VirtIOHeader).expect("register page at 0");
         // SAFETY: [regs, regs + 0x1000) is the device page mapped uncached
         // in this PD (system.xml), and offset + 0x200 stays inside it.
         if let Ok(transport) = unsafe { MmioTransport::new(header, 0x200) } {

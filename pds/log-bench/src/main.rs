@@ -21,9 +21,7 @@
 #[path = "../../log/src/disk.rs"]
 mod disk;
 
-use core::sync::atomic::AtomicU64;
-
-use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, protection_domain, var};
+use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, protection_domain};
 use worknode_log::format::SECTOR;
 use worknode_log::{BlockDevice, IoError, Log};
 
@@ -94,16 +92,7 @@ fn log_phase(disk: &mut QueueDisk, sectors: u64) -> Result<u64, worknode_log::Lo
 
 #[protection_domain]
 fn init() -> Bench {
-    let queue_vaddr = *var!(queue_vaddr: usize = 0);
-    let data_vaddr = *var!(data_vaddr: usize = 0);
-    let data_size = *var!(data_size: usize = 0);
-    // SAFETY: as in the log PD: the queue page is shared with the driver
-    // only and accessed through atomics.
-    let words = unsafe { core::slice::from_raw_parts(queue_vaddr as *const AtomicU64, worknode_blkq::WORDS) };
-    // SAFETY: as in the log PD: the data region is shared with the driver,
-    // which touches it only while a request this PD waits for is in flight.
-    let data = unsafe { core::slice::from_raw_parts_mut(data_vaddr as *mut u8, data_size) };
-    let mut disk = QueueDisk::new(words, data, DRIVER);
+    let mut disk = QueueDisk::from_system(DRIVER);
     let half = disk.sectors() / 2;
     if let Err(e) = raw_phase(&mut disk, half) {
         panic!("raw phase failed: {e:?}");

@@ -31,6 +31,27 @@ pub struct QueueDisk {
 }
 
 impl QueueDisk {
+    /// The disk as system.xml gives it to the driver's client: the shared
+    /// queue page and data region at the addresses Microkit patched into
+    /// `queue_vaddr`, `data_vaddr` and `data_size`.
+    pub fn from_system(driver: Channel) -> QueueDisk {
+        let queue_vaddr = *sel4_microkit::var!(queue_vaddr: usize = 0);
+        let data_vaddr = *sel4_microkit::var!(data_vaddr: usize = 0);
+        let data_size = *sel4_microkit::var!(data_size: usize = 0);
+        // SAFETY: the queue page is mapped read-write here and in the driver
+        // only (system.xml), is 4 KiB and page-aligned, and both sides access
+        // it only through these atomics.
+        let words =
+            unsafe { core::slice::from_raw_parts(queue_vaddr as *const AtomicU64, worknode_blkq::WORDS) };
+        // SAFETY: the data region is mapped read-write here and in the
+        // driver only; the driver touches a range only while a request on it
+        // is in flight, and this PD waits for every request it makes. This
+        // is the only slice over the region in this PD (called once, at
+        // init).
+        let data = unsafe { core::slice::from_raw_parts_mut(data_vaddr as *mut u8, data_size) };
+        QueueDisk::new(words, data, driver)
+    }
+
     /// Initialises the shared queue page, then waits until the driver has
     /// published the disk's size (it notifies us when it has).
     pub fn new(words: &'static [AtomicU64], data: &'static mut [u8], driver: Channel) -> QueueDisk {

@@ -17,11 +17,9 @@
 
 mod disk;
 
-use core::sync::atomic::AtomicU64;
-
 use heapless::Vec;
 use sel4_microkit::{
-    Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, protection_domain, var,
+    Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, protection_domain,
 };
 use worknode_abi::ErrorCode;
 use worknode_abi::log::{LogReply, LogRequest, LogResponse, MAX_RECORD};
@@ -50,17 +48,7 @@ struct LogPd {
 
 #[protection_domain]
 fn init() -> LogPd {
-    let queue_vaddr = *var!(queue_vaddr: usize = 0);
-    let data_vaddr = *var!(data_vaddr: usize = 0);
-    let data_size = *var!(data_size: usize = 0);
-    // SAFETY: the queue page is mapped read-write here and in the driver
-    // (system.xml), 4 KiB, page-aligned, and only accessed through atomics.
-    let words = unsafe { core::slice::from_raw_parts(queue_vaddr as *const AtomicU64, worknode_blkq::WORDS) };
-    // SAFETY: the data region is mapped read-write only here and in the
-    // driver, which touches a range only while a request on it is in
-    // flight, and this PD waits for every request it makes.
-    let data = unsafe { core::slice::from_raw_parts_mut(data_vaddr as *mut u8, data_size) };
-    let mut disk = QueueDisk::new(words, data, DRIVER);
+    let mut disk = QueueDisk::from_system(DRIVER);
     let blank = matches!(worknode_log::read_superblock(&mut disk), Err(LogError::Unformatted));
     let (log, recovered) = if blank {
         let id =

@@ -24,7 +24,7 @@ pub mod index;
 mod log;
 pub mod scan;
 
-pub use crate::device::{BlockDevice, IoError};
+pub use crate::device::{BlockDevice, IoError, SliceDevice};
 pub use crate::log::{
     DamageKind, Log, LogError, Recovery, derive_log_id, geometry, origin, read_superblock, scan_to_end,
 };

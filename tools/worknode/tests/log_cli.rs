@@ -5,28 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use worknode_log::format::{DATA_START, SECTOR};
-use worknode_log::{BlockDevice, IoError, Log};
-
-struct Mem(Vec<u8>);
-
-impl BlockDevice for Mem {
-    fn sectors(&self) -> u64 {
-        (self.0.len() / SECTOR) as u64
-    }
-    fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
-        let at = sector as usize * SECTOR;
-        buf.copy_from_slice(self.0.get(at..at + buf.len()).ok_or(IoError::OutOfRange)?);
-        Ok(())
-    }
-    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), IoError> {
-        let at = sector as usize * SECTOR;
-        self.0.get_mut(at..at + data.len()).ok_or(IoError::OutOfRange)?.copy_from_slice(data);
-        Ok(())
-    }
-    fn flush(&mut self) -> Result<(), IoError> {
-        Ok(())
-    }
-}
+use worknode_log::{Log, SliceDevice};
 
 fn scratch(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("log_cli");
@@ -36,14 +15,15 @@ fn scratch(name: &str) -> PathBuf {
 
 /// A log of 4 batches of 3 text records (one sector per batch).
 fn good_image() -> Vec<u8> {
-    let mut log = Log::<Mem, 4096>::format(Mem(vec![0; 128 * SECTOR]), 5).unwrap();
+    let mut image = vec![0; 128 * SECTOR];
+    let mut log = Log::<_, 4096>::format(SliceDevice(&mut image), 5).unwrap();
     for batch in 0..4 {
         for r in 0..3 {
             log.append(format!("event {batch}.{r}").as_bytes()).unwrap();
         }
         log.commit().unwrap();
     }
-    log.into_device().0
+    image
 }
 
 fn worknode(args: &[&str]) -> Output {
@@ -99,14 +79,15 @@ fn export_writes_one_json_line_per_record_and_a_summary() {
 
 #[test]
 fn export_decodes_governor_envelopes() {
-    let mut log = Log::<Mem, 4096>::format(Mem(vec![0; 64 * SECTOR]), 5).unwrap();
+    let mut image = vec![0; 64 * SECTOR];
+    let mut log = Log::<_, 4096>::format(SliceDevice(&mut image), 5).unwrap();
     let envelope = [
         1, 9, b'w', b'o', b'r', b'k', b'n', b'o', b'd', b'e', b'0', 7, b's', b't', b'a', b'r', b't', b'e',
         b'd',
     ];
     log.append(&envelope).unwrap();
     log.commit().unwrap();
-    let path = write("envelope.img", &log.into_device().0);
+    let path = write("envelope.img", &image);
     let (ok, out, err) = run_on("export", &path);
     assert!(ok, "{err}");
     let first: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
