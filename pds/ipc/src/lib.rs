@@ -1,7 +1,7 @@
 //! Moves [`worknode_abi::frame`]s in and out of the message registers.
 //!
 //! Every PD that makes or serves protected procedure calls goes through these
-//! three functions, so the framing rules (label = frame length, count =
+//! functions, so the framing rules (label = frame length, count =
 //! registers used, canonical encoding) are applied in exactly one place.
 
 #![no_std]
@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use worknode_abi::ErrorCode;
 use worknode_abi::frame;
+use worknode_abi::governor::{Reply, Request, Response};
 
 /// Writes `message` into the message registers and returns the message
 /// info that describes it, ready to send or to return as a reply.
@@ -42,4 +43,11 @@ pub fn call<Q: Serialize, R: DeserializeOwned + Serialize>(
 /// empty message (label 0), which every receiver rejects as malformed.
 pub fn reply<T: Serialize>(message: &T) -> MessageInfo {
     frame_message(message).unwrap_or_else(|_| MessageInfo::new(0, 0))
+}
+
+/// A worknode's request to the governor on `governor`, with the transport
+/// error and the governor's answer folded into one result: what every
+/// governed PD wants to branch on.
+pub fn ask_governor(governor: Channel, request: &Request) -> Result<Reply, ErrorCode> {
+    call::<Request, Response>(governor, request).and_then(|response| response)
 }

@@ -12,7 +12,7 @@
 use heapless::Vec;
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, protection_domain};
 use worknode_abi::ErrorCode;
-use worknode_abi::governor::{Reply, Request, Response, log_text};
+use worknode_abi::governor::{Reply, Request, log_text};
 
 mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
@@ -23,7 +23,7 @@ const GOVERNOR: Channel = Channel::new(system::channel::GOVERNOR);
 const EVENTS: u32 = 20_000;
 
 fn call(request: &Request) -> Result<Reply, ErrorCode> {
-    worknode_pd_ipc::call::<Request, Response>(GOVERNOR, request).and_then(|response| response)
+    worknode_pd_ipc::ask_governor(GOVERNOR, request)
 }
 
 #[protection_domain]

@@ -12,7 +12,7 @@
 
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, pd_name, protection_domain};
 use worknode_abi::ErrorCode;
-use worknode_abi::governor::{Reply, Request, Response, log_text};
+use worknode_abi::governor::{Reply, Request, log_text};
 
 /// Channel ids generated from the rendered system.xml.
 mod system {
@@ -22,7 +22,7 @@ mod system {
 const GOVERNOR: Channel = Channel::new(system::channel::GOVERNOR);
 
 fn call(request: &Request) -> Result<Reply, ErrorCode> {
-    worknode_pd_ipc::call::<Request, Response>(GOVERNOR, request).and_then(|response| response)
+    worknode_pd_ipc::ask_governor(GOVERNOR, request)
 }
 
 /// Asks the governor to print a line for us. A refused line is not worth
