@@ -17,12 +17,17 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "sim")]
+extern crate alloc;
+
 pub mod chain;
 pub mod device;
 pub mod format;
 pub mod index;
 mod log;
 pub mod scan;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use crate::device::{BlockDevice, IoError, SliceDevice};
 pub use crate::log::{
