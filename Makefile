@@ -5,6 +5,7 @@
 #                                              all three arches if the SDK is present
 #   make image / test-qemu / test-host / check-nostd / fuzz / clean
 #   make bench-log                             log appends vs raw disk writes
+#   make sim [SEEDS=500]                       Raft cluster simulator (host only)
 #
 # Settings (all optional):
 #   ARCH          aarch64 (default), riscv64, x86_64
@@ -104,7 +105,7 @@ need-linker = $(if $(PD_LINKER),,$(error no LLVM linker for the PDs: apt-get ins
 need-qemu = $(if $(shell command -v qemu-system-$(ARCH) 2>/dev/null),,$(error qemu-system-$(ARCH) not found: apt-get install --no-install-recommends $(qemu_pkg_$(ARCH))))
 sdk-present = $(and $(wildcard $(MICROKIT_SDK)/bin/microkit),$(filter $(MICROKIT_VERSION),$(shell cat $(MICROKIT_SDK)/VERSION 2>/dev/null)))
 
-.PHONY: all help run image test test-host test-qemu test-qemu-all check-nostd fuzz host-tools clean bench-log
+.PHONY: all help run image test test-host test-qemu test-qemu-all check-nostd fuzz host-tools clean bench-log sim
 
 all: image
 
@@ -150,11 +151,19 @@ run:
 	$(RUNNER) run --arch $(ARCH) --image $(IMAGE) --kernel $(KERNEL_ELF) --disk $(DISK)
 
 # --- tests ----------------------------------------------------------------------
-test: test-host test-qemu-all
+test: test-host sim test-qemu-all
 
 test-host: host-tools
 	cargo test --workspace --quiet
 	$(WORKNODE) system check system.xml
+
+# The Raft cluster simulator: SEEDS seeds from SEED_FROM, every check on.
+# Its last line is `seeds=N violations=0 ops=...`; a failing seed prints the
+# command that replays it.
+SEEDS ?= 500
+SEED_FROM ?= 0
+sim:
+	cargo run --quiet --release -p worknode-raft-sim -- --seeds $(SEEDS) --from $(SEED_FROM)
 
 # Boots the test-profile image (system.xml plus `profiles="test"` elements)
 # headless and checks it against its own description.
@@ -220,7 +229,7 @@ check-nostd:
 
 # Each fuzz target for FUZZ_SECONDS (cargo-fuzz on a nightly toolchain).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame governor log_record log_superblock log_recover blkq
+FUZZ_TARGETS := frame governor log_record log_superblock log_recover blkq raft_message
 fuzz:
 	@command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz not found: cargo install cargo-fuzz"; exit 1; }
 	@mkdir -p build

@@ -66,6 +66,9 @@ error_codes! {
     TooLarge = 11, "too-large";
     /// The callee found one of its own invariants broken.
     Internal = 12, "internal";
+    /// The callee is not the cluster's leader; ask the leader (if it named
+    /// one) instead.
+    NotLeader = 13, "not-leader";
 }
 
 impl ErrorCode {

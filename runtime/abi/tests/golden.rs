@@ -87,9 +87,9 @@ fn unknown_tags_are_malformed() {
     assert_eq!(frame::decode::<Request>(&[1, 3]), Err(ErrorCode::Malformed));
     assert_eq!(frame::decode::<Response>(&[1, 2]), Err(ErrorCode::Malformed));
     assert_eq!(frame::decode::<Response>(&[1, 0, 2]), Err(ErrorCode::Malformed));
-    // Error code 0 and 13 name nothing.
+    // Error code 0 and 14 name nothing.
     assert_eq!(frame::decode::<Response>(&[1, 1, 0]), Err(ErrorCode::Malformed));
-    assert_eq!(frame::decode::<Response>(&[1, 1, 13]), Err(ErrorCode::Malformed));
+    assert_eq!(frame::decode::<Response>(&[1, 1, 14]), Err(ErrorCode::Malformed));
 }
 
 #[test]

@@ -1,0 +1,196 @@
+//! Golden encodings of the Raft wire messages and storage records: the
+//! stable boundary between nodes (possibly of different versions) and
+//! between a node and its own disk. Changing a byte here is a breaking
+//! change and needs a new WIRE_VERSION / RECORD_VERSION. docs/raft.md shows
+//! the same bytes; `docs_show_the_goldens` keeps them in step.
+
+use proptest::prelude::*;
+use worknode_log::format::MAX_PAYLOAD;
+use worknode_raft::message::{DecodeError, MAX_WIRE, WIRE_VERSION};
+use worknode_raft::storage::{RECORD_VERSION, Record};
+use worknode_raft::{Body, ConfChange, Entry, EntryKind, HardState, Membership, Message, Snapshot, SnapshotMeta};
+
+fn encode(m: &Message) -> Vec<u8> {
+    let mut buf = [0u8; MAX_WIRE];
+    m.encode(&mut buf).unwrap().to_vec()
+}
+
+fn msg(body: Body) -> Message {
+    Message { from: 1, to: 2, term: 5, body }
+}
+
+fn entry(index: u64, data: &[u8]) -> Entry {
+    Entry { term: 5, index, kind: EntryKind::Normal, data: heapless::Vec::from_slice(data).unwrap() }
+}
+
+fn message_goldens() -> Vec<(&'static str, Message, Vec<u8>)> {
+    let mut entries = heapless::Vec::new();
+    entries.push(entry(8, b"hi")).unwrap();
+    vec![
+        ("PreVote", msg(Body::PreVote { last_index: 7, last_term: 4 }), vec![1, 1, 2, 5, 0, 7, 4]),
+        ("PreVoteResp", msg(Body::PreVoteResp { reject: true }), vec![1, 1, 2, 5, 1, 1]),
+        ("Vote", msg(Body::Vote { last_index: 7, last_term: 4, transfer: false }), vec![1, 1, 2, 5, 2, 7, 4, 0]),
+        ("VoteResp", msg(Body::VoteResp { reject: false }), vec![1, 1, 2, 5, 3, 0]),
+        (
+            "Append",
+            msg(Body::Append { prev_index: 7, prev_term: 4, commit: 6, entries }),
+            vec![1, 1, 2, 5, 4, 7, 4, 6, 1, 5, 8, 0, 2, b'h', b'i'],
+        ),
+        (
+            "AppendResp",
+            msg(Body::AppendResp { reject: true, index: 9, hint_index: 7, hint_term: 4 }),
+            vec![1, 1, 2, 5, 5, 1, 9, 7, 4],
+        ),
+        ("Heartbeat", msg(Body::Heartbeat { commit: 6, read: 300 }), vec![1, 1, 2, 5, 6, 6, 0xAC, 0x02]),
+        ("HeartbeatResp", msg(Body::HeartbeatResp { read: 300 }), vec![1, 1, 2, 5, 7, 0xAC, 0x02]),
+        ("TimeoutNow", msg(Body::TimeoutNow), vec![1, 1, 2, 5, 9]),
+    ]
+}
+
+#[test]
+fn messages_encode_as_pinned() {
+    assert_eq!(WIRE_VERSION, 1);
+    for (name, m, bytes) in message_goldens() {
+        assert_eq!(encode(&m), bytes, "{name}");
+        assert_eq!(Message::decode(&bytes), Ok(m), "{name}");
+    }
+}
+
+#[test]
+fn snapshot_message_encodes_as_pinned() {
+    let membership = Membership::with_voters(&[1, 2, 3]).unwrap();
+    let snapshot = Snapshot {
+        meta: SnapshotMeta { index: 9, term: 4, membership },
+        data: heapless::Vec::from_slice(b"kv").unwrap(),
+    };
+    let m = msg(Body::InstallSnapshot { snapshot });
+    let bytes = vec![1, 1, 2, 5, 8, 9, 4, 3, 1, 2, 3, 0, 2, b'k', b'v'];
+    assert_eq!(encode(&m), bytes);
+    assert_eq!(Message::decode(&bytes), Ok(m));
+}
+
+#[test]
+fn bad_bytes_are_refused_with_a_reason() {
+    let good = encode(&msg(Body::Heartbeat { commit: 6, read: 300 }));
+    assert_eq!(Message::decode(&[]), Err(DecodeError::Empty));
+    assert_eq!(Message::decode(&[2, 1, 2, 5, 9]), Err(DecodeError::Version(2)));
+    for cut in 1..good.len() {
+        assert_eq!(Message::decode(&good[..cut]), Err(DecodeError::Malformed), "prefix of {cut} bytes");
+    }
+    let mut trailing = good.clone();
+    trailing.push(0);
+    assert_eq!(Message::decode(&trailing), Err(DecodeError::Malformed));
+    // An overlong varint (term 5 as two bytes) is a second encoding: refused.
+    assert_eq!(Message::decode(&[1, 1, 2, 0x85, 0x00, 9]), Err(DecodeError::Malformed));
+    assert_eq!(Record::decode(&[1, 0, 0x85, 0x00, 0, 7]), None);
+    // Unknown body kind.
+    assert_eq!(Message::decode(&[1, 1, 2, 5, 10]), Err(DecodeError::Malformed));
+    // More entries than an append may carry.
+    let mut many = vec![1, 1, 2, 5, 4, 0, 0, 0, 33];
+    for i in 0..33u8 {
+        many.extend([5, i + 1, 0, 0]);
+    }
+    assert_eq!(Message::decode(&many), Err(DecodeError::Malformed));
+    assert_eq!(DecodeError::Version(9).code(), worknode_abi::ErrorCode::UnsupportedVersion);
+    assert_eq!(DecodeError::Malformed.code(), worknode_abi::ErrorCode::Malformed);
+}
+
+#[test]
+fn the_largest_message_fits_the_wire_bound() {
+    let mut entries = heapless::Vec::new();
+    for i in 0..worknode_raft::limits::MAX_BATCH as u64 {
+        let mut e = entry(u64::MAX - i, &[0xFF; worknode_raft::limits::MAX_DATA]);
+        e.term = u64::MAX;
+        entries.push(e).unwrap();
+    }
+    let m = Message { from: u64::MAX, to: u64::MAX, term: u64::MAX, body: Body::Append {
+        prev_index: u64::MAX, prev_term: u64::MAX, commit: u64::MAX, entries } };
+    assert!(encode(&m).len() <= MAX_WIRE);
+    let mut voters = heapless::Vec::new();
+    for i in 0..worknode_raft::limits::MAX_NODES as u64 {
+        voters.push(u64::MAX - i).unwrap();
+    }
+    let snapshot = Snapshot {
+        meta: SnapshotMeta { index: u64::MAX, term: u64::MAX, membership: Membership { voters, learners: heapless::Vec::new() } },
+        data: heapless::Vec::from_slice(&[0xFF; worknode_raft::limits::MAX_SNAPSHOT]).unwrap(),
+    };
+    let record = Record::Snapshot(snapshot.clone());
+    let mut buf = [0u8; MAX_PAYLOAD];
+    assert!(record.encode(&mut buf).len() <= MAX_PAYLOAD);
+    assert!(encode(&Message { body: Body::InstallSnapshot { snapshot }, ..m }).len() <= MAX_WIRE);
+}
+
+fn record_goldens() -> Vec<(&'static str, Record, Vec<u8>)> {
+    let mut entries = heapless::Vec::new();
+    entries.push(entry(8, b"hi")).unwrap();
+    let mut change = entry(9, &[]);
+    change.kind = EntryKind::ConfChange;
+    let mut buf = [0u8; 8];
+    change.data = heapless::Vec::from_slice(postcard::to_slice(&ConfChange::AddLearner(4), &mut buf).unwrap()).unwrap();
+    entries.push(change).unwrap();
+    vec![
+        ("HardState", Record::HardState(HardState { term: 5, vote: Some(2), commit: 7 }), vec![1, 0, 5, 1, 2, 7]),
+        ("HardState (no vote)", Record::HardState(HardState { term: 5, vote: None, commit: 7 }), vec![1, 0, 5, 0, 7]),
+        ("Entries", Record::Entries(entries), vec![1, 1, 2, 5, 8, 0, 2, b'h', b'i', 5, 9, 1, 2, 0, 4]),
+        (
+            "Snapshot",
+            Record::Snapshot(Snapshot {
+                meta: SnapshotMeta { index: 9, term: 4, membership: Membership::with_voters(&[1]).unwrap() },
+                data: heapless::Vec::from_slice(b"s").unwrap(),
+            }),
+            vec![1, 2, 9, 4, 1, 1, 0, 1, b's'],
+        ),
+    ]
+}
+
+#[test]
+fn records_encode_as_pinned() {
+    assert_eq!(RECORD_VERSION, 1);
+    for (name, record, bytes) in record_goldens() {
+        let mut buf = [0u8; MAX_PAYLOAD];
+        assert_eq!(record.encode(&mut buf), bytes.as_slice(), "{name}");
+        assert_eq!(Record::decode(&bytes), Some(record), "{name}");
+    }
+    assert_eq!(Record::decode(&[2, 0, 5, 0, 7]), None, "unknown version");
+    assert_eq!(Record::decode(&[1, 0, 5, 0, 7, 0]), None, "trailing byte");
+    assert_eq!(Record::decode(&[]), None);
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn docs_show_the_goldens() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/raft.md")).unwrap();
+    for (name, _, bytes) in message_goldens() {
+        let row = format!("| `{name}` | `{}` |", hex(&bytes));
+        assert!(doc.contains(&row), "docs/raft.md lacks the row {row}");
+    }
+    for (name, _, bytes) in record_goldens() {
+        let row = format!("| `{name}` | `{}` |", hex(&bytes));
+        assert!(doc.contains(&row), "docs/raft.md lacks the row {row}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = Message::decode(&bytes);
+        let _ = Record::decode(&bytes);
+    }
+
+    #[test]
+    fn every_encoded_message_decodes_to_itself(
+        from in 1u64.., to in 1u64.., term in any::<u64>(), a in any::<u64>(), b in any::<u64>(),
+        data in proptest::collection::vec(any::<u8>(), 0..64), n in 0usize..32, kind in 0u8..3,
+    ) {
+        let mut entries = heapless::Vec::new();
+        for i in 0..n {
+            let kind = [EntryKind::Normal, EntryKind::ConfChange, EntryKind::Empty][kind as usize];
+            entries.push(Entry { term, index: a.wrapping_add(i as u64), kind, data: heapless::Vec::from_slice(&data).unwrap() }).unwrap();
+        }
+        let m = Message { from, to, term, body: Body::Append { prev_index: a, prev_term: b, commit: a ^ b, entries } };
+        prop_assert_eq!(Message::decode(&encode(&m)), Ok(m));
+    }
+}

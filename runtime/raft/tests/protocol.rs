@@ -1,0 +1,513 @@
+//! Scenario tests of the Raft core, in the manner of etcd-raft's
+//! `raft_test.go`: a few nodes wired by an in-memory network that the test
+//! controls message by message.
+
+use std::collections::{BTreeMap, HashSet, VecDeque};
+
+use worknode_raft::{
+    Body, ConfChange, Config, Entry, EntryKind, Membership, Message, NodeId, Raft, ReadMode, Refused, Rejected, Role,
+};
+
+struct Net {
+    nodes: BTreeMap<NodeId, Raft>,
+    queue: VecDeque<Message>,
+    /// Directed links that drop everything.
+    cut: HashSet<(NodeId, NodeId)>,
+    /// Entries each node applied.
+    applied: BTreeMap<NodeId, Vec<Entry>>,
+    /// Reads each node confirmed: (ctx, index).
+    reads: BTreeMap<NodeId, Vec<(u64, u64)>>,
+}
+
+fn config(id: NodeId) -> Config {
+    let mut cfg = Config::new(id);
+    cfg.seed = 7;
+    cfg
+}
+
+impl Net {
+    fn new(ids: &[NodeId], tweak: impl Fn(&mut Config)) -> Net {
+        let membership = Membership::with_voters(ids).unwrap();
+        let nodes = ids
+            .iter()
+            .map(|&id| {
+                let mut cfg = config(id);
+                tweak(&mut cfg);
+                (id, Raft::new(cfg, membership.clone()).unwrap())
+            })
+            .collect();
+        Net { nodes, queue: VecDeque::new(), cut: HashSet::new(), applied: BTreeMap::new(), reads: BTreeMap::new() }
+    }
+
+    fn node(&mut self, id: NodeId) -> &mut Raft {
+        self.nodes.get_mut(&id).unwrap()
+    }
+
+    /// Runs every node's ready loop once ("persisting" by advancing).
+    fn flush(&mut self) {
+        for (&id, node) in self.nodes.iter_mut() {
+            while node.has_ready() {
+                let rd = node.ready();
+                self.queue.extend(node.messages());
+                for index in rd.apply.0..=rd.apply.1 {
+                    self.applied.entry(id).or_default().push(node.log().entry(index).unwrap().clone());
+                }
+                self.reads.entry(id).or_default().extend(node.read_states().iter().map(|r| (r.ctx, r.index)));
+                node.advance(rd);
+            }
+        }
+    }
+
+    /// Delivers messages until the network is quiet (bounded).
+    fn settle(&mut self) {
+        self.settle_where(|_| true);
+    }
+
+    /// Same, dropping messages that `deliver` refuses.
+    fn settle_where(&mut self, deliver: impl Fn(&Message) -> bool) {
+        for _ in 0..10_000 {
+            self.flush();
+            let Some(m) = self.queue.pop_front() else { return };
+            if self.cut.contains(&(m.from, m.to)) || !deliver(&m) {
+                continue;
+            }
+            if let Some(node) = self.nodes.get_mut(&m.to) {
+                let _ = node.step(m);
+            }
+        }
+        panic!("network never settled");
+    }
+
+    fn tick_all(&mut self, ticks: u32) {
+        for _ in 0..ticks {
+            for node in self.nodes.values_mut() {
+                node.tick();
+            }
+            self.settle();
+        }
+    }
+
+    fn isolate(&mut self, id: NodeId) {
+        let ids: Vec<NodeId> = self.nodes.keys().copied().collect();
+        for other in ids {
+            self.cut.insert((id, other));
+            self.cut.insert((other, id));
+        }
+    }
+
+    fn heal(&mut self) {
+        self.cut.clear();
+    }
+
+    fn leader(&self) -> Option<NodeId> {
+        self.nodes.values().filter(|n| n.role() == Role::Leader).max_by_key(|n| n.term()).map(|n| n.id())
+    }
+
+    fn elect(&mut self, id: NodeId) {
+        self.node(id).campaign_now();
+        self.settle();
+        assert_eq!(self.node(id).role(), Role::Leader, "node {id} won");
+    }
+
+    fn data_applied(&self, id: NodeId) -> Vec<Vec<u8>> {
+        let entries = self.applied.get(&id).map(Vec::as_slice).unwrap_or(&[]);
+        entries.iter().filter(|e| e.kind == EntryKind::Normal).map(|e| e.data.to_vec()).collect()
+    }
+}
+
+#[test]
+fn a_single_node_elects_itself_and_commits() {
+    let mut net = Net::new(&[1], |_| {});
+    net.tick_all(25);
+    assert_eq!(net.node(1).role(), Role::Leader);
+    net.node(1).propose(b"x").unwrap();
+    net.settle();
+    assert_eq!(net.data_applied(1), vec![b"x".to_vec()]);
+}
+
+#[test]
+fn three_nodes_elect_one_leader_and_replicate() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.tick_all(25);
+    let leader = net.leader().expect("a leader within two election timeouts");
+    let leaders = net.nodes.values().filter(|n| n.role() == Role::Leader).count();
+    assert_eq!(leaders, 1);
+    for i in 0..100u8 {
+        net.node(leader).propose(&[i]).unwrap();
+    }
+    net.settle();
+    net.tick_all(2);
+    let want: Vec<Vec<u8>> = (0..100u8).map(|i| vec![i]).collect();
+    for id in 1..=3 {
+        assert_eq!(net.data_applied(id), want, "node {id}");
+    }
+}
+
+#[test]
+fn proposals_between_readies_share_one_append() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    for i in 0..10u8 {
+        net.node(1).propose(&[i]).unwrap();
+    }
+    let rd = net.node(1).ready();
+    let appends: Vec<usize> = net
+        .node(1)
+        .messages()
+        .filter_map(|m| match &m.body {
+            Body::Append { entries, .. } => Some(entries.len()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(appends, vec![10, 10], "one batched append per follower");
+    net.node(1).advance(rd);
+}
+
+#[test]
+fn followers_refuse_proposals_and_name_the_leader() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(2);
+    assert_eq!(net.node(1).propose(b"x"), Err(Refused::NotLeader(Some(2))));
+    assert_eq!(net.node(1).propose(b"x").unwrap_err().code(), worknode_abi::ErrorCode::NotLeader);
+    assert_eq!(net.node(2).propose(&[0; 65]), Err(Refused::TooLarge));
+}
+
+#[test]
+fn back_pressure_when_too_much_is_uncommitted() {
+    let mut net = Net::new(&[1, 2, 3], |c| c.max_uncommitted = 8);
+    net.elect(1);
+    net.isolate(1);
+    let accepted = (0..20).filter(|_| net.node(1).propose(b"x").is_ok()).count();
+    assert_eq!(accepted, 8);
+    assert_eq!(net.node(1).propose(b"x"), Err(Refused::Busy));
+}
+
+#[test]
+fn pre_vote_keeps_a_rejoining_node_from_raising_the_term() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    let term = net.node(1).term();
+    net.isolate(3);
+    net.tick_all(100);
+    // Node 3 campaigned (pre-vote) over and over without winning: no term
+    // change anywhere.
+    assert_eq!(net.node(3).term(), term);
+    net.heal();
+    net.tick_all(5);
+    assert_eq!(net.node(1).role(), Role::Leader);
+    assert_eq!(net.node(1).term(), term);
+}
+
+#[test]
+fn without_pre_vote_a_rejoining_node_forces_an_election() {
+    let mut net = Net::new(&[1, 2, 3], |c| {
+        c.pre_vote = false;
+        c.check_quorum = false;
+    });
+    net.elect(1);
+    let term = net.node(1).term();
+    net.isolate(3);
+    net.tick_all(100);
+    assert!(net.node(3).term() > term, "isolated node raised its term");
+    net.heal();
+    net.tick_all(50);
+    // The higher term deposes the leader through the stale-term answers;
+    // the cluster elects someone in a newer term.
+    let leader = net.leader().unwrap();
+    assert!(net.node(leader).term() > term);
+}
+
+#[test]
+fn check_quorum_makes_an_isolated_leader_step_down() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    net.isolate(1);
+    net.tick_all(25);
+    assert_ne!(net.node(1).role(), Role::Leader);
+    assert!(matches!(net.leader(), Some(2 | 3)));
+}
+
+#[test]
+fn leadership_transfer_hands_over_to_an_up_to_date_voter() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    net.node(1).propose(b"a").unwrap();
+    net.settle();
+    let term = net.node(1).term();
+    net.node(1).transfer_leader(3).unwrap();
+    assert_eq!(net.node(1).propose(b"b"), Err(Refused::Transferring));
+    net.settle();
+    assert_eq!(net.node(3).role(), Role::Leader);
+    assert_eq!(net.node(3).term(), term + 1);
+    assert_eq!(net.node(1).role(), Role::Follower);
+}
+
+#[test]
+fn read_index_waits_for_a_quorum_of_heartbeat_answers() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    net.node(1).propose(b"a").unwrap();
+    net.settle();
+    net.node(1).read_index(42).unwrap();
+    // Not confirmed before anyone answered.
+    assert!(net.node(1).read_states().is_empty());
+    net.settle();
+    let reads = net.reads.get(&1).cloned().unwrap_or_default();
+    assert_eq!(reads, vec![(42, net.node(1).log().committed())]);
+}
+
+#[test]
+fn an_isolated_leader_never_confirms_a_read() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    net.isolate(1);
+    net.node(1).read_index(7).unwrap();
+    net.tick_all(5);
+    assert!(net.reads.get(&1).is_none_or(|r| r.is_empty()));
+}
+
+#[test]
+fn a_new_leader_refuses_reads_until_it_commits_in_its_term() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.node(1).campaign_now();
+    // Elections only: no append reaches anyone, so the no-op of the new
+    // term does not commit.
+    net.settle_where(|m| !matches!(m.body, Body::Append { .. } | Body::AppendResp { .. }));
+    assert_eq!(net.node(1).role(), Role::Leader);
+    assert_eq!(net.node(1).read_index(1), Err(Refused::NotYet));
+    net.settle();
+    net.tick_all(1);
+    assert_eq!(net.node(1).read_index(1), Ok(()));
+}
+
+#[test]
+fn lease_reads_answer_at_once_while_the_lease_holds() {
+    let mut net = Net::new(&[1, 2, 3], |c| c.read_mode = ReadMode::Lease { drift_ticks: 2 });
+    net.elect(1);
+    net.tick_all(2);
+    net.node(1).read_index(9).unwrap();
+    assert_eq!(net.node(1).read_states().len(), 1, "served from the lease");
+    net.flush();
+    // Isolated for longer than the lease: back to a quorum round trip,
+    // which cannot complete.
+    net.isolate(1);
+    for _ in 0..9 {
+        net.node(1).tick();
+    }
+    net.node(1).read_index(10).unwrap();
+    assert!(net.node(1).read_states().is_empty());
+}
+
+#[test]
+fn lease_reads_need_check_quorum_and_a_sane_drift_bound() {
+    let mut cfg = Config::new(1);
+    cfg.read_mode = ReadMode::Lease { drift_ticks: 2 };
+    cfg.check_quorum = false;
+    assert!(cfg.validate().is_err());
+    cfg.check_quorum = true;
+    cfg.read_mode = ReadMode::Lease { drift_ticks: 10 };
+    assert!(cfg.validate().is_err());
+}
+
+#[test]
+fn learners_replicate_but_neither_vote_nor_campaign() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    let mut cfg = config(4);
+    cfg.seed = 1;
+    net.nodes.insert(4, Raft::new(cfg, Membership::default()).unwrap());
+    net.elect(1);
+    net.node(1).propose(b"a").unwrap();
+    net.settle();
+    net.node(1).propose_conf_change(ConfChange::AddLearner(4)).unwrap();
+    net.settle();
+    net.node(1).propose(b"b").unwrap();
+    net.settle();
+    net.tick_all(2);
+    assert_eq!(net.data_applied(4), vec![b"a".to_vec(), b"b".to_vec()], "the learner got the founders' history too");
+    assert_eq!(net.node(4).membership().learners.as_slice(), &[4]);
+    // A learner never campaigns, however long it waits.
+    net.isolate(4);
+    net.tick_all(100);
+    assert_eq!(net.node(4).role(), Role::Follower);
+    net.heal();
+    // Promotion makes it a voter.
+    net.tick_all(3);
+    net.node(1).propose_conf_change(ConfChange::AddVoter(4)).unwrap();
+    net.settle();
+    net.tick_all(2);
+    assert!(net.node(4).membership().is_voter(4));
+    assert_eq!(net.node(1).membership().quorum(), 3);
+}
+
+#[test]
+fn one_membership_change_at_a_time() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    net.isolate(1);
+    net.node(1).propose_conf_change(ConfChange::AddLearner(4)).unwrap();
+    assert_eq!(net.node(1).propose_conf_change(ConfChange::AddLearner(5)), Err(Refused::ConfChangePending));
+    assert!(matches!(net.node(1).propose_conf_change(ConfChange::Remove(9)), Err(Refused::ConfChangePending)));
+}
+
+#[test]
+fn a_removed_leader_steps_down_once_its_removal_commits() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    net.tick_all(2);
+    net.node(1).propose_conf_change(ConfChange::Remove(1)).unwrap();
+    net.settle();
+    assert_ne!(net.node(1).role(), Role::Leader);
+    net.tick_all(40);
+    let leader = net.leader().unwrap();
+    assert!(leader == 2 || leader == 3);
+    assert_eq!(net.node(leader).membership().voters.as_slice(), &[2, 3]);
+}
+
+#[test]
+fn a_follower_behind_the_compaction_point_gets_the_snapshot() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    net.isolate(3);
+    for i in 0..50u8 {
+        net.node(1).propose(&[i]).unwrap();
+    }
+    net.settle();
+    net.tick_all(1);
+    assert_eq!(net.node(1).log().applied(), net.node(1).log().last_index());
+    let snapshot = net.node(1).compact(b"state after 50").unwrap().clone();
+    assert!(snapshot.meta.index > 50);
+    assert!(net.node(1).log().entry(10).is_none(), "compacted");
+    net.heal();
+    net.tick_all(5);
+    let follower = net.node(3);
+    assert_eq!(follower.snapshot().data.as_slice(), b"state after 50");
+    assert_eq!(follower.log().committed(), net.node(1).log().committed());
+    assert_eq!(net.node(3).membership().voters.as_slice(), &[1, 2, 3]);
+}
+
+/// Raft §5.4.2, Figure 8: a leader must not commit an entry of an earlier
+/// term by counting replicas; only an entry of its own term commits (and
+/// with it, everything before).
+#[test]
+fn a_leader_commits_old_entries_only_through_one_of_its_own_term() {
+    // Node 1 holds an entry of term 2 that nobody else has; every node is
+    // in term 3. Rebuilt from "storage" so the scenario is exact.
+    let founders = Net::new(&[1, 2, 3], |_| {});
+    let bootstrap: Vec<Entry> = (1..=3).map(|i| founders.nodes[&1].log().entry(i).unwrap().clone()).collect();
+    let mut old = bootstrap[0].clone();
+    old.index = 4;
+    old.term = 2;
+    old.kind = EntryKind::Normal;
+    old.data = heapless::Vec::from_slice(b"old").unwrap();
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    for id in 1..=3u64 {
+        let mut log = bootstrap.clone();
+        if id == 1 {
+            log.push(old.clone());
+        }
+        let hs = worknode_raft::HardState { term: 3, vote: None, commit: 3 };
+        let mut cfg = config(id);
+        cfg.max_batch = 1;
+        net.nodes.insert(id, Raft::recover(cfg, hs, Default::default(), &mut log.into_iter()).unwrap());
+    }
+    net.isolate(3);
+    net.node(1).campaign_now();
+    // One message at a time; after each, the Figure 8 property: index 4
+    // commits only once the term-4 entry after it is on a majority.
+    let mut held_old_uncommitted = false;
+    for _ in 0..1000 {
+        net.flush();
+        let Some(m) = net.queue.pop_front() else { break };
+        if net.cut.contains(&(m.from, m.to)) {
+            continue;
+        }
+        let _ = net.node(m.to).step(m);
+        net.flush();
+        let committed = net.node(1).log().committed();
+        let on_two = net.node(2).log().last_index();
+        if on_two == 4 && committed < 4 {
+            held_old_uncommitted = true;
+        }
+        if committed >= 4 {
+            assert!(on_two >= 5 && net.node(2).log().term(5) == Some(4), "old-term entry committed by counting replicas");
+        }
+    }
+    assert!(held_old_uncommitted, "the scenario happened: the old entry was on a majority, uncommitted");
+    assert_eq!(net.node(1).role(), Role::Leader);
+    assert_eq!(net.node(1).log().committed(), 5);
+}
+
+#[test]
+fn misaddressed_and_stale_messages_are_counted_not_obeyed() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    let term = net.node(2).term();
+    let hb = |from, to, term| Message { from, to, term, body: Body::Heartbeat { commit: 0, read: 0 } };
+    assert_eq!(net.node(2).step(hb(1, 3, term)), Err(Rejected::Misaddressed));
+    assert_eq!(net.node(2).step(hb(2, 2, term)), Err(Rejected::Misaddressed));
+    assert_eq!(net.node(2).step(hb(1, 2, term - 1)), Err(Rejected::StaleTerm));
+    let resp = Message { from: 9, to: 1, term, body: Body::HeartbeatResp { read: 0 } };
+    assert_eq!(net.node(1).step(resp), Err(Rejected::UnknownSender));
+    let stray = Message { from: 3, to: 2, term, body: Body::VoteResp { reject: false } };
+    assert_eq!(net.node(2).step(stray), Err(Rejected::Unexpected));
+    let stats = *net.node(2).stats();
+    assert_eq!((stats.misaddressed, stats.stale, stats.unexpected), (2, 1, 1));
+    assert_eq!(net.node(1).stats().unknown_sender, 1);
+    assert_eq!(net.node(2).term(), term);
+    assert_eq!(net.node(1).role(), Role::Leader);
+}
+
+#[test]
+fn recovery_restores_term_vote_log_and_membership() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    for i in 0..5u8 {
+        net.node(1).propose(&[i]).unwrap();
+    }
+    net.settle();
+    let node = net.node(2);
+    let (hs, snapshot) = (node.hard_state(), node.snapshot().clone());
+    let entries: Vec<Entry> = (1..=node.log().last_index()).map(|i| node.log().entry(i).unwrap().clone()).collect();
+    let back = Raft::recover(config(2), hs, snapshot, &mut entries.clone().into_iter()).unwrap();
+    assert_eq!(back.term(), hs.term);
+    assert_eq!(back.hard_state().vote, hs.vote);
+    assert_eq!(back.log().last_index(), entries.len() as u64);
+    assert_eq!(back.membership().voters.as_slice(), &[1, 2, 3]);
+    assert_eq!(back.role(), Role::Follower);
+}
+
+
+#[test]
+fn impossible_appends_are_refused_without_harm() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    net.node(1).propose(b"a").unwrap();
+    net.settle();
+    let term = net.node(2).term();
+    let committed = net.node(2).log().committed();
+    let last = net.node(2).log().last_index();
+    let e = |index, term| Entry { term, index, kind: EntryKind::Normal, data: heapless::Vec::new() };
+    let append = |prev_index, prev_term, entries: &[Entry]| Message {
+        from: 1,
+        to: 2,
+        term,
+        body: Body::Append { prev_index, prev_term, commit: 0, entries: heapless::Vec::from_slice(entries).unwrap() },
+    };
+    // Gap, decreasing terms, a future term.
+    let cases = [
+        append(last, term, &[e(last + 2, term)]),
+        append(last, term, &[e(last + 1, term), e(last + 2, term - 1)]),
+        append(last, term, &[e(last + 1, term + 1)]),
+    ];
+    for (i, m) in cases.into_iter().enumerate() {
+        assert_eq!(net.node(2).step(m), Err(Rejected::Invalid), "case {i}");
+    }
+    // A leader of a later term rewriting an entry this node knows committed.
+    let prev = committed - 1;
+    let mut rewrite = append(prev, net.node(2).log().term(prev).unwrap(), &[e(committed, term + 1)]);
+    rewrite.term = term + 1;
+    assert_eq!(net.node(2).step(rewrite), Err(Rejected::Invalid));
+    assert_eq!(net.node(2).stats().invalid, 4);
+    assert_eq!(net.node(2).log().last_index(), last);
+    assert_eq!(net.node(2).log().committed(), committed);
+}
