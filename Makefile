@@ -6,6 +6,7 @@
 #   make image / test-qemu / test-host / check-nostd / fuzz / clean
 #   make bench-log                             log appends vs raw disk writes
 #   make sim [SEEDS=500]                       Raft cluster simulator (host only)
+#   make bench-raft                            our Raft vs openraft and raft-rs
 #
 # Settings (all optional):
 #   ARCH          aarch64 (default), riscv64, x86_64
@@ -105,7 +106,7 @@ need-linker = $(if $(PD_LINKER),,$(error no LLVM linker for the PDs: apt-get ins
 need-qemu = $(if $(shell command -v qemu-system-$(ARCH) 2>/dev/null),,$(error qemu-system-$(ARCH) not found: apt-get install --no-install-recommends $(qemu_pkg_$(ARCH))))
 sdk-present = $(and $(wildcard $(MICROKIT_SDK)/bin/microkit),$(filter $(MICROKIT_VERSION),$(shell cat $(MICROKIT_SDK)/VERSION 2>/dev/null)))
 
-.PHONY: all help run image test test-host test-qemu test-qemu-all check-nostd fuzz host-tools clean bench-log sim
+.PHONY: all help run image test test-host test-qemu test-qemu-all check-nostd fuzz host-tools clean bench-log sim bench-raft
 
 all: image
 
@@ -164,6 +165,11 @@ SEEDS ?= 500
 SEED_FROM ?= 0
 sim:
 	cargo run --quiet --release -p worknode-raft-sim -- --seeds $(SEEDS) --from $(SEED_FROM)
+
+# Our Raft against openraft and raft-rs on the same in-memory workload, in
+# one process; the last line is `ours_vs_openraft=<r> ours_vs_raftrs=<r>`.
+bench-raft:
+	cargo bench --quiet -p worknode-raft-bench --bench cluster
 
 # Boots the test-profile image (system.xml plus `profiles="test"` elements)
 # headless and checks it against its own description.

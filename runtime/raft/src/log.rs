@@ -85,16 +85,24 @@ impl RaftLog {
         self.entry(index).map(|e| e.term)
     }
 
-    /// The entry at `index`, if in the window.
+    /// The entry at `index`, if in the window. Constant time: the ring's
+    /// two slices are indexed directly.
     pub fn entry(&self, index: Index) -> Option<&Entry> {
-        let offset = index.checked_sub(self.first_index())?;
-        self.entries.iter().nth(offset as usize)
+        let offset = usize::try_from(index.checked_sub(self.first_index())?).ok()?;
+        let (front, back) = self.entries.as_slices();
+        front.get(offset).or_else(|| back.get(offset.checked_sub(front.len())?))
     }
 
     /// Up to `max` entries from `from` on, or `None` if `from` was compacted.
     pub fn entries_from(&self, from: Index, max: usize) -> Option<impl Iterator<Item = &Entry>> {
-        let offset = from.checked_sub(self.first_index())?;
-        Some(self.entries.iter().skip(offset as usize).take(max))
+        let offset = usize::try_from(from.checked_sub(self.first_index())?).ok()?;
+        let (front, back) = self.entries.as_slices();
+        let (front, back) = if offset <= front.len() {
+            (&front[offset..], back)
+        } else {
+            (&front[..0], back.get(offset - front.len()..).unwrap_or(&[]))
+        };
+        Some(front.iter().chain(back).take(max))
     }
 
     /// Whether a log ending at (`index`, `term`) is at least as up to date
