@@ -49,10 +49,7 @@ mod raft_rs {
     /// Protobuf size of one workload entry, to turn "32 entries per
     /// message" into raft-rs's byte limit.
     fn entry_size(w: Workload) -> u64 {
-        let mut e = Entry::default();
-        e.term = 2;
-        e.index = w.ops;
-        e.data = vec![0; w.payload].into();
+        let e = Entry { term: 2, index: w.ops, data: vec![0; w.payload].into(), ..Default::default() };
         protobuf::Message::compute_size(&e) as u64
     }
 
