@@ -1,20 +1,24 @@
 //! Fuzzes the Raft message decoder and the core's handling of whatever
 //! decodes: a stream of datagrams, as a hostile or broken network could
-//! deliver them, into a node of a three-node cluster.
+//! deliver them, into a node of a three-node cluster. The same bytes also
+//! go through the storage record decoder and replay, as a damaged disk
+//! whose log checksums still matched could present them.
 //!
-//! Checks: no panic, in the decoder or in the node; every decoded message
-//! re-encodes to the same bytes; the node's invariants (commit within the
-//! log) hold after each message.
+//! Checks: no panic, in the decoders, the replay or the node; every decoded
+//! message re-encodes to the same bytes; the node's invariants (commit
+//! within the log) hold after each message.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use worknode_raft::message::MAX_WIRE;
+use worknode_raft::storage::{Record, Recovered};
 use worknode_raft::{Config, Membership, Message, Raft};
 
 fuzz_target!(|data: &[u8]| {
     let membership = Membership::with_voters(&[1, 2, 3]).unwrap();
     let mut node = Box::new(Raft::new(Config::new(2), membership).unwrap());
+    let mut replay = Box::new(Recovered::default());
     // Each datagram: one length byte, then that many bytes; a zero length
     // means "tick".
     let mut rest = data;
@@ -22,6 +26,9 @@ fuzz_target!(|data: &[u8]| {
         let take = usize::from(*len).min(tail.len());
         let (bytes, after) = tail.split_at(take);
         rest = after;
+        if let Some(record) = Record::decode(bytes) {
+            let _ = replay.replay(record);
+        }
         if take == 0 {
             node.tick();
         } else if let Ok(mut m) = Message::decode(bytes) {

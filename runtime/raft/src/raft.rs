@@ -155,7 +155,9 @@ pub struct Stats {
     /// Outgoing messages dropped because the outbox was full (Raft treats
     /// them as lost; the next heartbeat or timeout recovers).
     pub outbox_full: u64,
-    /// Committed membership changes that failed to decode or apply.
+    /// Configuration entries that failed to decode or apply, counted each
+    /// time the membership is derived from the log (only a lying or broken
+    /// peer produces them).
     pub bad_conf_change: u64,
 }
 
