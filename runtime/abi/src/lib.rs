@@ -7,7 +7,8 @@
 //! - [`frame`]: how a message is laid out in the seL4 message registers of a
 //!   protected procedure call (a version byte, then a postcard body);
 //! - [`governor`]: the operations a worknode may ask of the governor;
-//! - [`log`]: the operations the governor may ask of the log PD.
+//! - [`log`]: the operations the governor may ask of the log PD;
+//! - [`audit`]: the record the governor writes for every gate decision.
 //!
 //! The encodings are pinned by golden tests (`tests/golden.rs`): changing a
 //! byte of an existing message is a breaking change and needs a new
@@ -19,6 +20,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod error;
 pub mod frame;
 pub mod governor;

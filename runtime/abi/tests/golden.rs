@@ -197,3 +197,104 @@ fn log_api() {
     assert_eq!(bytes, &[1, 1, b'w', 1, b'x']);
     assert!(shown("`EventRecord", bytes), "docs/abi.md: EventRecord should show {}", hex(bytes));
 }
+
+mod audit {
+    use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord};
+    use worknode_abi::log::MAX_RECORD;
+
+    fn sample(reason: u8) -> AuditRecord {
+        AuditRecord {
+            version: AUDIT_RECORD_VERSION,
+            at: 300,
+            actor: Actor::Worknode(heapless::String::try_from("wn0").unwrap()),
+            principal: Some(1),
+            intent: Some(2),
+            task: Some(3),
+            action: 1,
+            resource: 7,
+            reason,
+            cap: if reason == 0 { Some(5) } else { None },
+            payload: heapless::Vec::from_slice(b"hi").unwrap(),
+        }
+    }
+
+    pub fn goldens() -> Vec<(&'static str, AuditRecord, Vec<u8>)> {
+        let control = AuditRecord {
+            actor: Actor::Principal(1),
+            principal: Some(1),
+            intent: None,
+            task: None,
+            action: 3,
+            resource: 0,
+            reason: 0,
+            cap: None,
+            payload: heapless::Vec::from_slice(b"halt wn1").unwrap(),
+            ..sample(0)
+        };
+        vec![
+            (
+                "audit allowed",
+                sample(0),
+                vec![2, 0xAC, 0x02, 0, 3, b'w', b'n', b'0', 1, 1, 1, 2, 1, 3, 1, 7, 0, 1, 5, 2, b'h', b'i'],
+            ),
+            (
+                "audit denied",
+                sample(1),
+                vec![2, 0xAC, 0x02, 0, 3, b'w', b'n', b'0', 1, 1, 1, 2, 1, 3, 1, 7, 1, 0, 2, b'h', b'i'],
+            ),
+            (
+                "audit control",
+                control,
+                vec![
+                    2, 0xAC, 0x02, 1, 1, 1, 1, 0, 0, 3, 0, 0, 0, 8, b'h', b'a', b'l', b't', b' ', b'w', b'n', b'1',
+                ],
+            ),
+        ]
+    }
+
+    #[test]
+    fn audit_records_encode_as_pinned() {
+        for (name, record, bytes) in goldens() {
+            let mut buf = [0u8; MAX_RECORD];
+            assert_eq!(record.encode(&mut buf).unwrap(), bytes.as_slice(), "{name}");
+            assert_eq!(AuditRecord::decode(&bytes), Some(record), "{name}");
+        }
+    }
+
+    #[test]
+    fn docs_show_the_audit_goldens() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();
+        for (name, _, bytes) in goldens() {
+            let hex = bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
+            let row = format!("| `{name}` | `{hex}` |");
+            assert!(doc.contains(&row), "docs/abi.md lacks {row}");
+        }
+    }
+
+    #[test]
+    fn the_largest_audit_record_fits_a_log_append() {
+        let mut big = sample(0);
+        big.at = u64::MAX;
+        big.actor = Actor::Worknode(heapless::String::try_from("x".repeat(worknode_abi::log::MAX_SOURCE).as_str()).unwrap());
+        big.principal = Some(u16::MAX);
+        big.intent = Some(u32::MAX);
+        big.task = Some(u32::MAX);
+        big.action = u16::MAX;
+        big.resource = u32::MAX;
+        big.cap = Some(u32::MAX);
+        big.payload = heapless::Vec::from_slice(&[0xFF; worknode_abi::governor::MAX_EVENT]).unwrap();
+        let mut buf = [0u8; MAX_RECORD];
+        assert!(big.encode(&mut buf).is_ok());
+    }
+
+    #[test]
+    fn other_payloads_are_not_audit_records() {
+        let (_, _, mut bytes) = goldens().remove(0);
+        assert_eq!(AuditRecord::decode(&[]), None);
+        assert_eq!(AuditRecord::decode(&[1, 3, b'w', b'n', b'0', 0]), None, "an EventRecord");
+        bytes.push(0);
+        assert_eq!(AuditRecord::decode(&bytes), None, "trailing byte");
+        bytes.truncate(bytes.len() - 3);
+        assert_eq!(AuditRecord::decode(&bytes), None, "truncated");
+    }
+}

@@ -9,6 +9,9 @@
 #![forbid(unsafe_code)]
 
 pub mod console;
+pub mod control;
+pub mod gate;
 pub mod roster;
 
+pub use gate::{ControlError, Controlled, Gate};
 pub use roster::{ChildSpec, ChildState, Outcome, Roster, RosterError, Summary};
