@@ -235,7 +235,7 @@ check-nostd:
 
 # Each fuzz target for FUZZ_SECONDS (cargo-fuzz on a nightly toolchain).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame governor log_record log_superblock log_recover blkq raft_message
+FUZZ_TARGETS := frame governor log_record log_superblock log_recover blkq raft_message control
 fuzz:
 	@command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz not found: cargo install cargo-fuzz"; exit 1; }
 	@mkdir -p build
