@@ -66,18 +66,20 @@ impl BlockDevice for ImageFile {
 }
 
 /// What `verify` and `export` found walking the whole log.
-struct Walk {
+pub(crate) struct Walk {
     sb: Superblock,
-    last_seq: u64,
-    last_hash: Hash,
-    stop: Stop,
+    pub(crate) last_seq: u64,
+    pub(crate) last_hash: Hash,
+    pub(crate) stop: Stop,
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn stop_name(stop: &Stop) -> String {
+/// How a walk ended, in words.
+pub(crate) fn stop_name(stop: &Stop) -> String {
     match stop {
         Stop::End => "end".into(),
         Stop::Full => "full".into(),
@@ -125,7 +127,7 @@ fn describe_error(path: &Path, e: &LogError) -> String {
 }
 
 /// Walks the whole chain from record 1, handing each record to `visit`.
-fn walk(path: &Path, visit: impl FnMut(&Accepted, &[u8])) -> Result<Walk, String> {
+pub(crate) fn walk(path: &Path, visit: impl FnMut(&Accepted, &[u8])) -> Result<Walk, String> {
     let (mut image, sb) = load(path)?;
     let from = origin(&sb);
     let (end, stop, _) = scan_to_end(&mut image, &sb, from, visit).map_err(|e| describe_error(path, &e))?;
@@ -200,9 +202,13 @@ pub fn verify(path: &Path) -> Result<(), String> {
 }
 
 /// What a record's payload holds, for `export`: a governor's
-/// [`EventRecord`] (source and event, the event as text if it is UTF-8),
+/// [`EventRecord`] (source and event, the event as text if it is UTF-8), an
+/// audit record (`{"audit": ...}`, as `worknode audit export` writes it),
 /// or `null` for payloads of any other writer.
 fn describe_payload(payload: &[u8]) -> serde_json::Value {
+    if let Some(record) = worknode_abi::audit::AuditRecord::decode(payload) {
+        return json!({"audit": crate::audit_cmd::audit_json(&record)});
+    }
     match postcard::from_bytes::<EventRecord>(payload) {
         Ok(record) if record.version == EVENT_RECORD_VERSION => {
             let mut event = json!({"source": record.source.as_str(), "hex": hex(&record.event)});

@@ -6,8 +6,10 @@
 //! and `programs` before every image build.
 //!
 //! `worknode log inspect|verify|export <image>` reads the event log on a
-//! node's disk image (docs/log-format.md).
+//! node's disk image (docs/log-format.md); `worknode audit verify|export
+//! <image>` reads the governor's audit records in it (docs/authority.md).
 
+mod audit_cmd;
 mod log_cmd;
 
 use std::path::PathBuf;
@@ -32,6 +34,27 @@ enum Command {
     /// Read the event log on a disk image (read-only).
     #[command(subcommand)]
     Log(LogCommand),
+    /// Read the governor's audit trail on a disk image (read-only).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain and decode every audit record; count decisions.
+    /// Exits non-zero if the chain is damaged or an audit record is not.
+    Verify {
+        /// A raw disk image holding a Worknode log.
+        image: PathBuf,
+    },
+    /// Write every audit record as JSON Lines, decisions spelled out.
+    Export {
+        /// A raw disk image holding a Worknode log.
+        image: PathBuf,
+        /// Output file (standard output if absent).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -102,6 +125,8 @@ fn run(command: Command) -> Result<(), String> {
         Command::Log(LogCommand::Inspect { image }) => log_cmd::inspect(&image),
         Command::Log(LogCommand::Verify { image }) => log_cmd::verify(&image),
         Command::Log(LogCommand::Export { image, output }) => log_cmd::export(&image, output.as_ref()),
+        Command::Audit(AuditCommand::Verify { image }) => audit_cmd::verify(&image),
+        Command::Audit(AuditCommand::Export { image, output }) => audit_cmd::export(&image, output.as_ref()),
         Command::System(SystemCommand::Render { template, board, profile, output }) => {
             let text = read(&template)?;
             let rendered = render::render(&text, &board, &profile).map_err(|e| describe(&template, &e))?;

@@ -1,0 +1,159 @@
+//! `worknode audit verify|export <disk image>`: the governor's audit trail,
+//! read from a node's event log without the system running.
+//!
+//! The audit trail is the event log's audit records (docs/abi.md, "Audit
+//! records"); the log's hash chain links them. `verify` walks the whole
+//! chain (as `worknode log verify` does) and also requires every record the
+//! governor wrote to decode; `export` writes the audit records as JSON
+//! Lines with their decisions spelled out.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord};
+use worknode_abi::log::EVENT_RECORD_VERSION;
+use worknode_authority::{Actions, Reason};
+
+use crate::log_cmd::{hex, stop_name, walk};
+
+/// The names of the action kinds in `bits`.
+fn action_names(bits: u16) -> Vec<&'static str> {
+    let names = [
+        (Actions::RECORD, "record"),
+        (Actions::LOG, "log"),
+        (Actions::READ, "read"),
+        (Actions::SEND, "send"),
+        (Actions::DELEGATE, "delegate"),
+    ];
+    let mut out: Vec<&'static str> = names.iter().filter(|(a, _)| Actions(bits).covers(*a)).map(|&(_, n)| n).collect();
+    if !Actions(bits).is_known() {
+        out.push("unknown");
+    }
+    out
+}
+
+/// The principal's controls by number (worknode_governor::control).
+fn control_name(number: u16) -> &'static str {
+    match number {
+        0 => "list",
+        1 => "grant",
+        2 => "revoke",
+        3 => "halt",
+        4 => "suspend",
+        5 => "resume",
+        _ => "unknown",
+    }
+}
+
+/// An audit record as JSON.
+pub fn audit_json(record: &AuditRecord) -> Value {
+    let (actor, action) = match &record.actor {
+        Actor::Worknode(name) => (json!({"worknode": name.as_str()}), json!(action_names(record.action))),
+        Actor::Principal(id) => (json!({"principal": id}), json!(control_name(record.action))),
+    };
+    let outcome = Reason::from_code(record.reason).map_or("unknown", Reason::name);
+    let mut line = json!({
+        "at_ms": record.at,
+        "actor": actor,
+        "principal": record.principal,
+        "intent": record.intent,
+        "task": record.task,
+        "action": action,
+        "resource": record.resource,
+        "allowed": record.allowed(),
+        "outcome": outcome,
+        "cap": record.cap,
+        "payload_hex": hex(&record.payload),
+    });
+    if let Ok(text) = std::str::from_utf8(&record.payload) {
+        line["payload_text"] = json!(text);
+    }
+    line
+}
+
+/// Counts of what `verify` found.
+#[derive(Default)]
+struct Tally {
+    audit: u64,
+    allowed: u64,
+    denied: u64,
+    controls: u64,
+    events: u64,
+    /// The first record that claims to be an audit record but does not decode.
+    bad: Option<u64>,
+}
+
+/// `worknode audit verify`: the chain, and every audit record decodes.
+pub fn verify(path: &Path) -> Result<(), String> {
+    let mut t = Tally::default();
+    let walk = walk(path, |accepted, payload| match payload.first() {
+        Some(&AUDIT_RECORD_VERSION) => match AuditRecord::decode(payload) {
+            Some(record) => {
+                t.audit += 1;
+                match record.actor {
+                    Actor::Principal(_) => t.controls += 1,
+                    Actor::Worknode(_) if record.allowed() => t.allowed += 1,
+                    Actor::Worknode(_) => t.denied += 1,
+                }
+            }
+            None => {
+                t.bad.get_or_insert(accepted.header.seq);
+            }
+        },
+        Some(&EVENT_RECORD_VERSION) => t.events += 1,
+        _ => {}
+    })?;
+    if let Some(seq) = t.bad {
+        return Err(format!(
+            "{}: record {seq} is marked as an audit record (version {AUDIT_RECORD_VERSION}) but does not decode",
+            path.display()
+        ));
+    }
+    println!(
+        "{}: ok: {} audit records (allowed={} denied={} controls={}), {} older event records, \
+         hash chain verified over {} records to {} ({})",
+        path.display(),
+        t.audit,
+        t.allowed,
+        t.denied,
+        t.controls,
+        t.events,
+        walk.last_seq,
+        hex(&walk.last_hash),
+        stop_name(&walk.stop)
+    );
+    Ok(())
+}
+
+/// `worknode audit export`: one JSON line per audit record, then a summary.
+pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
+    let sink: Box<dyn Write> = match output {
+        Some(out) => Box::new(File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut sink = BufWriter::new(sink);
+    let mut failure = None;
+    let mut count = 0u64;
+    let walk = walk(path, |accepted, payload| {
+        if failure.is_some() {
+            return;
+        }
+        let Some(record) = AuditRecord::decode(payload) else { return };
+        count += 1;
+        let mut line = audit_json(&record);
+        line["seq"] = json!(accepted.header.seq);
+        line["hash"] = json!(hex(&accepted.hash));
+        line["prev_hash"] = json!(hex(&accepted.header.prev_hash));
+        if let Err(e) = writeln!(sink, "{line}") {
+            failure = Some(e);
+        }
+    })?;
+    let summary = json!({"end": {"audit_records": count, "last_seq": walk.last_seq, "stop": stop_name(&walk.stop)}});
+    let result = match failure {
+        Some(e) => Err(e),
+        None => writeln!(sink, "{summary}").and_then(|()| sink.flush()),
+    };
+    result.map_err(|e| format!("cannot write the export: {e}"))
+}
