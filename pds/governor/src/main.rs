@@ -1,9 +1,18 @@
 //! The governor PD: parent of every worknode and the only PD they can reach.
 //!
 //! This file is glue. seL4 events (protected calls, notifications, child
-//! faults) become calls on [`worknode_governor::Roster`]; its
-//! [`Outcome`]s become replies, notifications and console lines. The
-//! decisions are made, and tested, in `runtime/governor`.
+//! faults) become calls on [`worknode_governor::Roster`] and, for every
+//! action a worknode asks for, on the gate ([`worknode_governor::Gate`]);
+//! their answers become replies, notifications, audit records in the event
+//! log and console lines. The decisions are made, and tested, in
+//! `runtime/governor` and `runtime/authority`.
+//!
+//! Every action (a console line, an event) is decided by the gate and its
+//! audit record is handed to the log before the action takes effect, allowed
+//! or denied; an undecodable call is audited too. An event's record is the
+//! audit record itself, made durable before the reply; a console line's
+//! record is numbered by the log at once and made durable with the next
+//! flush (the log's group commit).
 //!
 //! Console lines start with `governor|` (or the name of the worknode the
 //! governor writes for) and are part of the interface the QEMU tests read;
@@ -11,20 +20,24 @@
 
 #![no_std]
 #![no_main]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod fault;
 
 use heapless::Vec;
+use worknode_abi::audit::AuditRecord;
+use worknode_authority::Actions;
+use worknode_clock::Clock;
+use worknode_governor::trail::{Encoded, Trail};
 use sel4_microkit::{
     Channel, ChannelSet, Child, Handler, Infallible, MessageInfo, debug_println, protection_domain,
 };
 use worknode_abi::ErrorCode;
 use worknode_abi::governor::{MAX_EVENT, Reply, Request, Response};
-use worknode_abi::log::{EVENT_RECORD_VERSION, EventRecord, LogReply, LogRequest, LogResponse, MAX_RECORD};
+use worknode_abi::log::{EventRecord, LogReply, LogRequest, LogResponse, MAX_RECORD};
 use worknode_governor::console::Escaped;
 use worknode_governor::roster::MAX_CHILDREN;
-use worknode_governor::{ChildSpec, Outcome, Roster};
+use worknode_governor::{ChildSpec, Gate, Outcome, Roster};
 
 /// Channel ids and the child table, generated from the rendered system.xml.
 mod system {
@@ -43,7 +56,13 @@ fn init() -> Governor {
         Roster::new(&specs).unwrap_or_else(|e| panic!("system description rejected by the roster: {e:?}"));
     debug_println!("governor| supervising {} children", specs.len());
     let log = log_channel();
-    let mut governor = Governor { roster, log };
+    let gate = Gate::new(specs.len(), Actions::LOG.with(Actions::RECORD))
+        .unwrap_or_else(|e| panic!("the boot policy does not fit the authority tables: {e:?}"));
+    // SAFETY: system.xml maps the clock device (goldfish RTC, HPET) at
+    // `clock_vaddr`, uncached, for the governor alone; aarch64 needs none.
+    #[allow(unsafe_code)]
+    let clock = unsafe { Clock::open(*sel4_microkit::var!(clock_vaddr: usize = 0)) };
+    let mut governor = Governor { roster, log, gate, clock, trail: Trail::new(), log_ready: false };
     if log.is_some() {
         // Worknodes may record events as soon as they start.
         governor.roster.await_service();
@@ -62,9 +81,31 @@ fn log_channel() -> Option<Channel> {
 struct Governor {
     roster: Roster,
     log: Option<Channel>,
+    gate: Gate,
+    clock: Clock,
+    /// Audit records made before the log was ready.
+    trail: Trail,
+    log_ready: bool,
 }
 
-const _: () = assert!(MAX_EVENT + 64 <= MAX_RECORD, "an event and its envelope must fit a log record");
+/// When an audit record must be durable.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Before the reply (an event: its record is its only copy).
+    Now,
+    /// With the log's next flush (a console line).
+    Batched,
+}
+
+const _: () = assert!(MAX_EVENT + 96 <= MAX_RECORD, "an event and its audit envelope must fit a log record");
+
+fn action_name(action: Actions) -> &'static str {
+    match action {
+        Actions::RECORD => "record",
+        Actions::LOG => "log",
+        _ => "action",
+    }
+}
 
 impl Governor {
     fn name_of_channel(&self, channel: usize) -> &'static str {
@@ -91,24 +132,66 @@ impl Governor {
         }
     }
 
-    /// Writes a worknode's event to the log, durably, in an envelope that
-    /// names the worknode (from the channel, never from the request).
-    fn record(&self, who: &str, event: &[u8]) -> Response {
-        let log = self.log.ok_or(ErrorCode::NotFound)?;
-        let envelope = EventRecord {
-            version: EVENT_RECORD_VERSION,
-            source: heapless::String::try_from(who).map_err(|_| ErrorCode::Internal)?,
-            event: Vec::from_slice(event).map_err(|_| ErrorCode::TooLarge)?,
+    /// Decides `action` for the child on `channel`, writes the audit record,
+    /// and answers: the reply to give (the caller performs a console line
+    /// only on `Ok`).
+    fn gated(&mut self, channel: usize, who: &str, action: Actions, payload: &[u8], durability: Durability) -> Response {
+        let index = self.roster.index_of_channel(channel).ok_or(ErrorCode::Internal)?;
+        let now = self.clock.now_ms();
+        // A child's own resource is its index.
+        let resource = index as u32;
+        let decision = self.gate.decide(index, None, action, resource, now);
+        let record = self.gate.audit(who, &decision, action, resource, payload, now);
+        let durable = if decision.allowed() { durability } else { Durability::Batched };
+        let seq = self.write_audit(&record, durable)?;
+        if let Some(error) = decision.reason.error() {
+            debug_println!("governor| denied {who}: {} ({})", decision.reason.name(), action_name(action));
+            return Err(error);
+        }
+        Ok(if action == Actions::RECORD { Reply::Recorded { seq } } else { Reply::Ack })
+    }
+
+    /// Hands an audit record to the log (durably if `durability` says so);
+    /// before the log is ready, keeps it in the trail. Returns its sequence
+    /// number (0 while it waits).
+    fn write_audit(&mut self, record: &AuditRecord, durability: Durability) -> Result<u64, ErrorCode> {
+        let mut buf = [0u8; MAX_RECORD];
+        let bytes = record.encode(&mut buf).map_err(|_| ErrorCode::TooLarge)?;
+        let encoded = Encoded::from_slice(bytes).map_err(|_| ErrorCode::TooLarge)?;
+        let Some(log) = self.log.filter(|_| self.log_ready) else {
+            // No log yet (or none on this system): the record waits. An event
+            // cannot: its reply promises durability.
+            if durability == Durability::Now {
+                return Err(ErrorCode::InvalidState);
+            }
+            return self.trail.hold(encoded).map(|()| 0).map_err(|_| ErrorCode::Exhausted);
         };
-        let mut payload = [0u8; MAX_RECORD];
-        let len = postcard::to_slice(&envelope, &mut payload).map_err(|_| ErrorCode::TooLarge)?.len();
-        let request = LogRequest::Append {
-            payload: Vec::from_slice(&payload[..len]).map_err(|_| ErrorCode::TooLarge)?,
+        let request = match durability {
+            Durability::Now => LogRequest::Append { payload: encoded },
+            Durability::Batched => LogRequest::AppendLater { payload: encoded },
         };
         match worknode_pd_ipc::call::<LogRequest, LogResponse>(log, &request)? {
-            Ok(LogReply::Appended { seq, .. }) => Ok(Reply::Recorded { seq }),
+            Ok(LogReply::Appended { seq, .. }) => Ok(seq),
             Ok(_) => Err(ErrorCode::Internal),
             Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the records that waited for the log, oldest first, durably.
+    fn flush_trail(&mut self, log: Channel) {
+        let waiting = self.trail.len();
+        // Bounded by the trail's capacity.
+        while let Some(payload) = self.trail.next() {
+            let request = LogRequest::AppendLater { payload };
+            if let Err(e) = worknode_pd_ipc::call::<LogRequest, LogResponse>(log, &request).and_then(|r| r) {
+                debug_println!("governor| an audit record that waited for the log was refused: {e}");
+            }
+        }
+        if waiting > 0 {
+            match worknode_pd_ipc::call::<LogRequest, LogResponse>(log, &LogRequest::Sync).and_then(|r| r) {
+                Ok(_) => debug_println!("governor| wrote {waiting} audit records that waited for the log"),
+                Err(e) => debug_println!("governor| could not flush the waiting audit records: {e}"),
+            }
         }
     }
 
@@ -118,16 +201,41 @@ impl Governor {
     fn report_last_event(&self, log: Channel, seq: u64) {
         match worknode_pd_ipc::call::<LogRequest, LogResponse>(log, &LogRequest::Read { seq }) {
             Ok(Ok(LogReply::Record { seq, payload })) => {
-                match postcard::from_bytes::<EventRecord>(&payload) {
-                    Ok(record) => debug_println!(
+                if let Some(record) = AuditRecord::decode(&payload) {
+                    let actor = match &record.actor {
+                        worknode_abi::audit::Actor::Worknode(name) => name.as_str(),
+                        worknode_abi::audit::Actor::Principal(_) => "the principal",
+                    };
+                    debug_println!(
+                        "governor| last event seq={seq} from {} ({} bytes, {})",
+                        Escaped(actor),
+                        record.payload.len(),
+                        if record.allowed() { "allowed" } else { "denied" }
+                    );
+                } else if let Ok(record) = postcard::from_bytes::<EventRecord>(&payload) {
+                    debug_println!(
                         "governor| last event seq={seq} from {} ({} bytes)",
                         Escaped(&record.source),
                         record.event.len()
-                    ),
-                    Err(_) => debug_println!("governor| last event seq={seq} is not a governor record"),
+                    );
+                } else {
+                    debug_println!("governor| last event seq={seq} is not a governor record");
                 }
             }
             other => debug_println!("governor| cannot read back event {seq}: {other:?}"),
+        }
+    }
+
+    /// An undecodable call is audited as a denied action of no kind.
+    fn audit_malformed(&mut self, channel: usize, who: &str) {
+        let now = self.clock.now_ms();
+        let index = self.roster.index_of_channel(channel).unwrap_or(usize::MAX);
+        let mut decision = self.gate.decide(index, None, Actions::NONE, 0, now);
+        decision.reason = worknode_authority::Reason::Malformed;
+        decision.cap = None;
+        let record = self.gate.audit(who, &decision, Actions::NONE, 0, &[], now);
+        if let Err(e) = self.write_audit(&record, Durability::Batched) {
+            debug_println!("governor| could not audit {who}'s undecodable call: {e}");
         }
     }
 
@@ -154,8 +262,18 @@ impl Handler for Governor {
         let outcome = match worknode_pd_ipc::receive::<Request>(&info) {
             Ok(request) => {
                 let mut outcome = self.roster.on_request(channel.index(), &request);
-                if let (Request::Record { event }, Some(Ok(_))) = (&request, &outcome.reply) {
-                    outcome.reply = Some(self.record(who, event));
+                if let Some(Ok(_)) = &outcome.reply {
+                    match &request {
+                        Request::Record { event } => {
+                            outcome.reply =
+                                Some(self.gated(channel.index(), who, Actions::RECORD, event, Durability::Now));
+                        }
+                        Request::Log { text } => {
+                            outcome.reply =
+                                Some(self.gated(channel.index(), who, Actions::LOG, text.as_bytes(), Durability::Batched));
+                        }
+                        Request::Hello | Request::Ready => {}
+                    }
                 }
                 if let Some(reply) = &outcome.reply {
                     self.report(who, &request, reply);
@@ -164,6 +282,7 @@ impl Handler for Governor {
             }
             Err(error) => {
                 debug_println!("governor| {who} sent an undecodable call: {error}");
+                self.audit_malformed(channel.index(), who);
                 self.roster.on_malformed(error)
             }
         };
@@ -187,6 +306,8 @@ impl Handler for Governor {
                     }
                     other => debug_println!("governor| log ready, but its status is {other:?}"),
                 }
+                self.log_ready = true;
+                self.flush_trail(log);
                 let outcome = self.roster.on_service_ready();
                 self.apply(&outcome);
             }

@@ -12,6 +12,7 @@ pub mod console;
 pub mod control;
 pub mod gate;
 pub mod roster;
+pub mod trail;
 
 pub use gate::{ControlError, Controlled, Gate};
 pub use roster::{ChildSpec, ChildState, Outcome, Roster, RosterError, Summary};

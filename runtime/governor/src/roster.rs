@@ -136,6 +136,12 @@ impl Roster {
         self.entries.iter().find(|e| e.spec.channel == channel).map(|e| (&e.spec, e.state))
     }
 
+    /// The position (in description order) of the child on `channel`: the
+    /// worknode's index in `Welcome`, its subject in the gate.
+    pub fn index_of_channel(&self, channel: usize) -> Option<usize> {
+        self.entries.iter().position(|e| e.spec.channel == channel)
+    }
+
     /// The child with this Microkit child id, if any.
     pub fn by_child_id(&self, child_id: usize) -> Option<(&ChildSpec, ChildState)> {
         self.entries.iter().find(|e| e.spec.child_id == child_id).map(|e| (&e.spec, e.state))
