@@ -1,15 +1,27 @@
 //! Fuzzes the governor's logic with any sequence of calls (well formed or
-//! not) and child faults, as hostile worknodes could produce them.
+//! not) and child faults, as hostile worknodes could produce them, through
+//! the roster and, as the governor PD does, the gate and its audit records.
 //!
 //! Checks: no panic; every call gets a reply; boot completes at most once,
-//! and with consistent counts.
+//! and with consistent counts; every console line or event the roster lets
+//! through, and every undecodable call, yields an audit record that fits a
+//! log append and decodes back to itself.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use worknode_abi::frame;
 use worknode_abi::governor::Request;
-use worknode_governor::{ChildSpec, Roster};
+use worknode_abi::audit::AuditRecord;
+use worknode_abi::log::MAX_RECORD;
+use worknode_authority::{Actions, Reason};
+use worknode_governor::{ChildSpec, Gate, Roster};
+
+fn audited(record: &AuditRecord) {
+    let mut buf = [0u8; MAX_RECORD];
+    let bytes = record.encode(&mut buf).expect("an audit record fits a log append");
+    assert_eq!(AuditRecord::decode(bytes).as_ref(), Some(record));
+}
 
 const CHILDREN: [ChildSpec; 3] = [
     ChildSpec { name: "worknode0", child_id: 0, channel: 1 },
@@ -19,6 +31,8 @@ const CHILDREN: [ChildSpec; 3] = [
 
 fuzz_target!(|data: &[u8]| {
     let mut roster = Roster::new(&CHILDREN).unwrap();
+    let gate = Gate::new(CHILDREN.len(), Actions::LOG.with(Actions::RECORD)).unwrap();
+    let mut now = 0u64;
     let mut completions = usize::from(roster.on_init().boot_complete.is_some());
     // Each step: one selector byte, one length byte, then that many frame bytes.
     let mut rest = data;
@@ -33,9 +47,29 @@ fuzz_target!(|data: &[u8]| {
             }
         } else {
             let channel = usize::from(selector & 0x07);
+            now += 1;
+            let index = CHILDREN.iter().position(|c| c.channel == channel).unwrap_or(usize::MAX);
             let outcome = match frame::decode::<Request>(bytes) {
-                Ok(request) => roster.on_request(channel, &request),
-                Err(error) => roster.on_malformed(error),
+                Ok(request) => {
+                    let outcome = roster.on_request(channel, &request);
+                    let act = match &request {
+                        Request::Log { text } => Some((Actions::LOG, text.as_bytes())),
+                        Request::Record { event } => Some((Actions::RECORD, event.as_slice())),
+                        _ => None,
+                    };
+                    if let (Some(Ok(_)), Some((action, payload))) = (&outcome.reply, act) {
+                        let decision = gate.decide(index, None, action, index as u32, now);
+                        assert!(decision.allowed(), "the boot policy allows a child its own log and events");
+                        audited(&gate.audit("worknode", &decision, action, index as u32, payload, now));
+                    }
+                    outcome
+                }
+                Err(error) => {
+                    let mut decision = gate.decide(index, None, Actions::NONE, 0, now);
+                    decision.reason = Reason::Malformed;
+                    audited(&gate.audit("worknode", &decision, Actions::NONE, 0, &[], now));
+                    roster.on_malformed(error)
+                }
             };
             assert!(outcome.reply.is_some(), "every call is answered");
             outcome
