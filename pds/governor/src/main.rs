@@ -8,11 +8,12 @@
 //! `runtime/governor` and `runtime/authority`.
 //!
 //! Every action (a console line, an event) is decided by the gate and its
-//! audit record is handed to the log before the action takes effect, allowed
-//! or denied; an undecodable call is audited too. An event's record is the
-//! audit record itself, made durable before the reply; a console line's
-//! record is numbered by the log at once and made durable with the next
-//! flush (the log's group commit).
+//! audit record is made durable in the log before the action takes effect,
+//! allowed or denied; an undecodable call is audited too. An event's record
+//! is the audit record itself. Rejected: numbering a console line's record
+//! at once and letting the log's next flush make it durable (group commit):
+//! a line printed just before a power loss would then have no record,
+//! and the first version did lose the last line of every boot that way.
 //!
 //! Console lines start with `governor|` (or the name of the worknode the
 //! governor writes for) and are part of the interface the QEMU tests read;
@@ -88,14 +89,7 @@ struct Governor {
     log_ready: bool,
 }
 
-/// When an audit record must be durable.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Durability {
-    /// Before the reply (an event: its record is its only copy).
-    Now,
-    /// With the log's next flush (a console line).
-    Batched,
-}
+
 
 const _: () = assert!(MAX_EVENT + 96 <= MAX_RECORD, "an event and its audit envelope must fit a log record");
 
@@ -135,15 +129,14 @@ impl Governor {
     /// Decides `action` for the child on `channel`, writes the audit record,
     /// and answers: the reply to give (the caller performs a console line
     /// only on `Ok`).
-    fn gated(&mut self, channel: usize, who: &str, action: Actions, payload: &[u8], durability: Durability) -> Response {
+    fn gated(&mut self, channel: usize, who: &str, action: Actions, payload: &[u8]) -> Response {
         let index = self.roster.index_of_channel(channel).ok_or(ErrorCode::Internal)?;
         let now = self.clock.now_ms();
         // A child's own resource is its index.
         let resource = index as u32;
         let decision = self.gate.decide(index, None, action, resource, now);
         let record = self.gate.audit(who, &decision, action, resource, payload, now);
-        let durable = if decision.allowed() { durability } else { Durability::Batched };
-        let seq = self.write_audit(&record, durable)?;
+        let seq = self.write_audit(&record, action == Actions::RECORD)?;
         if let Some(error) = decision.reason.error() {
             debug_println!("governor| denied {who}: {} ({})", decision.reason.name(), action_name(action));
             return Err(error);
@@ -151,26 +144,21 @@ impl Governor {
         Ok(if action == Actions::RECORD { Reply::Recorded { seq } } else { Reply::Ack })
     }
 
-    /// Hands an audit record to the log (durably if `durability` says so);
-    /// before the log is ready, keeps it in the trail. Returns its sequence
-    /// number (0 while it waits).
-    fn write_audit(&mut self, record: &AuditRecord, durability: Durability) -> Result<u64, ErrorCode> {
+    /// Appends an audit record to the log, durably. Before the log is
+    /// ready the record waits in the trail (sequence number 0), unless
+    /// `must_land` (an event: its reply promises durability).
+    fn write_audit(&mut self, record: &AuditRecord, must_land: bool) -> Result<u64, ErrorCode> {
         let mut buf = [0u8; MAX_RECORD];
         let bytes = record.encode(&mut buf).map_err(|_| ErrorCode::TooLarge)?;
         let encoded = Encoded::from_slice(bytes).map_err(|_| ErrorCode::TooLarge)?;
         let Some(log) = self.log.filter(|_| self.log_ready) else {
-            // No log yet (or none on this system): the record waits. An event
-            // cannot: its reply promises durability.
-            if durability == Durability::Now {
+            // No log yet (or none on this system): the record waits.
+            if must_land {
                 return Err(ErrorCode::InvalidState);
             }
             return self.trail.hold(encoded).map(|()| 0).map_err(|_| ErrorCode::Exhausted);
         };
-        let request = match durability {
-            Durability::Now => LogRequest::Append { payload: encoded },
-            Durability::Batched => LogRequest::AppendLater { payload: encoded },
-        };
-        match worknode_pd_ipc::call::<LogRequest, LogResponse>(log, &request)? {
+        match worknode_pd_ipc::call::<LogRequest, LogResponse>(log, &LogRequest::Append { payload: encoded })? {
             Ok(LogReply::Appended { seq, .. }) => Ok(seq),
             Ok(_) => Err(ErrorCode::Internal),
             Err(e) => Err(e),
@@ -234,7 +222,7 @@ impl Governor {
         decision.reason = worknode_authority::Reason::Malformed;
         decision.cap = None;
         let record = self.gate.audit(who, &decision, Actions::NONE, 0, &[], now);
-        if let Err(e) = self.write_audit(&record, Durability::Batched) {
+        if let Err(e) = self.write_audit(&record, false) {
             debug_println!("governor| could not audit {who}'s undecodable call: {e}");
         }
     }
@@ -265,12 +253,10 @@ impl Handler for Governor {
                 if let Some(Ok(_)) = &outcome.reply {
                     match &request {
                         Request::Record { event } => {
-                            outcome.reply =
-                                Some(self.gated(channel.index(), who, Actions::RECORD, event, Durability::Now));
+                            outcome.reply = Some(self.gated(channel.index(), who, Actions::RECORD, event));
                         }
                         Request::Log { text } => {
-                            outcome.reply =
-                                Some(self.gated(channel.index(), who, Actions::LOG, text.as_bytes(), Durability::Batched));
+                            outcome.reply = Some(self.gated(channel.index(), who, Actions::LOG, text.as_bytes()));
                         }
                         Request::Hello | Request::Ready => {}
                     }
