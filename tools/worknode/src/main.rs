@@ -15,7 +15,7 @@ mod log_cmd;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use worknode_sysdesc::model::System;
 use worknode_sysdesc::{Error, render};
 
@@ -39,45 +39,41 @@ enum Command {
     Audit(AuditCommand),
 }
 
+/// A disk image to read.
+#[derive(Args)]
+struct Image {
+    /// A raw disk image holding a Worknode log.
+    image: PathBuf,
+}
+
+/// A disk image to export, and where to.
+#[derive(Args)]
+struct Export {
+    /// A raw disk image holding a Worknode log.
+    image: PathBuf,
+    /// Output file (standard output if absent).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+}
+
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Walk the hash chain and decode every audit record; count decisions.
     /// Exits non-zero if the chain is damaged or an audit record is not.
-    Verify {
-        /// A raw disk image holding a Worknode log.
-        image: PathBuf,
-    },
+    Verify(Image),
     /// Write every audit record as JSON Lines, decisions spelled out.
-    Export {
-        /// A raw disk image holding a Worknode log.
-        image: PathBuf,
-        /// Output file (standard output if absent).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-    },
+    Export(Export),
 }
 
 #[derive(Subcommand)]
 enum LogCommand {
     /// Print the superblocks and a summary of the records.
-    Inspect {
-        /// A raw disk image holding a Worknode log.
-        image: PathBuf,
-    },
+    Inspect(Image),
     /// Walk the hash chain from the first record; name the first bad record
     /// and why. Exits non-zero if acknowledged data is damaged.
-    Verify {
-        /// A raw disk image holding a Worknode log.
-        image: PathBuf,
-    },
+    Verify(Image),
     /// Write every record as JSON Lines (format: docs/log-format.md).
-    Export {
-        /// A raw disk image holding a Worknode log.
-        image: PathBuf,
-        /// Output file (standard output if absent).
-        #[arg(short, long)]
-        output: Option<PathBuf>,
-    },
+    Export(Export),
 }
 
 #[derive(Subcommand)]
@@ -122,11 +118,11 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), String> {
     match command {
-        Command::Log(LogCommand::Inspect { image }) => log_cmd::inspect(&image),
-        Command::Log(LogCommand::Verify { image }) => log_cmd::verify(&image),
-        Command::Log(LogCommand::Export { image, output }) => log_cmd::export(&image, output.as_ref()),
-        Command::Audit(AuditCommand::Verify { image }) => audit_cmd::verify(&image),
-        Command::Audit(AuditCommand::Export { image, output }) => audit_cmd::export(&image, output.as_ref()),
+        Command::Log(LogCommand::Inspect(Image { image })) => log_cmd::inspect(&image),
+        Command::Log(LogCommand::Verify(Image { image })) => log_cmd::verify(&image),
+        Command::Log(LogCommand::Export(Export { image, output })) => log_cmd::export(&image, output.as_ref()),
+        Command::Audit(AuditCommand::Verify(Image { image })) => audit_cmd::verify(&image),
+        Command::Audit(AuditCommand::Export(Export { image, output })) => audit_cmd::export(&image, output.as_ref()),
         Command::System(SystemCommand::Render { template, board, profile, output }) => {
             let text = read(&template)?;
             let rendered = render::render(&text, &board, &profile).map_err(|e| describe(&template, &e))?;
