@@ -30,8 +30,7 @@ pub struct Clock {
     regs: usize,
     /// The raw reading at `open`, in nanoseconds.
     origin: u64,
-    /// Nanoseconds per 2^32 ticks, for counters that tick in ticks.
-    #[allow(dead_code)]
+    /// Nanoseconds per tick, in 32.32 fixed point.
     scale: u64,
 }
 
@@ -102,7 +101,8 @@ impl Clock {
         // TIME_LOW (offset 0) latches TIME_HIGH (offset 4), so the two
         // reads form one 64-bit value.
         let (low, high) = unsafe { (base.read_volatile(), base.add(1).read_volatile()) };
-        (u64::from(high) << 32) | u64::from(low)
+        // Already nanoseconds: the scale is one.
+        self.ticks_to_ns((u64::from(high) << 32) | u64::from(low))
     }
 }
 

@@ -169,7 +169,7 @@ impl Governor {
     fn flush_trail(&mut self, log: Channel) {
         let waiting = self.trail.len();
         // Bounded by the trail's capacity.
-        while let Some(payload) = self.trail.next() {
+        while let Some(payload) = self.trail.take_oldest() {
             let request = LogRequest::AppendLater { payload };
             if let Err(e) = worknode_pd_ipc::call::<LogRequest, LogResponse>(log, &request).and_then(|r| r) {
                 debug_println!("governor| an audit record that waited for the log was refused: {e}");

@@ -16,6 +16,10 @@ pub const WAITING: usize = 16;
 /// An encoded audit record.
 pub type Encoded = Vec<u8, MAX_RECORD>;
 
+/// The trail holds [`WAITING`] records already.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Full;
+
 /// See the module documentation.
 #[derive(Debug, Default)]
 pub struct Trail {
@@ -30,12 +34,12 @@ impl Trail {
 
     /// Keeps `record` until the log is ready; `Err` (and nothing kept) when
     /// the queue is full.
-    pub fn hold(&mut self, record: Encoded) -> Result<(), Encoded> {
-        self.waiting.push_back(record)
+    pub fn hold(&mut self, record: Encoded) -> Result<(), Full> {
+        self.waiting.push_back(record).map_err(|_| Full)
     }
 
     /// The oldest waiting record, removed.
-    pub fn next(&mut self) -> Option<Encoded> {
+    pub fn take_oldest(&mut self) -> Option<Encoded> {
         self.waiting.pop_front()
     }
 
@@ -60,11 +64,11 @@ mod tests {
         for i in 0..WAITING as u8 {
             t.hold(Vec::from_slice(&[i]).unwrap()).unwrap();
         }
-        assert!(t.hold(Vec::from_slice(&[99]).unwrap()).is_err());
+        assert_eq!(t.hold(Vec::from_slice(&[99]).unwrap()), Err(Full));
         assert_eq!(t.len(), WAITING);
         for i in 0..WAITING as u8 {
-            assert_eq!(t.next().unwrap().as_slice(), &[i]);
+            assert_eq!(t.take_oldest().unwrap().as_slice(), &[i]);
         }
-        assert!(t.is_empty() && t.next().is_none());
+        assert!(t.is_empty() && t.take_oldest().is_none());
     }
 }
