@@ -26,18 +26,18 @@
 mod fault;
 
 use heapless::Vec;
-use worknode_abi::audit::AuditRecord;
-use worknode_authority::Actions;
-use worknode_clock::Clock;
-use worknode_governor::trail::{Encoded, Trail};
 use sel4_microkit::{
     Channel, ChannelSet, Child, Handler, Infallible, MessageInfo, debug_println, protection_domain,
 };
 use worknode_abi::ErrorCode;
+use worknode_abi::audit::AuditRecord;
 use worknode_abi::governor::{MAX_EVENT, Reply, Request, Response};
 use worknode_abi::log::{EventRecord, LogReply, LogRequest, LogResponse, MAX_RECORD};
+use worknode_authority::Actions;
+use worknode_clock::Clock;
 use worknode_governor::console::Escaped;
 use worknode_governor::roster::MAX_CHILDREN;
+use worknode_governor::trail::{Encoded, Trail};
 use worknode_governor::{ChildSpec, Gate, Outcome, Roster};
 
 /// Channel ids and the child table, generated from the rendered system.xml.
@@ -88,8 +88,6 @@ struct Governor {
     trail: Trail,
     log_ready: bool,
 }
-
-
 
 const _: () = assert!(MAX_EVENT + 96 <= MAX_RECORD, "an event and its audit envelope must fit a log record");
 
@@ -152,13 +150,17 @@ impl Governor {
         let bytes = record.encode(&mut buf).map_err(|_| ErrorCode::TooLarge)?;
         let encoded = Encoded::from_slice(bytes).map_err(|_| ErrorCode::TooLarge)?;
         let Some(log) = self.log.filter(|_| self.log_ready) else {
-            // No log yet (or none on this system): the record waits.
+            // No log yet: the record waits. An event cannot, and on a
+            // system without a log (the bench profile) it has nowhere to go;
+            // console lines wait there until the trail is full, then are
+            // refused: no line without its record.
             if must_land {
-                return Err(ErrorCode::InvalidState);
+                return Err(if self.log.is_none() { ErrorCode::NotFound } else { ErrorCode::InvalidState });
             }
             return self.trail.hold(encoded).map(|()| 0).map_err(|_| ErrorCode::Exhausted);
         };
-        match worknode_pd_ipc::call::<LogRequest, LogResponse>(log, &LogRequest::Append { payload: encoded })? {
+        match worknode_pd_ipc::call::<LogRequest, LogResponse>(log, &LogRequest::Append { payload: encoded })?
+        {
             Ok(LogReply::Appended { seq, .. }) => Ok(seq),
             Ok(_) => Err(ErrorCode::Internal),
             Err(e) => Err(e),
@@ -256,7 +258,8 @@ impl Handler for Governor {
                             outcome.reply = Some(self.gated(channel.index(), who, Actions::RECORD, event));
                         }
                         Request::Log { text } => {
-                            outcome.reply = Some(self.gated(channel.index(), who, Actions::LOG, text.as_bytes()));
+                            outcome.reply =
+                                Some(self.gated(channel.index(), who, Actions::LOG, text.as_bytes()));
                         }
                         Request::Hello | Request::Ready => {}
                     }
