@@ -246,7 +246,8 @@ mod audit {
                 "audit control",
                 control,
                 vec![
-                    2, 0xAC, 0x02, 1, 1, 1, 1, 0, 0, 3, 0, 0, 0, 8, b'h', b'a', b'l', b't', b' ', b'w', b'n', b'1',
+                    2, 0xAC, 0x02, 1, 1, 1, 1, 0, 0, 3, 0, 0, 0, 8, b'h', b'a', b'l', b't', b' ', b'w', b'n',
+                    b'1',
                 ],
             ),
         ]
@@ -275,7 +276,9 @@ mod audit {
     fn the_largest_audit_record_fits_a_log_append() {
         let mut big = sample(0);
         big.at = u64::MAX;
-        big.actor = Actor::Worknode(heapless::String::try_from("x".repeat(worknode_abi::log::MAX_SOURCE).as_str()).unwrap());
+        big.actor = Actor::Worknode(
+            heapless::String::try_from("x".repeat(worknode_abi::log::MAX_SOURCE).as_str()).unwrap(),
+        );
         big.principal = Some(u16::MAX);
         big.intent = Some(u32::MAX);
         big.task = Some(u32::MAX);

@@ -149,7 +149,11 @@ impl Authority {
     }
 
     /// A principal declares an intent lasting until `expires`.
-    pub fn declare_intent(&mut self, principal: PrincipalId, expires: Millis) -> Result<IntentId, AuthorityError> {
+    pub fn declare_intent(
+        &mut self,
+        principal: PrincipalId,
+        expires: Millis,
+    ) -> Result<IntentId, AuthorityError> {
         if !self.principals.contains(&principal) {
             return Err(AuthorityError::NotFound);
         }
@@ -162,7 +166,12 @@ impl Authority {
     }
 
     /// The principal assigns a task under its intent to a worknode.
-    pub fn assign_task(&mut self, principal: PrincipalId, intent: IntentId, subject: Subject) -> Result<TaskId, AuthorityError> {
+    pub fn assign_task(
+        &mut self,
+        principal: PrincipalId,
+        intent: IntentId,
+        subject: Subject,
+    ) -> Result<TaskId, AuthorityError> {
         let i = self.intent(intent).ok_or(AuthorityError::NotFound)?;
         if i.principal != principal {
             return Err(AuthorityError::NotOwner);
@@ -197,7 +206,13 @@ impl Authority {
     /// `from`, holding `parent`, passes on a part of it. The part must be
     /// narrower or equal in every respect: actions, resources, lease, and
     /// the same intent; and `parent` must allow delegation.
-    pub fn delegate(&mut self, from: Subject, parent: CapId, grant: Grant, now: Millis) -> Result<CapId, AuthorityError> {
+    pub fn delegate(
+        &mut self,
+        from: Subject,
+        parent: CapId,
+        grant: Grant,
+        now: Millis,
+    ) -> Result<CapId, AuthorityError> {
         let p = *self.cap(parent).ok_or(AuthorityError::NotFound)?;
         if p.grant.holder != from {
             return Err(AuthorityError::NotOwner);
@@ -279,7 +294,9 @@ impl Authority {
         let mut count = 0;
         for _ in 0..MAX_CAPS {
             let dead = self.caps.iter().position(|c| {
-                !c.revoked && c.parent.is_some_and(|p| self.caps.iter().find(|x| x.id == p).is_none_or(|x| x.revoked))
+                !c.revoked
+                    && c.parent
+                        .is_some_and(|p| self.caps.iter().find(|x| x.id == p).is_none_or(|x| x.revoked))
             });
             match dead {
                 Some(at) => {
@@ -327,7 +344,14 @@ impl Authority {
 
     /// The gate: may `subject`, working on `task`, do `action` on
     /// `resource` at time `now`? Deny by default.
-    pub fn decide(&self, subject: Subject, task: TaskId, action: Actions, resource: u32, now: Millis) -> Decision {
+    pub fn decide(
+        &self,
+        subject: Subject,
+        task: TaskId,
+        action: Actions,
+        resource: u32,
+        now: Millis,
+    ) -> Decision {
         let mut lineage = Lineage::default();
         let deny = |reason, cap, lineage| Decision { reason, cap, lineage };
         match self.standing(subject) {
@@ -399,7 +423,9 @@ impl Authority {
 
     /// Capabilities a worknode holds that are live at `now`.
     pub fn live_caps(&self, subject: Subject, now: Millis) -> impl Iterator<Item = &Capability> + '_ {
-        self.caps.iter().filter(move |c| c.grant.holder == subject && now < c.grant.expires && self.chain_live(c))
+        self.caps
+            .iter()
+            .filter(move |c| c.grant.holder == subject && now < c.grant.expires && self.chain_live(c))
     }
 }
 

@@ -66,14 +66,20 @@ fn delegation_refuses_to_widen_or_to_start_from_a_dead_parent() {
     let (mut a, intent, _, _) = setup();
     let root = a.grant(P, grant(0, Actions::RECORD.with(Actions::DELEGATE), intent, 1000)).unwrap();
     let plain = a.grant(P, grant(0, Actions::RECORD, intent, 1000)).unwrap();
-    assert_eq!(a.delegate(0, plain, grant(1, Actions::RECORD, intent, 10), 0), Err(AuthorityError::NotDelegable));
+    assert_eq!(
+        a.delegate(0, plain, grant(1, Actions::RECORD, intent, 10), 0),
+        Err(AuthorityError::NotDelegable)
+    );
     assert_eq!(a.delegate(0, root, grant(1, Actions::SEND, intent, 10), 0), Err(AuthorityError::Widens));
     assert_eq!(a.delegate(0, root, grant(1, Actions::RECORD, intent, 1001), 0), Err(AuthorityError::Widens));
     let mut wide = grant(1, Actions::RECORD, intent, 10);
     wide.resources = Resources { first: 9, last: 12 };
     assert_eq!(a.delegate(0, root, wide, 0), Err(AuthorityError::Widens));
     assert_eq!(a.delegate(1, root, grant(2, Actions::RECORD, intent, 10), 0), Err(AuthorityError::NotOwner));
-    assert_eq!(a.delegate(0, root, grant(1, Actions::RECORD, intent, 10), 1000), Err(AuthorityError::NotLive));
+    assert_eq!(
+        a.delegate(0, root, grant(1, Actions::RECORD, intent, 10), 1000),
+        Err(AuthorityError::NotLive)
+    );
     let other = a.declare_intent(P, 2000).unwrap();
     assert_eq!(a.delegate(0, root, grant(1, Actions::RECORD, other, 10), 0), Err(AuthorityError::Widens));
 }
@@ -139,7 +145,18 @@ fn reason_codes_are_stable() {
     let names: Vec<&str> = Reason::ALL.iter().map(|r| r.name()).collect();
     assert_eq!(
         names,
-        ["allowed", "no-capability", "expired", "revoked", "unknown-task", "not-your-task", "intent-revoked",
-         "intent-expired", "suspended", "halted", "malformed"]
+        [
+            "allowed",
+            "no-capability",
+            "expired",
+            "revoked",
+            "unknown-task",
+            "not-your-task",
+            "intent-revoked",
+            "intent-expired",
+            "suspended",
+            "halted",
+            "malformed"
+        ]
     );
 }

@@ -19,10 +19,18 @@ enum Op {
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
-        (0..SUBJECTS, 1u16..32, 0u32..100, 0u32..100, 1u64..2000)
-            .prop_map(|(holder, actions, first, span, expires)| Op::Grant { holder, actions, first, span, expires }),
+        (0..SUBJECTS, 1u16..32, 0u32..100, 0u32..100, 1u64..2000).prop_map(
+            |(holder, actions, first, span, expires)| Op::Grant { holder, actions, first, span, expires }
+        ),
         (any::<usize>(), 0..SUBJECTS, 1u16..32, 0u32..100, 0u32..100, 1u64..2000).prop_map(
-            |(from_cap, holder, actions, first, span, expires)| Op::Delegate { from_cap, holder, actions, first, span, expires }
+            |(from_cap, holder, actions, first, span, expires)| Op::Delegate {
+                from_cap,
+                holder,
+                actions,
+                first,
+                span,
+                expires
+            }
         ),
         any::<usize>().prop_map(|cap| Op::Revoke { cap }),
     ]
@@ -46,13 +54,25 @@ fn world(ops: &[Op]) -> World {
         let ids: Vec<CapId> = auth.caps().iter().map(|c| c.id).collect();
         match *op {
             Op::Grant { holder, actions, first, span, expires } => {
-                let grant = Grant { holder, actions: Actions(actions), resources: Resources { first, last: first + span }, expires, intent };
+                let grant = Grant {
+                    holder,
+                    actions: Actions(actions),
+                    resources: Resources { first, last: first + span },
+                    expires,
+                    intent,
+                };
                 let _ = auth.grant(PRINCIPAL, grant);
             }
             Op::Delegate { from_cap, holder, actions, first, span, expires } if !ids.is_empty() => {
                 let parent = ids[from_cap % ids.len()];
                 let from = auth.cap(parent).unwrap().grant.holder;
-                let grant = Grant { holder, actions: Actions(actions), resources: Resources { first, last: first + span }, expires, intent };
+                let grant = Grant {
+                    holder,
+                    actions: Actions(actions),
+                    resources: Resources { first, last: first + span },
+                    expires,
+                    intent,
+                };
                 let _ = auth.delegate(from, parent, grant, 0);
             }
             Op::Revoke { cap } if !ids.is_empty() => {

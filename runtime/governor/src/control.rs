@@ -156,7 +156,9 @@ fn parse_actions(list: &str) -> Result<Actions, ParseError> {
 }
 
 fn parse_range(range: &str) -> Result<Resources, ParseError> {
-    let number = |s: &str| s.parse::<u32>().map_err(|_| ParseError::BadNumber("resources: first[-last], 0 to 4294967295"));
+    let number = |s: &str| {
+        s.parse::<u32>().map_err(|_| ParseError::BadNumber("resources: first[-last], 0 to 4294967295"))
+    };
     let (first, last) = match range.split_once('-') {
         Some((a, b)) => (number(a)?, number(b)?),
         None => {
@@ -188,7 +190,12 @@ mod tests {
         );
         assert_eq!(
             parse("grant w send 7 1"),
-            Ok(Command::Grant { worknode: "w", actions: Actions::SEND, resources: Resources::one(7), lease_ms: 1 })
+            Ok(Command::Grant {
+                worknode: "w",
+                actions: Actions::SEND,
+                resources: Resources::one(7),
+                lease_ms: 1
+            })
         );
         assert_eq!(parse("revoke 12"), Ok(Command::Revoke { cap: 12 }));
         assert_eq!(parse("suspend a"), Ok(Command::Suspend { worknode: "a" }));

@@ -101,7 +101,14 @@ impl Gate {
 
     /// The gate decision for child `child` (by index) doing `action` on
     /// `resource` for `task` (its boot task if `None`).
-    pub fn decide(&self, child: usize, task: Option<TaskId>, action: Actions, resource: u32, now: Millis) -> Decision {
+    pub fn decide(
+        &self,
+        child: usize,
+        task: Option<TaskId>,
+        action: Actions,
+        resource: u32,
+        now: Millis,
+    ) -> Decision {
         let task = task.or(self.boot_task(child)).unwrap_or(0);
         let subject = Subject::try_from(child).unwrap_or(Subject::MAX);
         self.authority.decide(subject, task, action, resource, now)
@@ -234,7 +241,11 @@ mod tests {
         let g = gate();
         assert!(g.decide(0, None, Actions::RECORD, 0, 5).allowed());
         assert!(g.decide(1, None, Actions::LOG, 1, 5).allowed());
-        assert_eq!(g.decide(0, None, Actions::RECORD, 1, 5).reason, Reason::NoCapability, "another's resource");
+        assert_eq!(
+            g.decide(0, None, Actions::RECORD, 1, 5).reason,
+            Reason::NoCapability,
+            "another's resource"
+        );
         assert_eq!(g.decide(0, None, Actions::SEND, 0, 5).reason, Reason::NoCapability);
         assert_eq!(g.decide(0, g.boot_task(1), Actions::LOG, 0, 5).reason, Reason::NotYourTask);
         assert_eq!(g.decide(7, None, Actions::LOG, 7, 5).reason, Reason::UnknownTask);

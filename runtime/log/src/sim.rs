@@ -146,4 +146,3 @@ impl BlockDevice for SimDisk {
         Ok(())
     }
 }
-

@@ -26,12 +26,12 @@ mod raft;
 pub mod storage;
 pub mod types;
 
-pub use crate::config::{Config, ConfigError, ReadMode};
 #[cfg(feature = "broken-variants")]
 pub use crate::config::Broken;
+pub use crate::config::{Config, ConfigError, ReadMode};
 pub use crate::message::{Body, DecodeError, Message};
 pub use crate::raft::{Raft, ReadState, Ready, Refused, Rejected, Role, Stats};
 pub use crate::types::{
-    ConfChange, ConfChangeError, Entry, EntryKind, HardState, Index, Membership, NodeId, Snapshot, SnapshotMeta,
-    Term,
+    ConfChange, ConfChangeError, Entry, EntryKind, HardState, Index, Membership, NodeId, Snapshot,
+    SnapshotMeta, Term,
 };

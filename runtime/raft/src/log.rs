@@ -128,7 +128,12 @@ impl RaftLog {
     /// suffix, and returns the last index now known to match the leader,
     /// and whether a configuration entry was added or removed.
     /// Entries that do not fit the window are left for a later append.
-    pub fn maybe_append(&mut self, prev_index: Index, prev_term: Term, entries: &[Entry]) -> Option<(Index, bool)> {
+    pub fn maybe_append(
+        &mut self,
+        prev_index: Index,
+        prev_term: Term,
+        entries: &[Entry],
+    ) -> Option<(Index, bool)> {
         if !self.matches(prev_index, prev_term) {
             return None;
         }
@@ -255,7 +260,11 @@ impl RaftLog {
 
     /// Rebuilds a log from storage: its snapshot, its durable entries (in
     /// order) and the durable commit index.
-    pub fn recovered(snapshot: SnapshotMeta, entries: &mut dyn Iterator<Item = Entry>, commit: Index) -> RaftLog {
+    pub fn recovered(
+        snapshot: SnapshotMeta,
+        entries: &mut dyn Iterator<Item = Entry>,
+        commit: Index,
+    ) -> RaftLog {
         let mut log = RaftLog::new(snapshot);
         for entry in entries {
             if entry.index != log.last_index() + 1 || log.push(entry).is_err() {

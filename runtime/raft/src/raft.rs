@@ -262,7 +262,11 @@ impl Raft {
             Entry { term: 1, index: i as Index + 1, kind: EntryKind::ConfChange, data }
         });
         let founders = membership.voters.len() + membership.learners.len();
-        let hard_state = if founders > 0 { HardState { term: 1, vote: None, commit: founders as Index } } else { HardState::default() };
+        let hard_state = if founders > 0 {
+            HardState { term: 1, vote: None, commit: founders as Index }
+        } else {
+            HardState::default()
+        };
         let mut raft = Raft::recover(cfg, hard_state, snapshot, &mut entries)?;
         // Nothing of this is durable yet: the first `ready` persists it.
         raft.log.forget_stable();
@@ -493,7 +497,11 @@ impl Raft {
                     // could neither win nor rejoin, and the leader would
                     // never learn (etcd-raft does this with check-quorum or
                     // pre-vote; our lease is unconditional, so always).
-                    self.send(m.from, self.term, Out::AppendResp { reject: false, index: 0, hint_index: 0, hint_term: 0 });
+                    self.send(
+                        m.from,
+                        self.term,
+                        Out::AppendResp { reject: false, index: 0, hint_index: 0, hint_term: 0 },
+                    );
                 }
                 Body::PreVote { .. } => {
                     self.send(m.from, self.term, Out::PreVoteResp { reject: true });
@@ -504,8 +512,12 @@ impl Raft {
         }
 
         match m.body {
-            Body::PreVote { last_index, last_term } => self.handle_vote_request(m.from, m.term, true, last_index, last_term),
-            Body::Vote { last_index, last_term, .. } => self.handle_vote_request(m.from, m.term, false, last_index, last_term),
+            Body::PreVote { last_index, last_term } => {
+                self.handle_vote_request(m.from, m.term, true, last_index, last_term)
+            }
+            Body::Vote { last_index, last_term, .. } => {
+                self.handle_vote_request(m.from, m.term, false, last_index, last_term)
+            }
             _ => match self.role {
                 Role::Leader => self.step_leader(m),
                 Role::PreCandidate | Role::Candidate => self.step_candidate(m),
@@ -514,7 +526,14 @@ impl Raft {
         }
     }
 
-    fn handle_vote_request(&mut self, from: NodeId, term: Term, pre: bool, last_index: Index, last_term: Term) -> Result<(), Rejected> {
+    fn handle_vote_request(
+        &mut self,
+        from: NodeId,
+        term: Term,
+        pre: bool,
+        last_index: Index,
+        last_term: Term,
+    ) -> Result<(), Rejected> {
         #[allow(unused_mut)]
         let mut can_vote = self.vote == Some(from)
             || (self.vote.is_none() && self.leader.is_none())
@@ -527,7 +546,8 @@ impl Raft {
             up_to_date |= self.cfg.broken.vote_ignores_log;
         }
         let granted = can_vote && up_to_date;
-        let body = if pre { Out::PreVoteResp { reject: !granted } } else { Out::VoteResp { reject: !granted } };
+        let body =
+            if pre { Out::PreVoteResp { reject: !granted } } else { Out::VoteResp { reject: !granted } };
         if granted {
             // Answer in the candidate's term, so the grant is not mistaken
             // for a stale message.
@@ -584,7 +604,8 @@ impl Raft {
                 self.become_follower(self.term, Some(m.from));
                 self.step_follower(m)
             }
-            (Role::PreCandidate, &Body::PreVoteResp { reject }) | (Role::Candidate, &Body::VoteResp { reject }) => {
+            (Role::PreCandidate, &Body::PreVoteResp { reject })
+            | (Role::Candidate, &Body::VoteResp { reject }) => {
                 if !self.membership.is_voter(m.from) {
                     return Err(Rejected::UnknownSender);
                 }
@@ -700,7 +721,14 @@ impl Raft {
         true
     }
 
-    fn handle_append(&mut self, from: NodeId, prev_index: Index, prev_term: Term, commit: Index, entries: &[Entry]) {
+    fn handle_append(
+        &mut self,
+        from: NodeId,
+        prev_index: Index,
+        prev_term: Term,
+        commit: Index,
+        entries: &[Entry],
+    ) {
         #[cfg(feature = "broken-variants")]
         let prev_term = match self.log.term(prev_index) {
             Some(term) if self.cfg.broken.append_ignores_prev_term => term,
@@ -709,7 +737,11 @@ impl Raft {
         if prev_index < self.log.committed() {
             // Everything up to our commit index matches the leader already.
             let committed = self.log.committed();
-            self.send(from, self.term, Out::AppendResp { reject: false, index: committed, hint_index: 0, hint_term: 0 });
+            self.send(
+                from,
+                self.term,
+                Out::AppendResp { reject: false, index: committed, hint_index: 0, hint_term: 0 },
+            );
             return;
         }
         match self.log.maybe_append(prev_index, prev_term, entries) {
@@ -718,11 +750,19 @@ impl Raft {
                     self.refresh_membership();
                 }
                 self.log.commit_to(commit.min(last_match));
-                self.send(from, self.term, Out::AppendResp { reject: false, index: last_match, hint_index: 0, hint_term: 0 });
+                self.send(
+                    from,
+                    self.term,
+                    Out::AppendResp { reject: false, index: last_match, hint_index: 0, hint_term: 0 },
+                );
             }
             None => {
                 let (hint_index, hint_term) = self.log.conflict_hint(prev_index, prev_term);
-                self.send(from, self.term, Out::AppendResp { reject: true, index: prev_index, hint_index, hint_term });
+                self.send(
+                    from,
+                    self.term,
+                    Out::AppendResp { reject: true, index: prev_index, hint_index, hint_term },
+                );
             }
         }
     }
@@ -840,7 +880,8 @@ impl Raft {
         let lease = u64::from(self.cfg.election_tick - drift_ticks);
         let me = self.cfg.id;
         let now = self.ticks;
-        self.count_voters(|p| p.id == me || now.saturating_sub(p.last_heard) < lease) >= self.membership.quorum()
+        self.count_voters(|p| p.id == me || now.saturating_sub(p.last_heard) < lease)
+            >= self.membership.quorum()
     }
 
     /// Hands leadership to `to`, which must be a voter: brings it up to date,
@@ -956,14 +997,17 @@ impl Raft {
         let (mut membership, mut at) = (snapshot.membership.clone(), snapshot.index);
         let mut bad = 0;
         // Bounded by the window.
-        for entry in self.log.entries_from(self.log.first_index(), crate::limits::LOG_WINDOW).into_iter().flatten() {
+        for entry in
+            self.log.entries_from(self.log.first_index(), crate::limits::LOG_WINDOW).into_iter().flatten()
+        {
             if entry.index > upto {
                 break;
             }
             if entry.kind != EntryKind::ConfChange {
                 continue;
             }
-            match postcard::from_bytes::<ConfChange>(&entry.data).ok().and_then(|c| membership.apply(c).ok()) {
+            match postcard::from_bytes::<ConfChange>(&entry.data).ok().and_then(|c| membership.apply(c).ok())
+            {
                 Some(next) => membership = next,
                 None => bad += 1,
             }
@@ -1183,7 +1227,9 @@ impl Raft {
         }
         let (next, recent_active) = (pr.next, pr.recent_active);
         let prev_index = next - 1;
-        let (Some(prev_term), Some(iter)) = (self.log.term(prev_index), self.log.entries_from(next, max_batch)) else {
+        let (Some(prev_term), Some(iter)) =
+            (self.log.term(prev_index), self.log.entries_from(next, max_batch))
+        else {
             if !recent_active {
                 return false;
             }
@@ -1236,7 +1282,11 @@ impl Raft {
         }
         // A confirmed read confirms every read queued before it.
         let quorum = self.membership.quorum();
-        let Some(last) = self.reads.iter().rposition(|r| r.acks.iter().filter(|&&id| self.membership.is_voter(id)).count() >= quorum) else {
+        let Some(last) = self
+            .reads
+            .iter()
+            .rposition(|r| r.acks.iter().filter(|&&id| self.membership.is_voter(id)).count() >= quorum)
+        else {
             return;
         };
         for _ in 0..=last {
@@ -1260,6 +1310,7 @@ impl Raft {
         self.rng ^= self.rng << 13;
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
-        self.election_timeout = self.cfg.election_tick + (self.rng % u64::from(self.cfg.election_tick)) as u32;
+        self.election_timeout =
+            self.cfg.election_tick + (self.rng % u64::from(self.cfg.election_tick)) as u32;
     }
 }

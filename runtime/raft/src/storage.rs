@@ -174,7 +174,9 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
                 return;
             }
             let seq = accepted.header.seq;
-            let result = Record::decode(payload).ok_or(StorageError::BadRecord { seq }).and_then(|r| recovered.replay(r));
+            let result = Record::decode(payload)
+                .ok_or(StorageError::BadRecord { seq })
+                .and_then(|r| recovered.replay(r));
             failure = result.err().map(|e| match e {
                 StorageError::BadRecord { .. } => StorageError::BadRecord { seq },
                 other => other,

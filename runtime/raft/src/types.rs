@@ -101,7 +101,9 @@ impl Membership {
     /// is checked before use).
     pub fn is_well_formed(&self) -> bool {
         let ascending = |set: &NodeSet| set.windows(2).all(|w| w[0] < w[1]) && !set.contains(&NO_NODE);
-        ascending(&self.voters) && ascending(&self.learners) && !self.voters.iter().any(|v| self.learners.contains(v))
+        ascending(&self.voters)
+            && ascending(&self.learners)
+            && !self.voters.iter().any(|v| self.learners.contains(v))
     }
 
     /// Whether `id` votes.

@@ -8,7 +8,9 @@ use proptest::prelude::*;
 use worknode_log::format::MAX_PAYLOAD;
 use worknode_raft::message::{DecodeError, MAX_WIRE, WIRE_VERSION};
 use worknode_raft::storage::{RECORD_VERSION, Record};
-use worknode_raft::{Body, ConfChange, Entry, EntryKind, HardState, Membership, Message, Snapshot, SnapshotMeta};
+use worknode_raft::{
+    Body, ConfChange, Entry, EntryKind, HardState, Membership, Message, Snapshot, SnapshotMeta,
+};
 
 fn encode(m: &Message) -> Vec<u8> {
     let mut buf = [0u8; MAX_WIRE];
@@ -29,7 +31,11 @@ fn message_goldens() -> Vec<(&'static str, Message, Vec<u8>)> {
     vec![
         ("PreVote", msg(Body::PreVote { last_index: 7, last_term: 4 }), vec![1, 1, 2, 5, 0, 7, 4]),
         ("PreVoteResp", msg(Body::PreVoteResp { reject: true }), vec![1, 1, 2, 5, 1, 1]),
-        ("Vote", msg(Body::Vote { last_index: 7, last_term: 4, transfer: false }), vec![1, 1, 2, 5, 2, 7, 4, 0]),
+        (
+            "Vote",
+            msg(Body::Vote { last_index: 7, last_term: 4, transfer: false }),
+            vec![1, 1, 2, 5, 2, 7, 4, 0],
+        ),
         ("VoteResp", msg(Body::VoteResp { reject: false }), vec![1, 1, 2, 5, 3, 0]),
         (
             "Append",
@@ -103,15 +109,23 @@ fn the_largest_message_fits_the_wire_bound() {
         e.term = u64::MAX;
         entries.push(e).unwrap();
     }
-    let m = Message { from: u64::MAX, to: u64::MAX, term: u64::MAX, body: Body::Append {
-        prev_index: u64::MAX, prev_term: u64::MAX, commit: u64::MAX, entries } };
+    let m = Message {
+        from: u64::MAX,
+        to: u64::MAX,
+        term: u64::MAX,
+        body: Body::Append { prev_index: u64::MAX, prev_term: u64::MAX, commit: u64::MAX, entries },
+    };
     assert!(encode(&m).len() <= MAX_WIRE);
     let mut voters = heapless::Vec::new();
     for i in 0..worknode_raft::limits::MAX_NODES as u64 {
         voters.push(u64::MAX - i).unwrap();
     }
     let snapshot = Snapshot {
-        meta: SnapshotMeta { index: u64::MAX, term: u64::MAX, membership: Membership { voters, learners: heapless::Vec::new() } },
+        meta: SnapshotMeta {
+            index: u64::MAX,
+            term: u64::MAX,
+            membership: Membership { voters, learners: heapless::Vec::new() },
+        },
         data: heapless::Vec::from_slice(&[0xFF; worknode_raft::limits::MAX_SNAPSHOT]).unwrap(),
     };
     let record = Record::Snapshot(snapshot.clone());
@@ -126,11 +140,20 @@ fn record_goldens() -> Vec<(&'static str, Record, Vec<u8>)> {
     let mut change = entry(9, &[]);
     change.kind = EntryKind::ConfChange;
     let mut buf = [0u8; 8];
-    change.data = heapless::Vec::from_slice(postcard::to_slice(&ConfChange::AddLearner(4), &mut buf).unwrap()).unwrap();
+    change.data =
+        heapless::Vec::from_slice(postcard::to_slice(&ConfChange::AddLearner(4), &mut buf).unwrap()).unwrap();
     entries.push(change).unwrap();
     vec![
-        ("HardState", Record::HardState(HardState { term: 5, vote: Some(2), commit: 7 }), vec![1, 0, 5, 1, 2, 7]),
-        ("HardState (no vote)", Record::HardState(HardState { term: 5, vote: None, commit: 7 }), vec![1, 0, 5, 0, 7]),
+        (
+            "HardState",
+            Record::HardState(HardState { term: 5, vote: Some(2), commit: 7 }),
+            vec![1, 0, 5, 1, 2, 7],
+        ),
+        (
+            "HardState (no vote)",
+            Record::HardState(HardState { term: 5, vote: None, commit: 7 }),
+            vec![1, 0, 5, 0, 7],
+        ),
         ("Entries", Record::Entries(entries), vec![1, 1, 2, 5, 8, 0, 2, b'h', b'i', 5, 9, 1, 2, 0, 4]),
         (
             "Snapshot",

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use worknode_raft::{
-    Body, ConfChange, Config, Entry, EntryKind, Membership, Message, NodeId, Raft, ReadMode, Refused, Rejected, Role,
+    Body, ConfChange, Config, Entry, EntryKind, Membership, Message, NodeId, Raft, ReadMode, Refused,
+    Rejected, Role,
 };
 
 struct Net {
@@ -36,7 +37,13 @@ impl Net {
                 (id, Raft::new(cfg, membership.clone()).unwrap())
             })
             .collect();
-        Net { nodes, queue: VecDeque::new(), cut: HashSet::new(), applied: BTreeMap::new(), reads: BTreeMap::new() }
+        Net {
+            nodes,
+            queue: VecDeque::new(),
+            cut: HashSet::new(),
+            applied: BTreeMap::new(),
+            reads: BTreeMap::new(),
+        }
     }
 
     fn node(&mut self, id: NodeId) -> &mut Raft {
@@ -323,7 +330,11 @@ fn learners_replicate_but_neither_vote_nor_campaign() {
     net.node(1).propose(b"b").unwrap();
     net.settle();
     net.tick_all(2);
-    assert_eq!(net.data_applied(4), vec![b"a".to_vec(), b"b".to_vec()], "the learner got the founders' history too");
+    assert_eq!(
+        net.data_applied(4),
+        vec![b"a".to_vec(), b"b".to_vec()],
+        "the learner got the founders' history too"
+    );
     assert_eq!(net.node(4).membership().learners.as_slice(), &[4]);
     // A learner never campaigns, however long it waits.
     net.isolate(4);
@@ -346,7 +357,10 @@ fn one_membership_change_at_a_time() {
     net.isolate(1);
     net.node(1).propose_conf_change(ConfChange::AddLearner(4)).unwrap();
     assert_eq!(net.node(1).propose_conf_change(ConfChange::AddLearner(5)), Err(Refused::ConfChangePending));
-    assert!(matches!(net.node(1).propose_conf_change(ConfChange::Remove(9)), Err(Refused::ConfChangePending)));
+    assert!(matches!(
+        net.node(1).propose_conf_change(ConfChange::Remove(9)),
+        Err(Refused::ConfChangePending)
+    ));
 }
 
 #[test]
@@ -429,7 +443,10 @@ fn a_leader_commits_old_entries_only_through_one_of_its_own_term() {
             held_old_uncommitted = true;
         }
         if committed >= 4 {
-            assert!(on_two >= 5 && net.node(2).log().term(5) == Some(4), "old-term entry committed by counting replicas");
+            assert!(
+                on_two >= 5 && net.node(2).log().term(5) == Some(4),
+                "old-term entry committed by counting replicas"
+            );
         }
     }
     assert!(held_old_uncommitted, "the scenario happened: the old entry was on a majority, uncommitted");
@@ -467,7 +484,8 @@ fn recovery_restores_term_vote_log_and_membership() {
     net.settle();
     let node = net.node(2);
     let (hs, snapshot) = (node.hard_state(), node.snapshot().clone());
-    let entries: Vec<Entry> = (1..=node.log().last_index()).map(|i| node.log().entry(i).unwrap().clone()).collect();
+    let entries: Vec<Entry> =
+        (1..=node.log().last_index()).map(|i| node.log().entry(i).unwrap().clone()).collect();
     let back = Raft::recover(config(2), hs, snapshot, &mut entries.clone().into_iter()).unwrap();
     assert_eq!(back.term(), hs.term);
     assert_eq!(back.hard_state().vote, hs.vote);
@@ -475,7 +493,6 @@ fn recovery_restores_term_vote_log_and_membership() {
     assert_eq!(back.membership().voters.as_slice(), &[1, 2, 3]);
     assert_eq!(back.role(), Role::Follower);
 }
-
 
 #[test]
 fn impossible_appends_are_refused_without_harm() {
@@ -491,7 +508,12 @@ fn impossible_appends_are_refused_without_harm() {
         from: 1,
         to: 2,
         term,
-        body: Body::Append { prev_index, prev_term, commit: 0, entries: heapless::Vec::from_slice(entries).unwrap() },
+        body: Body::Append {
+            prev_index,
+            prev_term,
+            commit: 0,
+            entries: heapless::Vec::from_slice(entries).unwrap(),
+        },
     };
     // Gap, decreasing terms, a future term.
     let cases = [

@@ -9,7 +9,12 @@ use worknode_raft::{Config, Entry, EntryKind, HardState, Membership, Raft, Snaps
 const BATCH: usize = 16 * 1024;
 
 fn entry(term: u64, index: u64) -> Entry {
-    Entry { term, index, kind: EntryKind::Normal, data: heapless::Vec::from_slice(&index.to_le_bytes()).unwrap() }
+    Entry {
+        term,
+        index,
+        kind: EntryKind::Normal,
+        data: heapless::Vec::from_slice(&index.to_le_bytes()).unwrap(),
+    }
 }
 
 fn entries(list: &[(u64, u64)]) -> Record {
@@ -84,7 +89,12 @@ fn a_node_survives_crashes_with_everything_it_applied() {
                 raft = Raft::recover(cfg, hs, recovered.snapshot, &mut list).unwrap();
                 // Everything applied before the crash is still there.
                 for e in &applied {
-                    assert_eq!(raft.log().entry(e.index), Some(e), "seed {seed}: lost applied entry {}", e.index);
+                    assert_eq!(
+                        raft.log().entry(e.index),
+                        Some(e),
+                        "seed {seed}: lost applied entry {}",
+                        e.index
+                    );
                 }
                 assert!(raft.term() >= applied.last().map_or(0, |e| e.term), "seed {seed}: term went back");
                 applied.retain(|e| e.index <= raft.log().committed());

@@ -5,7 +5,12 @@ use worknode_raft::log::RaftLog;
 use worknode_raft::{Entry, EntryKind, SnapshotMeta};
 
 fn entry(index: u64) -> Entry {
-    Entry { term: 1, index, kind: EntryKind::Normal, data: heapless::Vec::from_slice(&index.to_le_bytes()).unwrap() }
+    Entry {
+        term: 1,
+        index,
+        kind: EntryKind::Normal,
+        data: heapless::Vec::from_slice(&index.to_le_bytes()).unwrap(),
+    }
 }
 
 #[test]

@@ -149,13 +149,13 @@ mod open_raft {
     use openraft::error::{InstallSnapshotError, RPCError, RaftError, RemoteError};
     use openraft::network::{RPCOption, RaftNetwork, RaftNetworkFactory};
     use openraft::raft::{
-        AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse, VoteRequest,
-        VoteResponse,
+        AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+        VoteRequest, VoteResponse,
     };
     use openraft::storage::{LogFlushed, LogState, RaftLogStorage, RaftStateMachine, Snapshot};
     use openraft::{
-        Entry, EntryPayload, LogId, RaftLogReader, RaftSnapshotBuilder, SnapshotMeta, StorageError, StoredMembership,
-        Vote,
+        Entry, EntryPayload, LogId, RaftLogReader, RaftSnapshotBuilder, SnapshotMeta, StorageError,
+        StoredMembership, Vote,
     };
 
     openraft::declare_raft_types!(
@@ -205,14 +205,21 @@ mod open_raft {
         async fn read_vote(&mut self) -> Result<Option<Vote<NodeId>>, StorageError<NodeId>> {
             Ok(self.0.lock().unwrap().vote)
         }
-        async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError<NodeId>> {
+        async fn save_committed(
+            &mut self,
+            committed: Option<LogId<NodeId>>,
+        ) -> Result<(), StorageError<NodeId>> {
             self.0.lock().unwrap().committed = committed;
             Ok(())
         }
         async fn read_committed(&mut self) -> Result<Option<LogId<NodeId>>, StorageError<NodeId>> {
             Ok(self.0.lock().unwrap().committed)
         }
-        async fn append<I>(&mut self, entries: I, callback: LogFlushed<Cfg>) -> Result<(), StorageError<NodeId>>
+        async fn append<I>(
+            &mut self,
+            entries: I,
+            callback: LogFlushed<Cfg>,
+        ) -> Result<(), StorageError<NodeId>>
         where
             I: IntoIterator<Item = Entry<Cfg>> + Send,
             I::IntoIter: Send,
@@ -282,7 +289,9 @@ mod open_raft {
                 inner.applied = Some(e.log_id);
                 match e.payload {
                     EntryPayload::Normal(_) => inner.count += 1,
-                    EntryPayload::Membership(m) => inner.membership = StoredMembership::new(Some(e.log_id), m),
+                    EntryPayload::Membership(m) => {
+                        inner.membership = StoredMembership::new(Some(e.log_id), m)
+                    }
                     EntryPayload::Blank => {}
                 }
                 out.push(());
@@ -346,16 +355,22 @@ mod open_raft {
             _option: RPCOption,
         ) -> Result<AppendEntriesResponse<NodeId>, RPCError<NodeId, (), RaftError<NodeId>>> {
             let raft = self.router.get(self.target);
-            raft.append_entries(rpc).await.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            raft.append_entries(rpc)
+                .await
+                .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
         }
         async fn install_snapshot(
             &mut self,
             rpc: InstallSnapshotRequest<Cfg>,
             _option: RPCOption,
-        ) -> Result<InstallSnapshotResponse<NodeId>, RPCError<NodeId, (), RaftError<NodeId, InstallSnapshotError>>>
-        {
+        ) -> Result<
+            InstallSnapshotResponse<NodeId>,
+            RPCError<NodeId, (), RaftError<NodeId, InstallSnapshotError>>,
+        > {
             let raft = self.router.get(self.target);
-            raft.install_snapshot(rpc).await.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            raft.install_snapshot(rpc)
+                .await
+                .map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
         }
         async fn vote(
             &mut self,
@@ -385,9 +400,15 @@ mod open_raft {
             );
             let router = Router::default();
             for id in 1..=3 {
-                let raft = Raft::new(id, config.clone(), router.clone(), LogStore::default(), StateMachine::default())
-                    .await
-                    .expect("raft starts");
+                let raft = Raft::new(
+                    id,
+                    config.clone(),
+                    router.clone(),
+                    LogStore::default(),
+                    StateMachine::default(),
+                )
+                .await
+                .expect("raft starts");
                 router.0.lock().unwrap().insert(id, raft);
             }
             let leader = router.get(1);

@@ -29,7 +29,8 @@ pub struct Workload {
 
 impl Workload {
     /// The workload of `make bench-raft`.
-    pub const STANDARD: Workload = Workload { ops: 200_000, batch: 64, payload: 32, entries_per_message: 32, inflight: 8 };
+    pub const STANDARD: Workload =
+        Workload { ops: 200_000, batch: 64, payload: 32, entries_per_message: 32, inflight: 8 };
 }
 
 /// One node with its in-memory storage.
@@ -75,7 +76,9 @@ pub fn run_ours(w: Workload) -> Duration {
         proposed += n;
         // Bounded: each round delivers every message; a batch needs a few.
         for _ in 0..1000 {
-            if nodes[0].applied - base >= proposed && nodes[0].raft.log().applied() >= nodes[0].raft.log().last_index() {
+            if nodes[0].applied - base >= proposed
+                && nodes[0].raft.log().applied() >= nodes[0].raft.log().last_index()
+            {
                 break;
             }
             pump(&mut nodes, &mut queue);

@@ -66,12 +66,17 @@ impl Checker {
         let missing: Vec<_> = self
             .applied
             .range(from..)
-            .filter(|&(&index, &(term, want))| log.entry(index).is_none_or(|e| e.term != term || digest(e) != want))
+            .filter(|&(&index, &(term, want))| {
+                log.entry(index).is_none_or(|e| e.term != term || digest(e) != want)
+            })
             .map(|(&index, _)| index)
             .take(1)
             .collect();
         if let Some(index) = missing.first() {
-            self.fail("leader completeness", format!("node {id}, leader of term {term}, lacks committed index {index}"));
+            self.fail(
+                "leader completeness",
+                format!("node {id}, leader of term {term}, lacks committed index {index}"),
+            );
         }
         true
     }
@@ -84,10 +89,17 @@ impl Checker {
             let prev_term = log.term(index - 1).unwrap_or(u64::MAX);
             let seen = (digest(entry), prev_term);
             match self.entries.insert((index, entry.term), seen) {
-                Some(first) if first.0 != seen.0 || (first.1 != seen.1 && prev_term != u64::MAX && first.1 != u64::MAX) => {
+                Some(first)
+                    if first.0 != seen.0
+                        || (first.1 != seen.1 && prev_term != u64::MAX && first.1 != u64::MAX) =>
+                {
                     self.fail(
                         "log matching",
-                        format!("node {} index {index} term {}: differs from an earlier copy", node.id(), entry.term),
+                        format!(
+                            "node {} index {index} term {}: differs from an earlier copy",
+                            node.id(),
+                            entry.term
+                        ),
                     );
                 }
                 _ => {}
@@ -103,7 +115,10 @@ impl Checker {
             Some(first) if first != seen => {
                 self.fail(
                     "state machine safety",
-                    format!("node {node} applied term {} at index {}, another node term {}", seen.0, entry.index, first.0),
+                    format!(
+                        "node {node} applied term {} at index {}, another node term {}",
+                        seen.0, entry.index, first.0
+                    ),
                 );
                 false
             }

@@ -269,7 +269,12 @@ pub fn run(opts: Options) -> Outcome {
         });
     }
     let clients = (0..CLIENTS)
-        .map(|_| Client { target: 1 + rng.below(profile.founders), next_at: rng.below(20), seq: 0, pending: None })
+        .map(|_| Client {
+            target: 1 + rng.below(profile.founders),
+            next_at: rng.below(20),
+            seq: 0,
+            pending: None,
+        })
         .collect();
     let mut world = World {
         opts,
@@ -302,7 +307,8 @@ pub fn run(opts: Options) -> Outcome {
 impl World {
     fn schedule_faults(&mut self) {
         let p = self.profile;
-        self.next_partition = if p.partition_every > 0 { self.rng.below(2 * p.partition_every) } else { u64::MAX };
+        self.next_partition =
+            if p.partition_every > 0 { self.rng.below(2 * p.partition_every) } else { u64::MAX };
         if self.profile.leader_churn {
             self.profile.crash_every = 40 + self.rng.below(100);
         }
@@ -332,10 +338,16 @@ impl World {
         }
         // With lying disks, nodes that refused to restart may leave no
         // quorum: only safety is checked then.
-        if !self.opts.lying_fsync && self.checker.violations.is_empty() && self.now - self.last_success.max(self.opts.fault_ms) > self.opts.heal_ms / 2 {
+        if !self.opts.lying_fsync
+            && self.checker.violations.is_empty()
+            && self.now - self.last_success.max(self.opts.fault_ms) > self.opts.heal_ms / 2
+        {
             self.checker.violations.push(Violation {
                 property: "liveness",
-                detail: format!("no client operation completed in the last {} ms of the heal phase", self.now - self.last_success.max(self.opts.fault_ms)),
+                detail: format!(
+                    "no client operation completed in the last {} ms of the heal phase",
+                    self.now - self.last_success.max(self.opts.fault_ms)
+                ),
             });
         }
     }
@@ -419,13 +431,24 @@ impl World {
         if self.trace
             && let Some(raft) = self.nodes[i].raft.as_deref()
         {
-            let now = (raft.role(), raft.term(), raft.membership().voters.len() * 10 + raft.membership().learners.len());
+            let now = (
+                raft.role(),
+                raft.term(),
+                raft.membership().voters.len() * 10 + raft.membership().learners.len(),
+            );
             if now != self.nodes[i].traced {
                 let log = raft.log();
                 eprintln!(
                     "{:>5} ms node {} {:?} term {} last {}/{} commit {} voters {:?} learners {:?}",
-                    self.now, raft.id(), raft.role(), raft.term(), log.last_index(), log.last_term(), log.committed(),
-                    raft.membership().voters, raft.membership().learners
+                    self.now,
+                    raft.id(),
+                    raft.role(),
+                    raft.term(),
+                    log.last_index(),
+                    log.last_term(),
+                    log.committed(),
+                    raft.membership().voters,
+                    raft.membership().learners
                 );
                 self.nodes[i].traced = now;
             }
@@ -557,7 +580,8 @@ impl World {
             disk.crash(&mut self.rng);
             node.disk = Some(disk);
         }
-        node.up_at = self.now + if self.profile.leader_churn { 5 + self.rng.below(40) } else { 20 + self.rng.below(300) };
+        node.up_at = self.now
+            + if self.profile.leader_churn { 5 + self.rng.below(40) } else { 20 + self.rng.below(300) };
     }
 
     fn restart_due(&mut self) {
@@ -589,10 +613,10 @@ impl World {
                     self.counters.refused += 1;
                     self.nodes[i].up_at = u64::MAX;
                 }
-                Err(e) => self.checker.violations.push(Violation {
-                    property: "storage recovery",
-                    detail: format!("node {id}: {e:?}"),
-                }),
+                Err(e) => self
+                    .checker
+                    .violations
+                    .push(Violation { property: "storage recovery", detail: format!("node {id}: {e:?}") }),
             }
         }
     }
@@ -627,7 +651,8 @@ impl World {
             self.retry(c, None);
             return;
         };
-        let result = if is_put { raft.propose(&Put { op, key }.encode()) } else { raft.read_index(op).map(|()| 0) };
+        let result =
+            if is_put { raft.propose(&Put { op, key }.encode()) } else { raft.read_index(op).map(|()| 0) };
         match result {
             Ok(index) => {
                 let node = &mut self.nodes[target as usize - 1];
@@ -638,7 +663,8 @@ impl World {
                 }
                 let action = if is_put { Action::Put(op) } else { Action::Get(None) };
                 self.history.push(Op { key, action, call: self.now, ret: None });
-                self.clients[c].pending = Some(Pending { op, history: self.history.len() - 1, sent: self.now });
+                self.clients[c].pending =
+                    Some(Pending { op, history: self.history.len() - 1, sent: self.now });
             }
             Err(Refused::NotLeader(hint)) => self.retry(c, hint),
             Err(_) => self.retry(c, Some(target)),
@@ -767,4 +793,3 @@ impl World {
         }
     }
 }
-

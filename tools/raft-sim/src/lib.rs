@@ -15,7 +15,12 @@ pub mod linearize;
 pub use cluster::{Options, Outcome, run};
 
 /// Runs seeds `from..from + count` on `threads` threads, in order of seed.
-pub fn run_seeds(from: u64, count: u64, threads: usize, make: impl Fn(u64) -> Options + Sync) -> Vec<Outcome> {
+pub fn run_seeds(
+    from: u64,
+    count: u64,
+    threads: usize,
+    make: impl Fn(u64) -> Options + Sync,
+) -> Vec<Outcome> {
     let next = std::sync::atomic::AtomicU64::new(from);
     let results = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|scope| {

@@ -49,11 +49,8 @@ pub fn check(history: &[Op]) -> Result<(), u8> {
                 _ => None,
             })
             .collect();
-        let ops: Vec<Op> = history
-            .iter()
-            .filter(|op| op.key == key && relevant(op, &read))
-            .copied()
-            .collect();
+        let ops: Vec<Op> =
+            history.iter().filter(|op| op.key == key && relevant(op, &read)).copied().collect();
         if !register_linearizable(&ops) {
             return Err(key);
         }
@@ -198,7 +195,10 @@ mod tests {
 
     #[test]
     fn sequential_history_passes() {
-        assert_eq!(check(&[put(1, 0, Some(1)), get(Some(1), 2, 3), put(2, 4, Some(5)), get(Some(2), 6, 7)]), Ok(()));
+        assert_eq!(
+            check(&[put(1, 0, Some(1)), get(Some(1), 2, 3), put(2, 4, Some(5)), get(Some(2), 6, 7)]),
+            Ok(())
+        );
     }
 
     #[test]
@@ -226,7 +226,8 @@ mod tests {
         let h = [put(1, 0, None), get(None, 1, 2), get(Some(1), 50, 51)];
         assert_eq!(check(&h), Ok(()));
         // ...but once seen it cannot be unseen.
-        let h = [put(1, 0, None), put(2, 1, Some(2)), get(Some(1), 3, 4), get(Some(2), 5, 6), get(Some(1), 7, 8)];
+        let h =
+            [put(1, 0, None), put(2, 1, Some(2)), get(Some(1), 3, 4), get(Some(2), 5, 6), get(Some(1), 7, 8)];
         assert_eq!(check(&h), Err(0));
     }
 

@@ -42,8 +42,15 @@ fn parse_broken(name: &str) -> Option<Broken> {
 
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut args =
-        Args { from: 0, seeds: 500, threads, broken: Broken::default(), broken_name: None, lying_fsync: false, verbose: false };
+    let mut args = Args {
+        from: 0,
+        seeds: 500,
+        threads,
+        broken: Broken::default(),
+        broken_name: None,
+        lying_fsync: false,
+        verbose: false,
+    };
     let number = |flag: &str, value: Option<String>| -> Result<u64, String> {
         let value = value.ok_or_else(|| format!("{flag} needs a value"))?;
         value.parse().map_err(|_| format!("{flag}: '{value}' is not a non-negative integer"))
@@ -59,7 +66,8 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
             "--threads" => args.threads = number("--threads", argv.next())?.max(1) as usize,
             "--broken" => {
                 let name = argv.next().ok_or("--broken needs a variant")?;
-                args.broken = parse_broken(&name).ok_or_else(|| format!("--broken: unknown variant '{name}'"))?;
+                args.broken =
+                    parse_broken(&name).ok_or_else(|| format!("--broken: unknown variant '{name}'"))?;
                 args.broken_name = Some(name);
             }
             "--lying-fsync" => args.lying_fsync = true,

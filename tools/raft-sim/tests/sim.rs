@@ -10,7 +10,8 @@ const THREADS: usize = 2;
 fn first_failure(broken: Broken, lying_fsync: bool, bound: u64) -> Option<(u64, &'static str)> {
     // In chunks, stopping at the first chunk with a failure.
     for from in (0..bound).step_by(20) {
-        let outcomes = run_seeds(from, 20, THREADS, |seed| Options { broken, lying_fsync, ..Options::new(seed) });
+        let outcomes =
+            run_seeds(from, 20, THREADS, |seed| Options { broken, lying_fsync, ..Options::new(seed) });
         if let Some(o) = outcomes.iter().find(|o| !o.violations.is_empty()) {
             return Some((o.seed, o.violations[0].property));
         }
@@ -29,14 +30,21 @@ fn correct_raft_passes_every_check() {
     let snapshots: u64 = outcomes.iter().map(|o| o.counters.snapshots).sum();
     let changes: u64 = outcomes.iter().map(|o| o.counters.conf_changes).sum();
     // The runs exercised what they claim to.
-    assert!(ops > 10_000 && crashes > 50 && snapshots > 20 && changes > 50, "{ops} {crashes} {snapshots} {changes}");
+    assert!(
+        ops > 10_000 && crashes > 50 && snapshots > 20 && changes > 50,
+        "{ops} {crashes} {snapshots} {changes}"
+    );
 }
 
 fn caught(variant: fn(&mut Broken), bound: u64, expect: &[&str]) {
     let mut broken = Broken::default();
     variant(&mut broken);
-    let (seed, property) = first_failure(broken, false, bound).unwrap_or_else(|| panic!("{broken:?} survived {bound} seeds"));
-    assert!(expect.contains(&property), "{broken:?}: seed {seed} broke {property}, expected one of {expect:?}");
+    let (seed, property) =
+        first_failure(broken, false, bound).unwrap_or_else(|| panic!("{broken:?} survived {bound} seeds"));
+    assert!(
+        expect.contains(&property),
+        "{broken:?}: seed {seed} broke {property}, expected one of {expect:?}"
+    );
 }
 
 #[test]
@@ -46,17 +54,29 @@ fn voting_twice_in_a_term_is_caught() {
 
 #[test]
 fn voting_for_a_stale_log_is_caught() {
-    caught(|b| b.vote_ignores_log = true, 100, &["leader completeness", "state machine safety", "linearizability"]);
+    caught(
+        |b| b.vote_ignores_log = true,
+        100,
+        &["leader completeness", "state machine safety", "linearizability"],
+    );
 }
 
 #[test]
 fn committing_without_a_quorum_is_caught() {
-    caught(|b| b.commit_without_quorum = true, 100, &["leader completeness", "state machine safety", "linearizability"]);
+    caught(
+        |b| b.commit_without_quorum = true,
+        100,
+        &["leader completeness", "state machine safety", "linearizability"],
+    );
 }
 
 #[test]
 fn appending_after_a_mismatched_entry_is_caught() {
-    caught(|b| b.append_ignores_prev_term = true, 100, &["log matching", "state machine safety", "leader completeness"]);
+    caught(
+        |b| b.append_ignores_prev_term = true,
+        100,
+        &["log matching", "state machine safety", "leader completeness"],
+    );
 }
 
 #[test]

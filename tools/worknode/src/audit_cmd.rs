@@ -27,7 +27,8 @@ fn action_names(bits: u16) -> Vec<&'static str> {
         (Actions::SEND, "send"),
         (Actions::DELEGATE, "delegate"),
     ];
-    let mut out: Vec<&'static str> = names.iter().filter(|(a, _)| Actions(bits).covers(*a)).map(|&(_, n)| n).collect();
+    let mut out: Vec<&'static str> =
+        names.iter().filter(|(a, _)| Actions(bits).covers(*a)).map(|&(_, n)| n).collect();
     if !Actions(bits).is_known() {
         out.push("unknown");
     }
@@ -130,7 +131,9 @@ pub fn verify(path: &Path) -> Result<(), String> {
 /// `worknode audit export`: one JSON line per audit record, then a summary.
 pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
     let sink: Box<dyn Write> = match output {
-        Some(out) => Box::new(File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?),
+        Some(out) => {
+            Box::new(File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?)
+        }
         None => Box::new(std::io::stdout().lock()),
     };
     let mut sink = BufWriter::new(sink);
@@ -150,7 +153,8 @@ pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
             failure = Some(e);
         }
     })?;
-    let summary = json!({"end": {"audit_records": count, "last_seq": walk.last_seq, "stop": stop_name(&walk.stop)}});
+    let summary =
+        json!({"end": {"audit_records": count, "last_seq": walk.last_seq, "stop": stop_name(&walk.stop)}});
     let result = match failure {
         Some(e) => Err(e),
         None => writeln!(sink, "{summary}").and_then(|()| sink.flush()),

@@ -120,9 +120,13 @@ fn run(command: Command) -> Result<(), String> {
     match command {
         Command::Log(LogCommand::Inspect(Image { image })) => log_cmd::inspect(&image),
         Command::Log(LogCommand::Verify(Image { image })) => log_cmd::verify(&image),
-        Command::Log(LogCommand::Export(Export { image, output })) => log_cmd::export(&image, output.as_ref()),
+        Command::Log(LogCommand::Export(Export { image, output })) => {
+            log_cmd::export(&image, output.as_ref())
+        }
         Command::Audit(AuditCommand::Verify(Image { image })) => audit_cmd::verify(&image),
-        Command::Audit(AuditCommand::Export(Export { image, output })) => audit_cmd::export(&image, output.as_ref()),
+        Command::Audit(AuditCommand::Export(Export { image, output })) => {
+            audit_cmd::export(&image, output.as_ref())
+        }
         Command::System(SystemCommand::Render { template, board, profile, output }) => {
             let text = read(&template)?;
             let rendered = render::render(&text, &board, &profile).map_err(|e| describe(&template, &e))?;

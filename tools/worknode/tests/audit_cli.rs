@@ -62,8 +62,15 @@ fn write(name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn run(sub: &str, path: &std::path::Path) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_worknode")).args(["audit", sub, path.to_str().unwrap()]).output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out = Command::new(env!("CARGO_BIN_EXE_worknode"))
+        .args(["audit", sub, path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 #[test]
