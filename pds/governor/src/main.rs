@@ -38,7 +38,9 @@ use worknode_clock::Clock;
 use worknode_governor::console::Escaped;
 use worknode_governor::roster::MAX_CHILDREN;
 use worknode_governor::trail::{Encoded, Trail};
-use worknode_governor::{ChildSpec, Gate, Outcome, Roster};
+use worknode_abi::console::{ConsoleReply, ConsoleRequest, ConsoleResponse};
+use worknode_governor::control;
+use worknode_governor::{ChildSpec, Controlled, Gate, Outcome, Roster};
 
 /// Channel ids and the child table, generated from the rendered system.xml.
 mod system {
@@ -63,7 +65,8 @@ fn init() -> Governor {
     // `clock_vaddr`, uncached, for the governor alone; aarch64 needs none.
     #[allow(unsafe_code)]
     let clock = unsafe { Clock::open(*sel4_microkit::var!(clock_vaddr: usize = 0)) };
-    let mut governor = Governor { roster, log, gate, clock, trail: Trail::new(), log_ready: false };
+    let serial = channel_to("serial");
+    let mut governor = Governor { roster, log, serial, gate, clock, trail: Trail::new(), log_ready: false };
     if log.is_some() {
         // Worknodes may record events as soon as they start.
         governor.roster.await_service();
@@ -76,12 +79,23 @@ fn init() -> Governor {
 
 /// The channel to the log PD, on systems that have one.
 fn log_channel() -> Option<Channel> {
-    system::channel::ALL.iter().find(|(peer, _)| *peer == "log").map(|&(_, id)| Channel::new(id))
+    channel_to("log")
 }
+
+/// The channel to `peer`, if the system has one.
+fn channel_to(peer: &str) -> Option<Channel> {
+    system::channel::ALL.iter().find(|(p, _)| *p == peer).map(|&(_, id)| Channel::new(id))
+}
+
+/// Command lines read per notification from the serial driver (its queue
+/// holds no more).
+const LINES_PER_NOTIFICATION: usize = 4;
 
 struct Governor {
     roster: Roster,
     log: Option<Channel>,
+    /// The principal's console input.
+    serial: Option<Channel>,
     gate: Gate,
     clock: Clock,
     /// Audit records made before the log was ready.
@@ -216,6 +230,101 @@ impl Governor {
         }
     }
 
+    /// Reads and carries out the principal's complete command lines.
+    fn read_console(&mut self, serial: Channel) {
+        for _ in 0..LINES_PER_NOTIFICATION {
+            match worknode_pd_ipc::call::<ConsoleRequest, ConsoleResponse>(serial, &ConsoleRequest::ReadLine) {
+                Ok(Ok(ConsoleReply::Line { text })) => self.command(&text),
+                Ok(Ok(ConsoleReply::Empty)) => break,
+                other => {
+                    debug_println!("governor| console read failed: {other:?}");
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Carries out one command of the principal: the gate changes its
+    /// tables and hands back the audit record, which is made durable before
+    /// the effect (a thread stopped or resumed) happens.
+    fn command(&mut self, line: &str) {
+        debug_println!("principal> {}", Escaped(line));
+        let command = match control::parse(line) {
+            Ok(command) => command,
+            Err(e) => {
+                debug_println!("governor| principal: {}", e.message());
+                return;
+            }
+        };
+        if command == control::Command::List {
+            self.list();
+            return;
+        }
+        let now = self.clock.now_ms();
+        let roster = &self.roster;
+        let named = |name: &str| roster.children().position(|(spec, _)| spec.name == name);
+        let (done, record) = match self.gate.control(&command, line, named, now) {
+            Ok(result) => result,
+            Err(e) => {
+                debug_println!("governor| principal: refused: {e:?}");
+                return;
+            }
+        };
+        if let Some(record) = record
+            && let Err(e) = self.write_audit(&record, true)
+        {
+            debug_println!("governor| principal: not done, the audit record could not be written: {e}");
+            return;
+        }
+        match done {
+            Controlled::Nothing => {}
+            Controlled::Granted(cap) => debug_println!("governor| principal: granted cap {cap}"),
+            Controlled::Revoked(n) => debug_println!("governor| principal: revoked {n} capabilities"),
+            Controlled::Stop(index) | Controlled::Resume(index) => {
+                let Some((spec, _)) = self.roster.children().nth(index) else { return };
+                let (name, tcb) = (spec.name, Child::new(spec.child_id).tcb());
+                let stop = matches!(done, Controlled::Stop(_));
+                let result = if stop { tcb.tcb_suspend() } else { tcb.tcb_resume() };
+                let verb = match (stop, command) {
+                    (true, control::Command::Halt { .. }) => "halted",
+                    (true, _) => "suspended",
+                    (false, _) => "resumed",
+                };
+                match result {
+                    Ok(()) => debug_println!("governor| principal: {verb} {name}"),
+                    Err(e) => debug_println!("governor| principal: could not stop or resume {name}: {e:?}"),
+                }
+            }
+        }
+    }
+
+    /// `list`: every worknode, its standing and its live capabilities.
+    fn list(&self) {
+        let now = self.clock.now_ms();
+        for (index, (spec, state)) in self.roster.children().enumerate() {
+            let subject = index as u16;
+            debug_println!(
+                "governor| {} #{index}: {state:?}, {:?}",
+                spec.name,
+                self.gate.authority().standing(subject)
+            );
+            for cap in self.gate.authority().live_caps(subject, now) {
+                let g = cap.grant;
+                let actions = g.actions.0;
+                let (first, last) = (g.resources.first, g.resources.last);
+                if g.expires == worknode_governor::gate::FOREVER {
+                    debug_println!("governor|   cap {}: actions {actions:#x} resources {first}-{last} forever", cap.id);
+                } else {
+                    debug_println!(
+                        "governor|   cap {}: actions {actions:#x} resources {first}-{last} until {} ms (now {now})",
+                        cap.id,
+                        g.expires
+                    );
+                }
+            }
+        }
+    }
+
     /// An undecodable call is audited as a denied action of no kind.
     fn audit_malformed(&mut self, channel: usize, who: &str) {
         let now = self.clock.now_ms();
@@ -281,6 +390,10 @@ impl Handler for Governor {
     }
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
+        if let Some(serial) = self.serial.filter(|s| channels.contains(*s)) {
+            self.read_console(serial);
+            return Ok(());
+        }
         match self.log {
             // The log notifies once, when it has recovered and is ready.
             Some(log) if channels.contains(log) => {

@@ -8,7 +8,8 @@
 //!   protected procedure call (a version byte, then a postcard body);
 //! - [`governor`]: the operations a worknode may ask of the governor;
 //! - [`log`]: the operations the governor may ask of the log PD;
-//! - [`audit`]: the record the governor writes for every gate decision.
+//! - [`audit`]: the record the governor writes for every gate decision;
+//! - [`console`]: the principal's command lines, from the serial driver.
 //!
 //! The encodings are pinned by golden tests (`tests/golden.rs`): changing a
 //! byte of an existing message is a breaking change and needs a new
@@ -21,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod console;
 pub mod error;
 pub mod frame;
 pub mod governor;
