@@ -22,7 +22,9 @@ mod system {
 }
 
 use heapless::{Deque, String};
-use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, protection_domain, var};
+use sel4_microkit::{
+    Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, protection_domain, var,
+};
 use worknode_abi::ErrorCode;
 use worknode_abi::console::{ConsoleReply, ConsoleRequest, ConsoleResponse, Edit, LineEditor, MAX_LINE};
 

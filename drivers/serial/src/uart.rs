@@ -138,8 +138,9 @@ impl Uart {
 
     fn out8(&self, offset: usize, value: u8) {
         let port = Self::COM1 + offset as u16;
-        let error =
-            sel4::with_ipc_buffer_mut(|ib| ib.inner_mut().seL4_X86_IOPort_Out8(self.cap(), u64::from(port), u64::from(value)));
+        let error = sel4::with_ipc_buffer_mut(|ib| {
+            ib.inner_mut().seL4_X86_IOPort_Out8(self.cap(), u64::from(port), u64::from(value))
+        });
         assert_eq!(error, 0, "I/O port write refused: system.xml must give the serial PD COM1");
     }
 }

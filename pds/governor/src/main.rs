@@ -31,15 +31,15 @@ use sel4_microkit::{
 };
 use worknode_abi::ErrorCode;
 use worknode_abi::audit::AuditRecord;
+use worknode_abi::console::{ConsoleReply, ConsoleRequest, ConsoleResponse};
 use worknode_abi::governor::{MAX_EVENT, Reply, Request, Response};
 use worknode_abi::log::{EventRecord, LogReply, LogRequest, LogResponse, MAX_RECORD};
 use worknode_authority::Actions;
 use worknode_clock::Clock;
 use worknode_governor::console::Escaped;
+use worknode_governor::control;
 use worknode_governor::roster::MAX_CHILDREN;
 use worknode_governor::trail::{Encoded, Trail};
-use worknode_abi::console::{ConsoleReply, ConsoleRequest, ConsoleResponse};
-use worknode_governor::control;
 use worknode_governor::{ChildSpec, Controlled, Gate, Outcome, Roster};
 
 /// Channel ids and the child table, generated from the rendered system.xml.
@@ -233,7 +233,8 @@ impl Governor {
     /// Reads and carries out the principal's complete command lines.
     fn read_console(&mut self, serial: Channel) {
         for _ in 0..LINES_PER_NOTIFICATION {
-            match worknode_pd_ipc::call::<ConsoleRequest, ConsoleResponse>(serial, &ConsoleRequest::ReadLine) {
+            match worknode_pd_ipc::call::<ConsoleRequest, ConsoleResponse>(serial, &ConsoleRequest::ReadLine)
+            {
                 Ok(Ok(ConsoleReply::Line { text })) => self.command(&text),
                 Ok(Ok(ConsoleReply::Empty)) => break,
                 other => {
@@ -313,7 +314,10 @@ impl Governor {
                 let actions = g.actions.0;
                 let (first, last) = (g.resources.first, g.resources.last);
                 if g.expires == worknode_governor::gate::FOREVER {
-                    debug_println!("governor|   cap {}: actions {actions:#x} resources {first}-{last} forever", cap.id);
+                    debug_println!(
+                        "governor|   cap {}: actions {actions:#x} resources {first}-{last} forever",
+                        cap.id
+                    );
                 } else {
                     debug_println!(
                         "governor|   cap {}: actions {actions:#x} resources {first}-{last} until {} ms (now {now})",

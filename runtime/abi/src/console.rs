@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn noise_is_dropped_and_overlong_lines_are_refused_whole() {
         let mut e = LineEditor::new();
-        assert_eq!(feed(&mut e, b"li\x1b\x00\xffst\n").as_slice(), &[Edit::Line(String::try_from("list").unwrap())]);
+        assert_eq!(
+            feed(&mut e, b"li\x1b\x00\xffst\n").as_slice(),
+            &[Edit::Line(String::try_from("list").unwrap())]
+        );
         let mut long = [b'a'; MAX_LINE + 5];
         long[MAX_LINE + 4] = b'\n';
         assert_eq!(feed(&mut e, &long).as_slice(), &[Edit::TooLong]);

@@ -14,6 +14,7 @@
 
 mod bench;
 mod boot;
+mod console;
 mod crash;
 mod disk;
 mod machine;
@@ -174,13 +175,22 @@ fn test(target: &Target, system: &Path, timeout: Duration, transcript: &Path) ->
         std::fs::read_to_string(system).map_err(|e| format!("cannot read {}: {e}", system.display()))?;
     let system = System::parse(&text).map_err(|e| format!("{}: {e}", system.display()))?;
     let mut check = BootCheck::new(Expected::from_system(&system)?);
+    // The principal's console session runs on systems with a console and a
+    // spinner to halt (the test profile).
+    let governor = system.pd_index("governor");
+    let has_spinner =
+        governor.is_some_and(|g| system.children_of(g).any(|c| system.pds[c].name == "spinner"));
+    let mut session = (system.pd_index("serial").is_some() && has_spinner).then(console::Session::new);
     let machine = target.machine()?;
     let mut qemu = Qemu::spawn(&machine, transcript)?;
     let deadline = qemu.started + timeout;
-    let verdict = loop {
+    let mut verdict = loop {
         match qemu.next(deadline) {
             Next::Line(line) => {
                 println!("  | {line}");
+                if let Some(session) = session.as_mut() {
+                    session.boot_line(&line);
+                }
                 match check.feed(&line) {
                     Verdict::Pending => {}
                     done => break done,
@@ -191,19 +201,50 @@ fn test(target: &Target, system: &Path, timeout: Duration, transcript: &Path) ->
         }
     };
     let boot_s = qemu.started.elapsed().as_secs_f64();
+    if let (Verdict::Pass, Some(session)) = (&verdict, session.as_mut()) {
+        verdict = console_session(&mut qemu, session, deadline)?;
+    }
     drop(qemu);
     let (result, reason) = match &verdict {
         Verdict::Pass => ("pass", String::new()),
         Verdict::Fail(why) => ("fail", format!(" reason={why:?} transcript={}", transcript.display())),
         Verdict::Pending => unreachable!("the loop only ends on a verdict"),
     };
+    let console = session.map_or(String::new(), |s| format!(" halted={} controls={}", s.halted, s.controls));
     println!(
-        "arch={} boot_s={boot_s:.2} pds_ready={} faulted={} result={result}{reason}",
+        "arch={} boot_s={boot_s:.2} pds_ready={} faulted={}{console} result={result}{reason}",
         target.arch,
         check.pds_ready(),
         check.faulted()
     );
     Ok(verdict == Verdict::Pass)
+}
+
+/// Types the principal's commands and judges the governor's answers.
+fn console_session(
+    qemu: &mut Qemu,
+    session: &mut console::Session,
+    deadline: std::time::Instant,
+) -> Result<Verdict, String> {
+    let mut step = session.start();
+    loop {
+        match step {
+            console::Step::Type(command) => {
+                println!("  > {command}");
+                qemu.send(&command)?;
+            }
+            console::Step::Done(verdict) => return Ok(verdict),
+            console::Step::Wait => {}
+        }
+        step = match qemu.next(deadline) {
+            Next::Line(line) => {
+                println!("  | {line}");
+                session.feed(&line)
+            }
+            Next::Closed => return Ok(Verdict::Fail("QEMU exited during the console session".into())),
+            Next::TimedOut => return Ok(Verdict::Fail("timed out in the console session".into())),
+        };
+    }
 }
 
 /// The longest wait after the first acknowledgement before a kill.
@@ -311,17 +352,22 @@ fn crash_test(
     Ok(failure.is_none())
 }
 
-/// Runs `worknode log verify` (next to this binary) on the disk.
+/// Runs `worknode log verify` and `worknode audit verify` (next to this
+/// binary) on the disk: the chain holds, and every audit record decodes.
 fn verify_disk(disk: &Path) -> Result<bool, String> {
     let me = std::env::current_exe().map_err(|e| format!("cannot locate myself: {e}"))?;
     let cli = me.with_file_name("worknode");
-    let output =
-        std::process::Command::new(&cli).args(["log", "verify"]).arg(disk).output().map_err(|e| {
-            format!("cannot run {}: {e} (build it: cargo build -p worknode-cli)", cli.display())
-        })?;
-    print!("  {}", String::from_utf8_lossy(&output.stdout));
-    eprint!("{}", String::from_utf8_lossy(&output.stderr));
-    Ok(output.status.success())
+    let mut ok = true;
+    for what in ["log", "audit"] {
+        let output =
+            std::process::Command::new(&cli).args([what, "verify"]).arg(disk).output().map_err(|e| {
+                format!("cannot run {}: {e} (build it: cargo build -p worknode-cli)", cli.display())
+            })?;
+        print!("  {}", String::from_utf8_lossy(&output.stdout));
+        eprint!("{}", String::from_utf8_lossy(&output.stderr));
+        ok &= output.status.success();
+    }
+    Ok(ok)
 }
 
 /// Boots the bench image and times `bench| <phase> begin|end` markers.

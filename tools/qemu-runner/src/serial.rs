@@ -29,6 +29,8 @@ pub enum Next {
 /// A running QEMU.
 pub struct Qemu {
     child: Child,
+    /// The guest's serial input.
+    input: Option<std::process::ChildStdin>,
     lines: Receiver<String>,
     /// When the process was started.
     pub started: Instant,
@@ -43,12 +45,13 @@ impl Qemu {
         let mut child = Command::new(&machine.program)
             .args(&machine.args)
             .args(["-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot"])
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", machine.program))?;
         let started = Instant::now();
+        let input = child.stdin.take();
         let (tx, lines) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -68,7 +71,18 @@ impl Qemu {
                 }
             }
         });
-        Ok(Qemu { child, lines, started })
+        Ok(Qemu { child, input, lines, started })
+    }
+
+    /// Types `line` on the guest's serial console, ending it with CR as a
+    /// terminal would.
+    pub fn send(&mut self, line: &str) -> Result<(), String> {
+        let input = self.input.as_mut().ok_or("the console input is closed")?;
+        input
+            .write_all(line.as_bytes())
+            .and_then(|()| input.write_all(b"\r"))
+            .and_then(|()| input.flush())
+            .map_err(|e| format!("cannot type on the console: {e}"))
     }
 
     /// The next console line, or why there is none before `deadline`.
