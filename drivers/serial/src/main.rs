@@ -53,6 +53,28 @@ fn init() -> Serial {
     }
 }
 
+impl Serial {
+    /// Reads what the UART holds (at most [`DRAIN`] bytes) into lines;
+    /// returns whether a line completed.
+    fn drain(&mut self) -> bool {
+        let mut complete = false;
+        for _ in 0..DRAIN {
+            let Some(byte) = self.uart.read_byte() else { break };
+            match self.editor.feed(byte) {
+                Edit::Pending => {}
+                Edit::Line(line) => {
+                    if self.lines.push_back(line).is_err() {
+                        debug_println!("serial| {QUEUED} lines wait already; line dropped");
+                    }
+                    complete = true;
+                }
+                Edit::TooLong => debug_println!("serial| line longer than {MAX_LINE} bytes dropped"),
+            }
+        }
+        complete
+    }
+}
+
 struct Serial {
     uart: Uart,
     editor: LineEditor,
@@ -68,21 +90,11 @@ impl Handler for Serial {
         if !channels.contains(self.irq) {
             return Ok(());
         }
-        let mut complete = false;
-        for _ in 0..DRAIN {
-            let Some(byte) = self.uart.read_byte() else { break };
-            match self.editor.feed(byte) {
-                Edit::Pending => {}
-                Edit::Line(line) => {
-                    if self.lines.push_back(line).is_err() {
-                        debug_println!("serial| {QUEUED} lines wait already; line dropped");
-                    }
-                    complete = true;
-                }
-                Edit::TooLong => debug_println!("serial| line longer than {MAX_LINE} bytes dropped"),
-            }
-        }
+        let mut complete = self.drain();
         let _ = self.irq.irq_ack();
+        // Bytes that arrived between the last read and the acknowledgement
+        // raised no new edge (x86_64's IRQ 4 is edge triggered): read again.
+        complete |= self.drain();
         if complete {
             self.governor.notify();
         }
