@@ -36,6 +36,16 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+fn grant(holder: u16, actions: u16, first: u32, span: u32, expires: u64, intent: u32) -> Grant {
+    Grant {
+        holder,
+        actions: Actions(actions),
+        resources: Resources { first, last: first + span },
+        expires,
+        intent,
+    }
+}
+
 struct World {
     auth: Authority,
     intent: u32,
@@ -54,26 +64,12 @@ fn world(ops: &[Op]) -> World {
         let ids: Vec<CapId> = auth.caps().iter().map(|c| c.id).collect();
         match *op {
             Op::Grant { holder, actions, first, span, expires } => {
-                let grant = Grant {
-                    holder,
-                    actions: Actions(actions),
-                    resources: Resources { first, last: first + span },
-                    expires,
-                    intent,
-                };
-                let _ = auth.grant(PRINCIPAL, grant);
+                let _ = auth.grant(PRINCIPAL, grant(holder, actions, first, span, expires, intent));
             }
             Op::Delegate { from_cap, holder, actions, first, span, expires } if !ids.is_empty() => {
                 let parent = ids[from_cap % ids.len()];
                 let from = auth.cap(parent).unwrap().grant.holder;
-                let grant = Grant {
-                    holder,
-                    actions: Actions(actions),
-                    resources: Resources { first, last: first + span },
-                    expires,
-                    intent,
-                };
-                let _ = auth.delegate(from, parent, grant, 0);
+                let _ = auth.delegate(from, parent, grant(holder, actions, first, span, expires, intent), 0);
             }
             Op::Revoke { cap } if !ids.is_empty() => {
                 let id = ids[cap % ids.len()];

@@ -7,8 +7,6 @@
 //! governor wrote to decode; `export` writes the audit records as JSON
 //! Lines with their decisions spelled out.
 
-use std::fs::File;
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
@@ -16,7 +14,7 @@ use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord};
 use worknode_abi::log::EVENT_RECORD_VERSION;
 use worknode_authority::{Actions, Reason};
 
-use crate::log_cmd::{hex, stop_name, walk};
+use crate::log_cmd::{export_lines, hex, stop_name, walk};
 
 /// The names of the action kinds in `bits`.
 fn action_names(bits: u16) -> Vec<&'static str> {
@@ -130,34 +128,17 @@ pub fn verify(path: &Path) -> Result<(), String> {
 
 /// `worknode audit export`: one JSON line per audit record, then a summary.
 pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
-    let sink: Box<dyn Write> = match output {
-        Some(out) => {
-            Box::new(File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?)
-        }
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut sink = BufWriter::new(sink);
-    let mut failure = None;
-    let mut count = 0u64;
-    let walk = walk(path, |accepted, payload| {
-        if failure.is_some() {
-            return;
-        }
-        let Some(record) = AuditRecord::decode(payload) else { return };
-        count += 1;
-        let mut line = audit_json(&record);
-        line["seq"] = json!(accepted.header.seq);
-        line["hash"] = json!(hex(&accepted.hash));
-        line["prev_hash"] = json!(hex(&accepted.header.prev_hash));
-        if let Err(e) = writeln!(sink, "{line}") {
-            failure = Some(e);
-        }
-    })?;
-    let summary =
-        json!({"end": {"audit_records": count, "last_seq": walk.last_seq, "stop": stop_name(&walk.stop)}});
-    let result = match failure {
-        Some(e) => Err(e),
-        None => writeln!(sink, "{summary}").and_then(|()| sink.flush()),
-    };
-    result.map_err(|e| format!("cannot write the export: {e}"))
+    export_lines(
+        path,
+        output,
+        |accepted, payload| {
+            let record = AuditRecord::decode(payload)?;
+            let mut line = audit_json(&record);
+            line["seq"] = json!(accepted.header.seq);
+            line["hash"] = json!(hex(&accepted.hash));
+            line["prev_hash"] = json!(hex(&accepted.header.prev_hash));
+            Some(line)
+        },
+        |walk, count| json!({"end": {"audit_records": count, "last_seq": walk.last_seq, "stop": stop_name(&walk.stop)}}),
+    )
 }

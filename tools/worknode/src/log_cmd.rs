@@ -223,6 +223,36 @@ fn describe_payload(payload: &[u8]) -> serde_json::Value {
 
 /// `worknode log export`: JSON Lines on standard output or into `output`.
 pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
+    export_lines(
+        path,
+        output,
+        |accepted, payload| {
+            let h = &accepted.header;
+            let mut line = json!({
+                "seq": h.seq,
+                "batch_first_seq": h.batch_first_seq,
+                "len": h.len,
+                "hash": hex(&accepted.hash),
+                "prev_hash": hex(&h.prev_hash),
+                "payload_hex": hex(payload),
+            });
+            line["event"] = describe_payload(payload);
+            Some(line)
+        },
+        |walk, _| json!({"end": {"last_seq": walk.last_seq, "stop": stop_name(&walk.stop)}}),
+    )
+}
+
+/// The shape of every export: walks the chain, writes the JSON line
+/// `line_for` makes of each record (none for `None`), then the summary
+/// `summary` makes of the walk and the number of lines written, to
+/// standard output or `output`.
+pub(crate) fn export_lines(
+    path: &Path,
+    output: Option<&PathBuf>,
+    mut line_for: impl FnMut(&Accepted, &[u8]) -> Option<serde_json::Value>,
+    summary: impl FnOnce(&Walk, u64) -> serde_json::Value,
+) -> Result<(), String> {
     let sink: Box<dyn Write> = match output {
         Some(out) => {
             Box::new(File::create(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?)
@@ -231,25 +261,18 @@ pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
     };
     let mut sink = BufWriter::new(sink);
     let mut failure = None;
+    let mut written = 0u64;
     let walk = walk(path, |accepted, payload| {
         if failure.is_some() {
             return;
         }
-        let h = &accepted.header;
-        let mut line = json!({
-            "seq": h.seq,
-            "batch_first_seq": h.batch_first_seq,
-            "len": h.len,
-            "hash": hex(&accepted.hash),
-            "prev_hash": hex(&h.prev_hash),
-            "payload_hex": hex(payload),
-        });
-        line["event"] = describe_payload(payload);
+        let Some(line) = line_for(accepted, payload) else { return };
+        written += 1;
         if let Err(e) = writeln!(sink, "{line}") {
             failure = Some(e);
         }
     })?;
-    let summary = json!({"end": {"last_seq": walk.last_seq, "stop": stop_name(&walk.stop)}});
+    let summary = summary(&walk, written);
     let result = match failure {
         Some(e) => Err(e),
         None => writeln!(sink, "{summary}").and_then(|()| sink.flush()),
