@@ -5,6 +5,7 @@
 #                                              all three arches if the SDK is present
 #   make image / test-qemu / test-host / check-nostd / fuzz / clean
 #   make bench-log                             log appends vs raw disk writes
+#   make bench-gate                            a gated action vs a raw PPC
 #   make sim [SEEDS=500]                       Raft cluster simulator (host only)
 #   make bench-raft                            our Raft vs openraft and raft-rs
 #
@@ -15,7 +16,8 @@
 #                 release, benchmark
 #   PROFILE       Cargo profile of the PDs: release (default), size
 #                 (opt-level "z") or dev
-#   SYSTEM        system.xml profile: default (what `run` boots), test or bench
+#   SYSTEM        system.xml profile: default (what `run` boots), test, bench
+#                 or bench-gate
 #
 # Every check that can fail before a long build (unknown ARCH, no SDK, no
 # QEMU, no usable Rust toolchain) stops make with one line saying what to do.
@@ -106,7 +108,7 @@ need-linker = $(if $(PD_LINKER),,$(error no LLVM linker for the PDs: apt-get ins
 need-qemu = $(if $(shell command -v qemu-system-$(ARCH) 2>/dev/null),,$(error qemu-system-$(ARCH) not found: apt-get install --no-install-recommends $(qemu_pkg_$(ARCH))))
 sdk-present = $(and $(wildcard $(MICROKIT_SDK)/bin/microkit),$(filter $(MICROKIT_VERSION),$(shell cat $(MICROKIT_SDK)/VERSION 2>/dev/null)))
 
-.PHONY: all help run image test test-host test-qemu test-qemu-all check-nostd fuzz host-tools clean bench-log sim bench-raft
+.PHONY: all help run image test test-host test-qemu test-qemu-all check-nostd fuzz host-tools clean bench-log bench-gate sim bench-raft
 
 all: image
 
@@ -138,7 +140,7 @@ image: host-tools
 			-Zbuild-std=core,alloc,compiler_builtins \
 			-Zbuild-std-features=compiler-builtins-mem \
 			--target $(TARGET) --profile $(PROFILE) \
-			--target-dir "$(PD_TARGET_DIR)" \
+			--target-dir "$(PD_TARGET_DIR)" $(pd_features_$(SYSTEM)) \
 			$$(for p in $$programs; do printf -- '--bin %s ' $$p; done) && \
 	cd .. && for p in $$programs; do cp "$(PD_OUT_DIR)/$$p" "$(IMAGE_DIR)/$$p.elf"; done
 	$(MICROKIT_SDK)/bin/microkit $(SDF) --search-path $(IMAGE_DIR) \
@@ -219,6 +221,20 @@ bench-log:
 	$(RUNNER) bench --arch $(ARCH) --image $(BUILD_DIR)/bench/worknode.img \
 		--kernel $(KERNEL_ELF) --disk $(BUILD_DIR)/bench/disk.img \
 		--transcript $(BUILD_DIR)/bench/serial.log
+
+# A worknode action through the gate (check and in-memory audit record)
+# against a raw protected call to the governor, in one QEMU run counting
+# instructions (-icount shift=0; pds/gate-bench); last line
+# `gate_vs_ppc=<ratio>`. The profile's governor is built with the
+# `gate-bench` feature, which no other profile has.
+pd_features_bench-gate := --features governor-pd/gate-bench
+bench-gate:
+	$(need-sdk)$(need-qemu)
+	$(MAKE) --no-print-directory image SYSTEM=bench-gate
+	rm -f $(BUILD_DIR)/bench-gate/disk.img
+	$(RUNNER) bench-gate --arch $(ARCH) --image $(BUILD_DIR)/bench-gate/worknode.img \
+		--kernel $(KERNEL_ELF) --disk $(BUILD_DIR)/bench-gate/disk.img \
+		--transcript $(BUILD_DIR)/bench-gate/serial.log
 
 # Every runtime crate must build for the bare-metal targets the PDs use.
 check-nostd:

@@ -52,15 +52,21 @@ fuzz_target!(|data: &[u8]| {
             let outcome = match frame::decode::<Request>(bytes) {
                 Ok(request) => {
                     let outcome = roster.on_request(channel, &request);
+                    let own = index as u32;
                     let act = match &request {
-                        Request::Log { text } => Some((Actions::LOG, text.as_bytes())),
-                        Request::Record { event } => Some((Actions::RECORD, event.as_slice())),
-                        _ => None,
+                        Request::Log { text } => Some((Actions::LOG, own, text.as_bytes())),
+                        Request::Record { event } => Some((Actions::RECORD, own, event.as_slice())),
+                        Request::RecordTo { resource, event } => Some((Actions::RECORD, *resource, event.as_slice())),
+                        Request::Hello | Request::Ready => None,
                     };
-                    if let (Some(Ok(_)), Some((action, payload))) = (&outcome.reply, act) {
-                        let decision = gate.decide(index, None, action, index as u32, now);
-                        assert!(decision.allowed(), "the boot policy allows a child its own log and events");
-                        audited(&gate.audit("worknode", &decision, action, index as u32, payload, now));
+                    if let (Some(Ok(_)), Some((action, resource, payload))) = (&outcome.reply, act) {
+                        let decision = gate.decide(index, None, action, resource, now);
+                        assert_eq!(
+                            decision.allowed(),
+                            resource == own,
+                            "the boot policy allows a child its own log and events, nothing else"
+                        );
+                        audited(&gate.audit("worknode", &decision, action, resource, payload, now));
                     }
                     outcome
                 }

@@ -64,6 +64,17 @@ pub enum Request {
         /// The event, opaque to the governor and the log.
         event: Vec<u8, MAX_EVENT>,
     },
+    /// Record an event under `resource`: like [`Request::Record`], but
+    /// decided as `record` on the named resource rather than on the
+    /// worknode's own (its index). Resources beyond its own are the
+    /// principal's to grant, as leases. A denied call is answered with its
+    /// reason's code (`denied`, `expired`, `revoked`...) and audited.
+    RecordTo {
+        /// The resource the event belongs to.
+        resource: u32,
+        /// The event, opaque to the governor and the log.
+        event: Vec<u8, MAX_EVENT>,
+    },
 }
 
 /// A successful answer from the governor.

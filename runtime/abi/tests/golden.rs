@@ -23,6 +23,10 @@ fn log(text: &str) -> Request {
     Request::Log { text: text.try_into().unwrap() }
 }
 
+fn record_to(resource: u32) -> Request {
+    Request::RecordTo { resource, event: heapless::Vec::from_slice(&[0xAB]).unwrap() }
+}
+
 #[test]
 fn requests() {
     let cases: &[(Request, &[u8])] = &[
@@ -31,6 +35,8 @@ fn requests() {
         (log(""), &[1, 2, 0]),
         (log("hi"), &[1, 2, 2, b'h', b'i']),
         (Request::Record { event: heapless::Vec::from_slice(&[0xAB]).unwrap() }, &[1, 3, 1, 0xAB]),
+        (record_to(100), &[1, 4, 100, 1, 0xAB]),
+        (record_to(300), &[1, 4, 0xAC, 0x02, 1, 0xAB]),
     ];
     for (message, bytes) in cases {
         assert_eq!(encoded(message), *bytes, "{message:?}");
@@ -85,6 +91,7 @@ fn every_error_code_encodes_as_its_number() {
 #[test]
 fn unknown_tags_are_malformed() {
     assert_eq!(frame::decode::<Request>(&[1, 3]), Err(ErrorCode::Malformed));
+    assert_eq!(frame::decode::<Request>(&[1, 5]), Err(ErrorCode::Malformed), "no tag 5 yet");
     assert_eq!(frame::decode::<Response>(&[1, 2]), Err(ErrorCode::Malformed));
     assert_eq!(frame::decode::<Response>(&[1, 0, 2]), Err(ErrorCode::Malformed));
     // Error code 0 and 14 name nothing.
@@ -112,11 +119,12 @@ fn docs_agree_with_the_code() {
         assert!(row_with(&[&cells[0], &cells[1]]), "docs/abi.md lacks the row for {code}");
     }
     let record = Request::Record { event: heapless::Vec::from_slice(&[0xAB]).unwrap() };
-    let requests: [(&str, Request); 4] = [
+    let requests: [(&str, Request); 5] = [
         ("`Hello`", Request::Hello),
         ("`Ready`", Request::Ready),
         ("`Log`", log("hi")),
         ("`Record`", record),
+        ("`RecordTo`", record_to(100)),
     ];
     for (name, message) in requests {
         let bytes = format!("`{}`", hex(&encoded(&message)));

@@ -10,6 +10,7 @@
 
 pub mod console;
 pub mod control;
+pub mod denials;
 pub mod gate;
 pub mod roster;
 pub mod trail;

@@ -192,7 +192,7 @@ impl Roster {
             (Request::Log { .. }, ChildState::Greeted | ChildState::Ready) => Ok(Reply::Ack),
             // Allowed; the governor forwards it to the log and replies with
             // the log's answer.
-            (Request::Record { .. }, ChildState::Ready) => Ok(Reply::Ack),
+            (Request::Record { .. } | Request::RecordTo { .. }, ChildState::Ready) => Ok(Reply::Ack),
             (_, ChildState::Faulted) => Err(ErrorCode::Internal),
             _ => Err(ErrorCode::InvalidState),
         };

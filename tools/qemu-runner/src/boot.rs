@@ -265,6 +265,7 @@ governor| boot complete children=3 ready=2 faulted=1";
         let mut want = expected();
         want.worknodes.push("recorder".into());
         want.worknodes.push("spinner".into());
+        want.worknodes.push("prober".into());
         want.recording = vec!["worknode0".into(), "worknode1".into()];
         assert_eq!(Expected::from_system(&system).unwrap(), want);
         let rendered = worknode_sysdesc::render::render(&template, "x86_64_generic", "test").unwrap();

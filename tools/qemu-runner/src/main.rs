@@ -4,19 +4,26 @@
 //!   (`make run`; quit with Ctrl-A x);
 //! - `test`: boots headless, checks the console against the system
 //!   description (see [`boot`]), always stops QEMU, and ends with one summary
-//!   line: `arch=... boot_s=... pds_ready=N faulted=N result=pass|fail`;
+//!   line: `arch=... boot_s=... pds_ready=N faulted=N result=pass|fail`; on
+//!   the test profile it then runs the principal's console session (see
+//!   [`console`]) and checks its witnesses in the disk's audit trail,
+//!   adding `allowed=N denied=N audited=N halted=N controls=N`;
 //! - `crash`: kills QEMU at random moments while events are recorded and
 //!   checks each reboot recovers every acknowledged event (see [`crash`]),
 //!   then verifies the disk's hash chain; last line
 //!   `arch=... kills=N acked=N recovered=N lost=N read_back=N result=pass|fail`;
 //! - `bench`: boots the bench-profile image and times its phases on the
-//!   host; last line `log_vs_raw=<ratio>` (see pds/log-bench).
+//!   host; last line `log_vs_raw=<ratio>` (see pds/log-bench);
+//! - `bench-gate`: boots the bench-gate image counting instructions and
+//!   reads the guest's own timings; last line `gate_vs_ppc=<ratio>` (see
+//!   pds/gate-bench).
 
 mod bench;
 mod boot;
 mod console;
 mod crash;
 mod disk;
+mod gate_bench;
 mod machine;
 mod serial;
 
@@ -58,6 +65,17 @@ enum Command {
     },
     /// Time the log benchmark's phases (bench-profile image).
     Bench {
+        #[command(flatten)]
+        target: Target,
+        /// Seconds the whole benchmark may take.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// Where to write the console transcript.
+        #[arg(long)]
+        transcript: PathBuf,
+    },
+    /// Time a gated action against a raw call (bench-gate-profile image).
+    BenchGate {
         #[command(flatten)]
         target: Target,
         /// Seconds the whole benchmark may take.
@@ -144,6 +162,9 @@ fn main() -> ExitCode {
         Command::Bench { target, timeout, transcript } => {
             bench(&target, Duration::from_secs(timeout), &transcript)
         }
+        Command::BenchGate { target, timeout, transcript } => {
+            bench_gate(&target, Duration::from_secs(timeout), &transcript)
+        }
         Command::Crash { target, kills, seed, timeout, transcripts } => {
             crash_test(&target, kills, seed, Duration::from_secs(timeout), &transcripts)
         }
@@ -175,12 +196,13 @@ fn test(target: &Target, system: &Path, timeout: Duration, transcript: &Path) ->
         std::fs::read_to_string(system).map_err(|e| format!("cannot read {}: {e}", system.display()))?;
     let system = System::parse(&text).map_err(|e| format!("{}: {e}", system.display()))?;
     let mut check = BootCheck::new(Expected::from_system(&system)?);
-    // The principal's console session runs on systems with a console and a
-    // spinner to halt (the test profile).
+    // The principal's console session runs on systems with a console, a
+    // spinner to halt and a prober to grant to (the test profile).
     let governor = system.pd_index("governor");
-    let has_spinner =
-        governor.is_some_and(|g| system.children_of(g).any(|c| system.pds[c].name == "spinner"));
-    let mut session = (system.pd_index("serial").is_some() && has_spinner).then(console::Session::new);
+    let has_child =
+        |name: &str| governor.is_some_and(|g| system.children_of(g).any(|c| system.pds[c].name == name));
+    let session_runs = system.pd_index("serial").is_some() && has_child("spinner") && has_child("prober");
+    let mut session = session_runs.then(console::Session::new);
     let machine = target.machine()?;
     let mut qemu = Qemu::spawn(&machine, transcript)?;
     let deadline = qemu.started + timeout;
@@ -188,8 +210,8 @@ fn test(target: &Target, system: &Path, timeout: Duration, transcript: &Path) ->
         match qemu.next(deadline) {
             Next::Line(line) => {
                 println!("  | {line}");
-                if let Some(session) = session.as_mut() {
-                    session.boot_line(&line);
+                if let Some(failed) = session.as_mut().and_then(|s| s.observe(&line)) {
+                    break failed;
                 }
                 match check.feed(&line) {
                     Verdict::Pending => {}
@@ -205,12 +227,23 @@ fn test(target: &Target, system: &Path, timeout: Duration, transcript: &Path) ->
         verdict = console_session(&mut qemu, session, deadline)?;
     }
     drop(qemu);
+    // What the session saw decided must be in the audit trail on the disk.
+    if let (Verdict::Pass, Some(session), Some(disk)) = (&verdict, session.as_mut(), &target.disk)
+        && let Err(why) = session.check_audit(&audit_export(disk)?)
+    {
+        verdict = Verdict::Fail(why);
+    }
     let (result, reason) = match &verdict {
         Verdict::Pass => ("pass", String::new()),
         Verdict::Fail(why) => ("fail", format!(" reason={why:?} transcript={}", transcript.display())),
         Verdict::Pending => unreachable!("the loop only ends on a verdict"),
     };
-    let console = session.map_or(String::new(), |s| format!(" halted={} controls={}", s.halted, s.controls));
+    let console = session.map_or(String::new(), |s| {
+        format!(
+            " allowed={} denied={} audited={} halted={} controls={}",
+            s.allowed, s.denied, s.audited, s.halted, s.controls
+        )
+    });
     println!(
         "arch={} boot_s={boot_s:.2} pds_ready={} faulted={}{console} result={result}{reason}",
         target.arch,
@@ -226,7 +259,7 @@ fn console_session(
     session: &mut console::Session,
     deadline: std::time::Instant,
 ) -> Result<Verdict, String> {
-    let mut step = session.start();
+    let mut step = session.step("");
     loop {
         match step {
             console::Step::Type(command) => {
@@ -239,7 +272,10 @@ fn console_session(
         step = match qemu.next(deadline) {
             Next::Line(line) => {
                 println!("  | {line}");
-                session.feed(&line)
+                match session.observe(&line) {
+                    Some(failed) => console::Step::Done(failed),
+                    None => session.step(&line),
+                }
             }
             Next::Closed => return Ok(Verdict::Fail("QEMU exited during the console session".into())),
             Next::TimedOut => return Ok(Verdict::Fail("timed out in the console session".into())),
@@ -352,22 +388,41 @@ fn crash_test(
     Ok(failure.is_none())
 }
 
-/// Runs `worknode log verify` and `worknode audit verify` (next to this
-/// binary) on the disk: the chain holds, and every audit record decodes.
-fn verify_disk(disk: &Path) -> Result<bool, String> {
+/// Runs the `worknode` CLI (next to this binary) with `args` and the disk.
+fn worknode_cli(args: &[&str], disk: &Path) -> Result<std::process::Output, String> {
     let me = std::env::current_exe().map_err(|e| format!("cannot locate myself: {e}"))?;
     let cli = me.with_file_name("worknode");
+    std::process::Command::new(&cli)
+        .args(args)
+        .arg(disk)
+        .output()
+        .map_err(|e| format!("cannot run {}: {e} (build it: cargo build -p worknode-cli)", cli.display()))
+}
+
+/// Runs `worknode log verify` and `worknode audit verify` on the disk: the
+/// chain holds, and every audit record decodes.
+fn verify_disk(disk: &Path) -> Result<bool, String> {
     let mut ok = true;
     for what in ["log", "audit"] {
-        let output =
-            std::process::Command::new(&cli).args([what, "verify"]).arg(disk).output().map_err(|e| {
-                format!("cannot run {}: {e} (build it: cargo build -p worknode-cli)", cli.display())
-            })?;
+        let output = worknode_cli(&[what, "verify"], disk)?;
         print!("  {}", String::from_utf8_lossy(&output.stdout));
         eprint!("{}", String::from_utf8_lossy(&output.stderr));
         ok &= output.status.success();
     }
     Ok(ok)
+}
+
+/// The disk's audit trail as JSON Lines (`worknode audit export`), after
+/// checking its chain (`worknode audit verify`).
+fn audit_export(disk: &Path) -> Result<String, String> {
+    if !verify_disk(disk)? {
+        return Err(format!("the audit trail on {} does not verify", disk.display()));
+    }
+    let output = worknode_cli(&["audit", "export"], disk)?;
+    if !output.status.success() {
+        return Err(format!("worknode audit export failed: {}", String::from_utf8_lossy(&output.stderr)));
+    }
+    String::from_utf8(output.stdout).map_err(|e| format!("audit export is not UTF-8: {e}"))
 }
 
 /// Boots the bench image and times `bench| <phase> begin|end` markers.
@@ -397,4 +452,41 @@ fn bench(target: &Target, timeout: Duration, transcript: &Path) -> Result<bool, 
             Next::TimedOut => return Err(format!("benchmark did not finish in {}s", timeout.as_secs())),
         }
     }
+}
+
+/// Boots the bench-gate image with instruction counting and reads the
+/// guest's timings of both phases.
+fn bench_gate(target: &Target, timeout: Duration, transcript: &Path) -> Result<bool, String> {
+    let mut machine = target.machine()?;
+    // One nanosecond of guest time per instruction: the guest's clock
+    // counts instructions, whatever the host's load.
+    machine.args.extend(["-icount".to_string(), "shift=0".to_string()]);
+    let mut qemu = Qemu::spawn(&machine, transcript)?;
+    let deadline = qemu.started + timeout;
+    let mut results = gate_bench::Results::default();
+    loop {
+        match qemu.next(deadline) {
+            Next::Line(line) => {
+                if let Some(alarm) = ["panicked", "MON|ERROR", "seL4(CPU"].iter().find(|a| line.contains(*a))
+                {
+                    return Err(format!("console reported trouble ({alarm}): {line}"));
+                }
+                if line.starts_with("gate_bench| ") {
+                    println!("  | {line}");
+                }
+                match results.note(&line) {
+                    gate_bench::Seen::Nothing => {}
+                    gate_bench::Seen::Failed(why) => return Err(format!("the benchmark failed: {why}")),
+                    gate_bench::Seen::Done => break,
+                }
+            }
+            Next::Closed => return Err("QEMU exited before the benchmark finished".into()),
+            Next::TimedOut => return Err(format!("benchmark did not finish in {}s", timeout.as_secs())),
+        }
+    }
+    drop(qemu);
+    let ratio = results.ratio().ok_or("the benchmark finished without both phases")?;
+    println!("arch={} {results}", target.arch);
+    println!("gate_vs_ppc={ratio:.2}");
+    Ok(true)
 }
