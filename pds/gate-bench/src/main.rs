@@ -41,7 +41,7 @@ const CALLS: u32 = 20_000;
 /// Rounds of both phases.
 const ROUNDS: u32 = 3;
 /// The event each gated call records: a typical small event.
-const EVENT: [u8; 32] = [0x5A; 32];
+const EVENT: [u8; 16] = [0x5A; 16];
 
 fn call(request: &Request) -> Result<Reply, ErrorCode> {
     worknode_pd_ipc::ask_governor(GOVERNOR, request)

@@ -217,9 +217,8 @@ impl Governor {
     /// ready the record waits in the trail (sequence number 0), unless
     /// `must_land` (an event: its reply promises durability).
     fn write_audit(&mut self, record: &AuditRecord, must_land: bool) -> Result<u64, ErrorCode> {
-        let mut buf = [0u8; MAX_RECORD];
-        let bytes = record.encode(&mut buf).map_err(|_| ErrorCode::TooLarge)?;
-        let encoded = Encoded::from_slice(bytes).map_err(|_| ErrorCode::TooLarge)?;
+        let mut encoded = Encoded::new();
+        record.encode_into(&mut encoded).map_err(|_| ErrorCode::TooLarge)?;
         #[cfg(feature = "gate-bench")]
         {
             // The measure stops at the record in memory (see Cargo.toml).

@@ -58,6 +58,7 @@ pub struct AuditRecord {
     /// The capability that decided (or would have).
     pub cap: Option<u32>,
     /// The action's bytes: the event, the console text, the command.
+    #[serde(with = "crate::bytes")]
     pub payload: Vec<u8, MAX_EVENT>,
 }
 
@@ -71,6 +72,12 @@ impl AuditRecord {
     /// suffice), returning the used prefix.
     pub fn encode<'a>(&self, buf: &'a mut [u8]) -> Result<&'a mut [u8], postcard::Error> {
         postcard::to_slice(self, buf)
+    }
+
+    /// Appends the encoding to `out`, as [`AuditRecord::encode`] writes it;
+    /// on error `out` may hold part of it.
+    pub fn encode_into<const N: usize>(&self, out: &mut heapless::Vec<u8, N>) -> Result<(), postcard::Error> {
+        postcard::serialize_with_flavor(self, crate::flavors::Append::new(out))
     }
 
     /// Decodes a log payload; `None` if it is not an audit record.

@@ -68,12 +68,12 @@ pub fn decode<'a, T: Deserialize<'a> + Serialize>(frame: &'a [u8]) -> Result<T, 
     if !rest.is_empty() {
         return Err(ErrorCode::Malformed);
     }
-    let mut canonical = [0u8; MAX_FRAME_LEN];
-    let len = encode(&message, &mut canonical).map_err(|_| ErrorCode::Malformed)?;
-    if canonical[..len] != *frame {
-        return Err(ErrorCode::Malformed);
+    // Re-encoding must give back exactly the body: compared as it is
+    // produced, without a scratch buffer (crate::flavors).
+    match postcard::serialize_with_flavor(&message, crate::flavors::Compare::new(body)) {
+        Ok(true) => Ok(message),
+        _ => Err(ErrorCode::Malformed),
     }
-    Ok(message)
 }
 
 /// The number of message registers a frame of `len` bytes occupies.

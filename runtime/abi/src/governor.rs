@@ -62,6 +62,7 @@ pub enum Request {
     /// after `Ready`.
     Record {
         /// The event, opaque to the governor and the log.
+        #[serde(with = "crate::bytes")]
         event: Vec<u8, MAX_EVENT>,
     },
     /// Record an event under `resource`: like [`Request::Record`], but
@@ -73,6 +74,7 @@ pub enum Request {
         /// The resource the event belongs to.
         resource: u32,
         /// The event, opaque to the governor and the log.
+        #[serde(with = "crate::bytes")]
         event: Vec<u8, MAX_EVENT>,
     },
 }

@@ -22,8 +22,10 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+mod bytes;
 pub mod console;
 pub mod error;
+pub mod flavors;
 pub mod frame;
 pub mod governor;
 pub mod log;

@@ -37,11 +37,13 @@ pub enum LogRequest {
     /// Append a record and reply once it is durable.
     Append {
         /// The record's payload.
+        #[serde(with = "crate::bytes")]
         payload: Vec<u8, MAX_RECORD>,
     },
     /// Append a record to the pending batch and reply at once.
     AppendLater {
         /// The record's payload.
+        #[serde(with = "crate::bytes")]
         payload: Vec<u8, MAX_RECORD>,
     },
     /// Make every appended record durable.
@@ -76,6 +78,7 @@ pub enum LogReply {
         /// The record's sequence number.
         seq: u64,
         /// Its payload.
+        #[serde(with = "crate::bytes")]
         payload: Vec<u8, MAX_RECORD>,
     },
     /// Answer to `Status`.
@@ -102,5 +105,6 @@ pub struct EventRecord {
     /// The worknode that recorded it.
     pub source: String<MAX_SOURCE>,
     /// The event as the worknode sent it.
+    #[serde(with = "crate::bytes")]
     pub event: Vec<u8, MAX_EVENT>,
 }
