@@ -22,7 +22,7 @@ const GOVERNOR: Channel = Channel::new(system::channel::GOVERNOR);
 /// mapped by Microkit.
 const UNMAPPED: usize = 0x10;
 
-fn call(request: &Request) -> Result<Response, worknode_abi::ErrorCode> {
+fn call(request: &Request<'_>) -> Result<Response, worknode_abi::ErrorCode> {
     worknode_pd_ipc::call::<Request, Response>(GOVERNOR, request)
 }
 
@@ -41,12 +41,14 @@ impl Handler for Drill {
     type Error = Infallible;
 
     fn notified(&mut self, _channels: ChannelSet) -> Result<(), Self::Error> {
-        let _ = call(&Request::Log { text: log_text(format_args!("storing to {UNMAPPED:#x} on purpose")) });
+        let _ = call(&Request::Log {
+            text: (&log_text(format_args!("storing to {UNMAPPED:#x} on purpose"))).into(),
+        });
         // SAFETY: not safe, and meant not to be: the store faults before it
         // can change any memory, and the kernel stops this PD and reports the
         // fault to the governor. Volatile so the store is not elided.
         unsafe { core::ptr::write_volatile(UNMAPPED as *mut u64, 0xdead) };
-        let _ = call(&Request::Log { text: log_text(format_args!("the store did not fault")) });
+        let _ = call(&Request::Log { text: (&log_text(format_args!("the store did not fault"))).into() });
         Ok(())
     }
 }

@@ -8,7 +8,7 @@
 //! - `ppc`: an empty message (label 0, no registers). A governor built with
 //!   the `gate-bench` feature answers it with an empty reply before looking
 //!   at it: a raw Microkit protected procedure call round trip.
-//! - `gate`: [`Request::Record`] with a 32-byte event. The governor decodes
+//! - `gate`: [`Request::Record`] with a 16-byte event. The governor decodes
 //!   the frame, checks the caller's state, decides on the gate, builds and
 //!   encodes the audit record and answers `Recorded`. The `gate-bench`
 //!   build keeps the record in memory instead of the event log (the
@@ -25,7 +25,6 @@
 #![no_main]
 #![deny(unsafe_code)]
 
-use heapless::Vec;
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, MessageInfo, protection_domain};
 use worknode_abi::ErrorCode;
 use worknode_abi::governor::{Reply, Request, log_text};
@@ -43,13 +42,13 @@ const ROUNDS: u32 = 3;
 /// The event each gated call records: a typical small event.
 const EVENT: [u8; 16] = [0x5A; 16];
 
-fn call(request: &Request) -> Result<Reply, ErrorCode> {
+fn call(request: &Request<'_>) -> Result<Reply, ErrorCode> {
     worknode_pd_ipc::ask_governor(GOVERNOR, request)
 }
 
 macro_rules! log {
     ($($arg:tt)*) => {{
-        let _ = call(&Request::Log { text: log_text(format_args!($($arg)*)) });
+        let _ = call(&Request::Log { text: (&log_text(format_args!($($arg)*))).into() });
     }};
 }
 
@@ -86,12 +85,10 @@ impl GateBench {
 
     /// Times `CALLS` gated records; `None` if one was not recorded.
     fn gate_phase(&self) -> Option<u64> {
-        let event: Vec<u8, { worknode_abi::governor::MAX_EVENT }> =
-            Vec::from_slice(&EVENT).expect("the event fits");
+        let event = EVENT.as_slice().try_into().expect("the event fits");
         let start = self.clock.now_ns();
         for _ in 0..CALLS {
-            let request = Request::Record { event: event.clone() };
-            if !matches!(call(&request), Ok(Reply::Recorded { .. })) {
+            if !matches!(call(&Request::Record { event }), Ok(Reply::Recorded { .. })) {
                 return None;
             }
         }

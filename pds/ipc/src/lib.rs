@@ -28,6 +28,23 @@ pub fn receive<T: DeserializeOwned + Serialize>(info: &MessageInfo) -> Result<T,
     with_msg_bytes(|regs| regs.get(..len).ok_or(ErrorCode::Malformed).and_then(frame::decode))
 }
 
+/// A received frame, copied out of the message registers.
+pub type FrameBuf = heapless::Vec<u8, { frame::MAX_FRAME_LEN }>;
+
+/// Copies the frame described by `info` out of the message registers into
+/// `buf` and returns it, for a message that borrows from its frame (a
+/// governor [`Request`]). The copy matters: the receiver's own calls reuse
+/// the message registers while it still holds the message.
+pub fn receive_frame<'b>(info: &MessageInfo, buf: &'b mut FrameBuf) -> Result<&'b [u8], ErrorCode> {
+    let len = frame::frame_len(info.label(), info.count())?;
+    buf.clear();
+    with_msg_bytes(|regs| {
+        let frame = regs.get(..len).ok_or(ErrorCode::Malformed)?;
+        buf.extend_from_slice(frame).map_err(|_| ErrorCode::Malformed)
+    })?;
+    Ok(buf)
+}
+
 /// Calls the protected procedure on `channel` with `request` and decodes
 /// the reply.
 pub fn call<Q: Serialize, R: DeserializeOwned + Serialize>(
@@ -48,6 +65,6 @@ pub fn reply<T: Serialize>(message: &T) -> MessageInfo {
 /// A worknode's request to the governor on `governor`, with the transport
 /// error and the governor's answer folded into one result: what every
 /// governed PD wants to branch on.
-pub fn ask_governor(governor: Channel, request: &Request) -> Result<Reply, ErrorCode> {
+pub fn ask_governor(governor: Channel, request: &Request<'_>) -> Result<Reply, ErrorCode> {
     call::<Request, Response>(governor, request).and_then(|response| response)
 }

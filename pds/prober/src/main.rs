@@ -19,7 +19,6 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use heapless::Vec;
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, protection_domain};
 use worknode_abi::ErrorCode;
 use worknode_abi::governor::{Reply, Request, log_text};
@@ -39,13 +38,13 @@ const ATTEMPTS: u32 = 100_000;
 /// Counting steps between attempts.
 const PAUSE: u32 = 2_000_000;
 
-fn call(request: &Request) -> Result<Reply, ErrorCode> {
+fn call(request: &Request<'_>) -> Result<Reply, ErrorCode> {
     worknode_pd_ipc::ask_governor(GOVERNOR, request)
 }
 
 macro_rules! log {
     ($($arg:tt)*) => {{
-        let _ = call(&Request::Log { text: log_text(format_args!($($arg)*)) });
+        let _ = call(&Request::Log { text: (&log_text(format_args!($($arg)*))).into() });
     }};
 }
 
@@ -80,7 +79,7 @@ impl Handler for Prober {
         let mut last = None;
         for attempt in 0..ATTEMPTS {
             let text = log_text(format_args!("probe {attempt}"));
-            let event = Vec::from_slice(text.as_bytes()).expect("probe text fits an event");
+            let event = text.as_bytes().try_into().expect("probe text fits an event");
             let (answer, seq) = match call(&Request::RecordTo { resource: RESOURCE, event }) {
                 Ok(Reply::Recorded { seq }) => (Answer::Allowed, seq),
                 Ok(other) => panic!("prober: unexpected reply {other:?}"),

@@ -9,7 +9,6 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use heapless::Vec;
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, protection_domain};
 use worknode_abi::ErrorCode;
 use worknode_abi::governor::{Reply, Request, log_text};
@@ -22,7 +21,7 @@ const GOVERNOR: Channel = Channel::new(system::channel::GOVERNOR);
 /// Events per boot: enough to outlast the crash test's kill window.
 const EVENTS: u32 = 20_000;
 
-fn call(request: &Request) -> Result<Reply, ErrorCode> {
+fn call(request: &Request<'_>) -> Result<Reply, ErrorCode> {
     worknode_pd_ipc::ask_governor(GOVERNOR, request)
 }
 
@@ -46,12 +45,15 @@ impl Handler for Recorder {
         if let Err(e) = call(&Request::Ready) {
             panic!("recorder: ready refused: {e:?}");
         }
-        let _ = call(&Request::Log { text: log_text(format_args!("start received, ready acknowledged")) });
+        let _ = call(&Request::Log {
+            text: (&log_text(format_args!("start received, ready acknowledged"))).into(),
+        });
         for k in 0..EVENTS {
             let text = log_text(format_args!("recorder event {k}"));
-            let event = Vec::from_slice(text.as_bytes()).expect("event text fits");
+            let event = text.as_bytes().try_into().expect("event text fits");
             if let Err(e) = call(&Request::Record { event }) {
-                let _ = call(&Request::Log { text: log_text(format_args!("record {k} refused: {e}")) });
+                let _ =
+                    call(&Request::Log { text: (&log_text(format_args!("record {k} refused: {e}"))).into() });
                 break;
             }
         }

@@ -21,7 +21,7 @@ mod system {
 
 const GOVERNOR: Channel = Channel::new(system::channel::GOVERNOR);
 
-fn call(request: &Request) -> Option<Reply> {
+fn call(request: &Request<'_>) -> Option<Reply> {
     worknode_pd_ipc::ask_governor(GOVERNOR, request).ok()
 }
 
@@ -38,8 +38,8 @@ impl Handler for Spinner {
 
     fn notified(&mut self, _channels: ChannelSet) -> Result<(), Self::Error> {
         call(&Request::Ready);
-        call(&Request::Log { text: log_text(format_args!("start received, ready acknowledged")) });
-        call(&Request::Log { text: log_text(format_args!("spinning forever")) });
+        call(&Request::Log { text: (&log_text(format_args!("start received, ready acknowledged"))).into() });
+        call(&Request::Log { text: (&log_text(format_args!("spinning forever"))).into() });
         loop {
             core::hint::spin_loop();
         }

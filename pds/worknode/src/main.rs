@@ -21,7 +21,7 @@ mod system {
 
 const GOVERNOR: Channel = Channel::new(system::channel::GOVERNOR);
 
-fn call(request: &Request) -> Result<Reply, ErrorCode> {
+fn call(request: &Request<'_>) -> Result<Reply, ErrorCode> {
     worknode_pd_ipc::ask_governor(GOVERNOR, request)
 }
 
@@ -29,7 +29,7 @@ fn call(request: &Request) -> Result<Reply, ErrorCode> {
 /// failing for: the governor already knows why it refused.
 macro_rules! log {
     ($($arg:tt)*) => {{
-        let _ = call(&Request::Log { text: log_text(format_args!($($arg)*)) });
+        let _ = call(&Request::Log { text: (&log_text(format_args!($($arg)*))).into() });
     }};
 }
 
@@ -62,8 +62,7 @@ impl Handler for Worknode {
             other => panic!("{}: ready refused: {other:?}", self.name),
         }
         // One durable event per start, so every boot leaves a trace in the log.
-        let mut event = heapless::Vec::new();
-        let _ = event.extend_from_slice(b"started");
+        let event = b"started".as_slice().try_into().expect("a short event fits");
         match call(&Request::Record { event }) {
             Ok(Reply::Recorded { seq }) => log!("recorded 'started' as event {seq}"),
             Err(ErrorCode::NotFound) => log!("no event log on this node"),

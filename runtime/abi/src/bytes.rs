@@ -16,12 +16,17 @@ use serde::de::{Error, SeqAccess, Visitor};
 use serde::{Deserializer, Serializer};
 
 /// Writes `bytes` as a byte string.
-pub fn serialize<S: Serializer, const N: usize>(bytes: &Vec<u8, N>, serializer: S) -> Result<S::Ok, S::Error> {
+pub fn serialize<S: Serializer, const N: usize>(
+    bytes: &Vec<u8, N>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_bytes(bytes)
 }
 
 /// Reads a byte string of at most `N` bytes.
-pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(deserializer: D) -> Result<Vec<u8, N>, D::Error> {
+pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
+    deserializer: D,
+) -> Result<Vec<u8, N>, D::Error> {
     deserializer.deserialize_bytes(BytesVisitor::<N>)
 }
 

@@ -28,10 +28,11 @@
 
 use core::fmt;
 
-use heapless::{String, Vec};
+use heapless::String;
 use serde::{Deserialize, Serialize};
 
 use crate::ErrorCode;
+use crate::bounded::{Bytes, Text};
 
 /// The longest line a worknode may log, in bytes of UTF-8.
 pub const MAX_LOG_TEXT: usize = 256;
@@ -41,11 +42,12 @@ pub const MAX_LOG_TEXT: usize = 256;
 pub const MAX_EVENT: usize = 256;
 
 /// An operation a worknode asks of the governor.
-// `Log` makes the enum ~260 bytes. Boxing it is not an option without an
-// allocator, and a request lives on the stack once per call.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Request {
+///
+/// Its bytes and text are borrowed (from the caller's buffers when it is
+/// made, from the received frame when it is decoded: see
+/// [`crate::bounded`]), so a request is a few words whatever it carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request<'a> {
     /// First contact after the worknode starts. Valid once per start.
     Hello,
     /// The worknode received "start" and is running. Valid once, after
@@ -55,15 +57,16 @@ pub enum Request {
     /// `Hello`.
     Log {
         /// The line, without a trailing newline.
-        text: String<MAX_LOG_TEXT>,
+        #[serde(borrow)]
+        text: Text<'a, MAX_LOG_TEXT>,
     },
     /// Record an event in the node's event log. The reply,
     /// [`Reply::Recorded`], comes only once the record is durable. Valid
     /// after `Ready`.
     Record {
         /// The event, opaque to the governor and the log.
-        #[serde(with = "crate::bytes")]
-        event: Vec<u8, MAX_EVENT>,
+        #[serde(borrow)]
+        event: Bytes<'a, MAX_EVENT>,
     },
     /// Record an event under `resource`: like [`Request::Record`], but
     /// decided as `record` on the named resource rather than on the
@@ -74,8 +77,8 @@ pub enum Request {
         /// The resource the event belongs to.
         resource: u32,
         /// The event, opaque to the governor and the log.
-        #[serde(with = "crate::bytes")]
-        event: Vec<u8, MAX_EVENT>,
+        #[serde(borrow)]
+        event: Bytes<'a, MAX_EVENT>,
     },
 }
 

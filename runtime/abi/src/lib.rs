@@ -22,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod audit;
+pub mod bounded;
 mod bytes;
 pub mod console;
 pub mod error;

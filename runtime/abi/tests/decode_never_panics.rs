@@ -21,7 +21,7 @@ fn valid_frames() -> Vec<Vec<u8>> {
     let mut frames =
         vec![encoded(&Request::Hello), encoded(&Request::Ready), encoded(&Response::Ok(Reply::Ack))];
     for text in ["", "hello", "é\u{1b}[2J\n", &"y".repeat(200)] {
-        frames.push(encoded(&Request::Log { text: text.try_into().unwrap() }));
+        frames.push(encoded(&Request::Log { text: worknode_abi::bounded::Text::new(text).unwrap() }));
     }
     for (worknode, children) in [(0, 1), (2, 3), (127, 128), (300, 61), (u16::MAX, u16::MAX)] {
         frames.push(encoded(&Response::Ok(Reply::Welcome { worknode, children })));

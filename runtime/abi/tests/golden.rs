@@ -5,6 +5,7 @@
 //! editing these.
 
 use worknode_abi::ErrorCode;
+use worknode_abi::bounded::{Bytes, Text};
 use worknode_abi::frame::{self, ABI_VERSION, MAX_FRAME_LEN};
 use worknode_abi::governor::{Reply, Request, Response};
 
@@ -19,22 +20,22 @@ fn abi_version_is_one() {
     assert_eq!(ABI_VERSION, 1);
 }
 
-fn log(text: &str) -> Request {
-    Request::Log { text: text.try_into().unwrap() }
+fn log(text: &str) -> Request<'_> {
+    Request::Log { text: Text::new(text).unwrap() }
 }
 
-fn record_to(resource: u32) -> Request {
-    Request::RecordTo { resource, event: heapless::Vec::from_slice(&[0xAB]).unwrap() }
+fn record_to(resource: u32) -> Request<'static> {
+    Request::RecordTo { resource, event: Bytes::new(&[0xAB]).unwrap() }
 }
 
 #[test]
 fn requests() {
-    let cases: &[(Request, &[u8])] = &[
+    let cases: &[(Request<'_>, &[u8])] = &[
         (Request::Hello, &[1, 0]),
         (Request::Ready, &[1, 1]),
         (log(""), &[1, 2, 0]),
         (log("hi"), &[1, 2, 2, b'h', b'i']),
-        (Request::Record { event: heapless::Vec::from_slice(&[0xAB]).unwrap() }, &[1, 3, 1, 0xAB]),
+        (Request::Record { event: Bytes::new(&[0xAB]).unwrap() }, &[1, 3, 1, 0xAB]),
         (record_to(100), &[1, 4, 100, 1, 0xAB]),
         (record_to(300), &[1, 4, 0xAC, 0x02, 1, 0xAB]),
     ];
@@ -118,8 +119,8 @@ fn docs_agree_with_the_code() {
         let cells = [format!("| {} |", code.code()), format!("`{}`", code.name())];
         assert!(row_with(&[&cells[0], &cells[1]]), "docs/abi.md lacks the row for {code}");
     }
-    let record = Request::Record { event: heapless::Vec::from_slice(&[0xAB]).unwrap() };
-    let requests: [(&str, Request); 5] = [
+    let record = Request::Record { event: Bytes::new(&[0xAB]).unwrap() };
+    let requests: [(&str, Request<'_>); 5] = [
         ("`Hello`", Request::Hello),
         ("`Ready`", Request::Ready),
         ("`Log`", log("hi")),

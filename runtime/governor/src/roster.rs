@@ -171,7 +171,7 @@ impl Roster {
     }
 
     /// Handles a decoded request that arrived on `channel`.
-    pub fn on_request(&mut self, channel: usize, request: &Request) -> Outcome {
+    pub fn on_request(&mut self, channel: usize, request: &Request<'_>) -> Outcome {
         let children = self.entries.len();
         let Some(index) = self.entries.iter().position(|e| e.spec.channel == channel) else {
             // A call on a channel that is not a child's: the system
@@ -308,7 +308,7 @@ mod tests {
         roster.on_init();
         roster.on_request(1, &Request::Hello);
         assert_eq!(roster.on_request(2, &Request::Hello).notify, 0, "start before the log is ready");
-        let record = Request::Record { event: heapless::Vec::from_slice(b"e").unwrap() };
+        let record = Request::Record { event: worknode_abi::bounded::Bytes::new(b"e").unwrap() };
         assert_eq!(reply(&roster.on_request(1, &record)), Err(ErrorCode::InvalidState));
         assert_eq!(roster.on_service_ready().notify, 0b110);
         roster.on_request(1, &Request::Ready);

@@ -458,9 +458,11 @@ fn bench(target: &Target, timeout: Duration, transcript: &Path) -> Result<bool, 
 /// guest's timings of both phases.
 fn bench_gate(target: &Target, timeout: Duration, transcript: &Path) -> Result<bool, String> {
     let mut machine = target.machine()?;
-    // One nanosecond of guest time per instruction: the guest's clock
-    // counts instructions, whatever the host's load.
-    machine.args.extend(["-icount".to_string(), "shift=0".to_string()]);
+    // One nanosecond of guest time per instruction: the guest's clocks
+    // count instructions, whatever the host's load. `-rtc clock=vm` puts
+    // the RTC (riscv64's clock, the goldfish RTC) on that time too; by
+    // default it reads the host's.
+    machine.args.extend(["-icount", "shift=0", "-rtc", "clock=vm"].map(String::from));
     let mut qemu = Qemu::spawn(&machine, transcript)?;
     let deadline = qemu.started + timeout;
     let mut results = gate_bench::Results::default();

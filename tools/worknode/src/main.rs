@@ -85,7 +85,7 @@ enum SystemCommand {
         /// Microkit board name, e.g. qemu_virt_aarch64.
         #[arg(long)]
         board: String,
-        /// Build profile: default or test.
+        /// Build profile: default, test, bench or bench-gate.
         #[arg(long, default_value = "default")]
         profile: String,
         /// Where to write the result (standard output if absent).
