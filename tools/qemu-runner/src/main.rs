@@ -425,12 +425,17 @@ fn audit_export(disk: &Path) -> Result<String, String> {
     String::from_utf8(output.stdout).map_err(|e| format!("audit export is not UTF-8: {e}"))
 }
 
-/// Boots the bench image and times `bench| <phase> begin|end` markers.
-fn bench(target: &Target, timeout: Duration, transcript: &Path) -> Result<bool, String> {
-    let machine = target.machine()?;
-    let mut qemu = Qemu::spawn(&machine, transcript)?;
+/// Boots `machine` and hands each console line to `judge` until it has a
+/// result. Trouble on the console, QEMU exiting or the timeout end the run
+/// with an error. QEMU is stopped on return.
+fn read_bench<T>(
+    machine: &Machine,
+    timeout: Duration,
+    transcript: &Path,
+    mut judge: impl FnMut(&str) -> Result<Option<T>, String>,
+) -> Result<T, String> {
+    let mut qemu = Qemu::spawn(machine, transcript)?;
     let deadline = qemu.started + timeout;
-    let mut marks = bench::Marks::default();
     loop {
         match qemu.next(deadline) {
             Next::Line(line) => {
@@ -438,20 +443,29 @@ fn bench(target: &Target, timeout: Duration, transcript: &Path) -> Result<bool, 
                 {
                     return Err(format!("console reported trouble ({alarm}): {line}"));
                 }
-                if let Some(mark) = bench::marker(&line) {
-                    println!("  | {mark}");
-                }
-                if let Some(report) = marks.note(&line, std::time::Instant::now()) {
-                    drop(qemu);
-                    println!("arch={} {report}", target.arch);
-                    println!("log_vs_raw={:.2}", report.ratio());
-                    return Ok(true);
+                if let Some(result) = judge(&line)? {
+                    return Ok(result);
                 }
             }
             Next::Closed => return Err("QEMU exited before the benchmark finished".into()),
             Next::TimedOut => return Err(format!("benchmark did not finish in {}s", timeout.as_secs())),
         }
     }
+}
+
+/// Boots the bench image and times `bench| <phase> begin|end` markers.
+fn bench(target: &Target, timeout: Duration, transcript: &Path) -> Result<bool, String> {
+    let machine = target.machine()?;
+    let mut marks = bench::Marks::default();
+    let report = read_bench(&machine, timeout, transcript, |line| {
+        if let Some(mark) = bench::marker(line) {
+            println!("  | {mark}");
+        }
+        Ok(marks.note(line, std::time::Instant::now()))
+    })?;
+    println!("arch={} {report}", target.arch);
+    println!("log_vs_raw={:.2}", report.ratio());
+    Ok(true)
 }
 
 /// Boots the bench-gate image with instruction counting and reads the
@@ -463,30 +477,17 @@ fn bench_gate(target: &Target, timeout: Duration, transcript: &Path) -> Result<b
     // the RTC (riscv64's clock, the goldfish RTC) on that time too; by
     // default it reads the host's.
     machine.args.extend(["-icount", "shift=0", "-rtc", "clock=vm"].map(String::from));
-    let mut qemu = Qemu::spawn(&machine, transcript)?;
-    let deadline = qemu.started + timeout;
     let mut results = gate_bench::Results::default();
-    loop {
-        match qemu.next(deadline) {
-            Next::Line(line) => {
-                if let Some(alarm) = ["panicked", "MON|ERROR", "seL4(CPU"].iter().find(|a| line.contains(*a))
-                {
-                    return Err(format!("console reported trouble ({alarm}): {line}"));
-                }
-                if line.starts_with("gate_bench| ") {
-                    println!("  | {line}");
-                }
-                match results.note(&line) {
-                    gate_bench::Seen::Nothing => {}
-                    gate_bench::Seen::Failed(why) => return Err(format!("the benchmark failed: {why}")),
-                    gate_bench::Seen::Done => break,
-                }
-            }
-            Next::Closed => return Err("QEMU exited before the benchmark finished".into()),
-            Next::TimedOut => return Err(format!("benchmark did not finish in {}s", timeout.as_secs())),
+    read_bench(&machine, timeout, transcript, |line| {
+        if line.starts_with("gate_bench| ") {
+            println!("  | {line}");
         }
-    }
-    drop(qemu);
+        match results.note(line) {
+            gate_bench::Seen::Nothing => Ok(None),
+            gate_bench::Seen::Failed(why) => Err(format!("the benchmark failed: {why}")),
+            gate_bench::Seen::Done => Ok(Some(())),
+        }
+    })?;
     let ratio = results.ratio().ok_or("the benchmark finished without both phases")?;
     println!("arch={} {results}", target.arch);
     println!("gate_vs_ppc={ratio:.2}");
