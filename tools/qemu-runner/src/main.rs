@@ -64,27 +64,9 @@ enum Command {
         transcript: PathBuf,
     },
     /// Time the log benchmark's phases (bench-profile image).
-    Bench {
-        #[command(flatten)]
-        target: Target,
-        /// Seconds the whole benchmark may take.
-        #[arg(long, default_value_t = 300)]
-        timeout: u64,
-        /// Where to write the console transcript.
-        #[arg(long)]
-        transcript: PathBuf,
-    },
+    Bench(BenchRun),
     /// Time a gated action against a raw call (bench-gate-profile image).
-    BenchGate {
-        #[command(flatten)]
-        target: Target,
-        /// Seconds the whole benchmark may take.
-        #[arg(long, default_value_t = 300)]
-        timeout: u64,
-        /// Where to write the console transcript.
-        #[arg(long)]
-        transcript: PathBuf,
-    },
+    BenchGate(BenchRun),
     /// Kill QEMU at random moments while events are recorded; check that
     /// every reboot recovers every acknowledged event.
     Crash {
@@ -103,6 +85,19 @@ enum Command {
         #[arg(long)]
         transcripts: PathBuf,
     },
+}
+
+/// What every benchmark run takes.
+#[derive(Args)]
+struct BenchRun {
+    #[command(flatten)]
+    target: Target,
+    /// Seconds the whole benchmark may take.
+    #[arg(long, default_value_t = 300)]
+    timeout: u64,
+    /// Where to write the console transcript.
+    #[arg(long)]
+    transcript: PathBuf,
 }
 
 #[derive(Args)]
@@ -159,12 +154,8 @@ fn main() -> ExitCode {
         Command::Test { target, system, timeout, transcript } => {
             test(&target, &system, Duration::from_secs(timeout), &transcript)
         }
-        Command::Bench { target, timeout, transcript } => {
-            bench(&target, Duration::from_secs(timeout), &transcript)
-        }
-        Command::BenchGate { target, timeout, transcript } => {
-            bench_gate(&target, Duration::from_secs(timeout), &transcript)
-        }
+        Command::Bench(run) => bench(&run.target, Duration::from_secs(run.timeout), &run.transcript),
+        Command::BenchGate(run) => bench_gate(&run.target, Duration::from_secs(run.timeout), &run.transcript),
         Command::Crash { target, kills, seed, timeout, transcripts } => {
             crash_test(&target, kills, seed, Duration::from_secs(timeout), &transcripts)
         }
