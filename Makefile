@@ -102,13 +102,32 @@ PD_LINKER ?= $(firstword $(wildcard $(PD_SYSROOT)/lib/rustlib/*/bin/rust-lld) \
                          $(shell command -v ld.lld ld.lld-19 2>/dev/null) \
                          $(wildcard /usr/lib/llvm-*/bin/ld.lld))
 
+# clippy for the PDs: the clippy-driver of the same toolchain as PD_RUSTC
+# (Debian: rust-web-clippy), run as cargo's workspace wrapper.
+PD_CLIPPY ?= $(firstword $(wildcard $(dir $(shell command -v $(PD_RUSTC) 2>/dev/null))clippy-driver))
+
 need-sdk = $(if $(wildcard $(MICROKIT_SDK)/bin/microkit),,$(error Microkit SDK not found at '$(MICROKIT_SDK)': set MICROKIT_SDK=<path to microkit-sdk-$(MICROKIT_VERSION)> or install it there (README: "Getting the Microkit SDK")))$(if $(wildcard $(SDK_BOARD_DIR)/include),,$(error the Microkit SDK at '$(MICROKIT_SDK)' has no board $(BOARD) in config $(CONFIG): rebuild it with --boards $(BOARD) --configs $(CONFIG)))$(if $(filter $(MICROKIT_VERSION),$(shell cat $(MICROKIT_SDK)/VERSION 2>/dev/null)),,$(error the Microkit SDK at '$(MICROKIT_SDK)' is not version $(MICROKIT_VERSION)))
 need-rustc = $(if $(PD_RUSTC),,$(error no rustc with the standard library sources for -Zbuild-std: run `rustup component add rust-src`, or apt-get install rustc-web rust-web-src))
 need-linker = $(if $(PD_LINKER),,$(error no LLVM linker for the PDs: apt-get install lld-19 (or use a rustup toolchain that ships rust-lld)))
 need-qemu = $(if $(shell command -v qemu-system-$(ARCH) 2>/dev/null),,$(error qemu-system-$(ARCH) not found: apt-get install --no-install-recommends $(qemu_pkg_$(ARCH))))
 sdk-present = $(and $(wildcard $(MICROKIT_SDK)/bin/microkit),$(filter $(MICROKIT_VERSION),$(shell cat $(MICROKIT_SDK)/VERSION 2>/dev/null)))
 
-.PHONY: all help run image test test-host test-qemu test-qemu-all check-nostd fuzz host-tools clean bench-log bench-gate sim bench-raft
+# `cargo <args>` in pds/ for the PDs of the rendered description $(1): the
+# bare-metal target with build-std, the SDK's libsel4 headers, the board.
+pd_cargo = env \
+		RUSTC="$(PD_RUSTC)" \
+		RUSTC_BOOTSTRAP=1 \
+		SEL4_INCLUDE_DIRS="$(abspath $(SDK_BOARD_DIR)/include)" \
+		WORKNODE_SDF="$(abspath $(1))" \
+		WORKNODE_BOARD="$(BOARD)" \
+		CARGO_TARGET_$(TARGET_VAR)_LINKER="$(PD_LINKER)" \
+		CARGO_TARGET_$(TARGET_VAR)_RUSTFLAGS="$(rustflags_$(ARCH)) $(3)" \
+		cargo $(2) --quiet --locked \
+			-Zbuild-std=core,alloc,compiler_builtins \
+			-Zbuild-std-features=compiler-builtins-mem \
+			--target $(TARGET)
+
+.PHONY: all help run image test test-host test-qemu test-qemu-all check-nostd lint fuzz host-tools clean bench-log bench-gate sim bench-raft
 
 all: image
 
@@ -129,18 +148,7 @@ image: host-tools
 	$(WORKNODE) system render system.xml --board $(BOARD) --profile $(SYSTEM) -o $(SDF)
 	@programs="$$($(WORKNODE) system programs $(SDF))" && \
 	echo "building PDs for $(TARGET) ($(PROFILE)): $$programs" && \
-	cd pds && env \
-		RUSTC="$(PD_RUSTC)" \
-		RUSTC_BOOTSTRAP=1 \
-		SEL4_INCLUDE_DIRS="$(abspath $(SDK_BOARD_DIR)/include)" \
-		WORKNODE_SDF="$(abspath $(SDF))" \
-		CARGO_TARGET_$(TARGET_VAR)_LINKER="$(PD_LINKER)" \
-		CARGO_TARGET_$(TARGET_VAR)_RUSTFLAGS="$(rustflags_$(ARCH))" \
-		cargo build --quiet --locked \
-			-Zbuild-std=core,alloc,compiler_builtins \
-			-Zbuild-std-features=compiler-builtins-mem \
-			--target $(TARGET) --profile $(PROFILE) \
-			--target-dir "$(PD_TARGET_DIR)" $(pd_features_$(SYSTEM)) \
+	cd pds && $(call pd_cargo,$(SDF),build --profile $(PROFILE) --target-dir "$(PD_TARGET_DIR)" $(pd_features_$(SYSTEM))) \
 			$$(for p in $$programs; do printf -- '--bin %s ' $$p; done) && \
 	cd .. && for p in $$programs; do cp "$(PD_OUT_DIR)/$$p" "$(IMAGE_DIR)/$$p.elf"; done
 	$(MICROKIT_SDK)/bin/microkit $(SDF) --search-path $(IMAGE_DIR) \
@@ -248,6 +256,32 @@ check-nostd:
 			$$(for d in runtime/*/; do printf -- '-p %s ' "$$(sed -n 's/^name = "\(.*\)"/\1/p' $$d/Cargo.toml | head -1)"; done) \
 			|| exit 1; \
 	done
+
+# Formatting and clippy, warnings as errors, on the three workspaces: the
+# host crates, the fuzz targets, and the PDs of every profile (for ARCH,
+# with the SDK's libsel4 headers; skipped, loudly, without the SDK).
+PROFILES := default test bench bench-gate
+lint: host-tools
+	cargo fmt --all --check
+	cd pds && cargo fmt --all --check
+	cd fuzz && cargo fmt --all --check
+	cargo clippy --quiet --workspace --all-targets -- -D warnings
+	cd fuzz && cargo clippy --quiet --bins -- -D warnings
+ifeq ($(sdk-present),)
+	@echo "clippy of the PDs SKIPPED: no Microkit SDK $(MICROKIT_VERSION) at '$(MICROKIT_SDK)'"
+else
+	@for profile in $(PROFILES); do $(MAKE) --no-print-directory lint-pds-$$profile || exit 1; done
+endif
+
+# clippy on the PDs of one profile.
+lint-pds-%: host-tools
+	$(need-sdk)$(need-rustc)$(need-linker)$(if $(PD_CLIPPY),,$(error no clippy-driver next to $(PD_RUSTC): apt-get install rust-web-clippy, or rustup component add clippy))
+	@mkdir -p $(BUILD_DIR)/lint
+	@$(WORKNODE) system render system.xml --board $(BOARD) --profile $* -o $(BUILD_DIR)/lint/$*.system
+	@echo "clippy: the PDs of the $* profile for $(TARGET)"
+	@cd pds && RUSTC_WORKSPACE_WRAPPER="$(PD_CLIPPY)" \
+		$(call pd_cargo,$(BUILD_DIR)/lint/$*.system,check --profile $(PROFILE) --target-dir "$(abspath $(BUILD_DIR))/lint/target" $(pd_features_$*),-Dwarnings) \
+		$$(for p in $$($(abspath $(WORKNODE)) system programs $(abspath $(BUILD_DIR))/lint/$*.system); do printf -- '--bin %s ' $$p; done)
 
 # Each fuzz target for FUZZ_SECONDS (cargo-fuzz on a nightly toolchain).
 FUZZ_SECONDS ?= 60

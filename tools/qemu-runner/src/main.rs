@@ -114,8 +114,8 @@ struct Target {
     /// The directory with the `<arch>.args` machine files.
     #[arg(long, default_value = "qemu")]
     machines: PathBuf,
-    /// The node's persistent disk image (raw); created, 64 MiB of zeros,
-    /// with qemu-img if it does not exist.
+    /// The node's persistent disk image (raw); created as 64 MiB of zeros
+    /// (a sparse file) if it does not exist.
     #[arg(long)]
     disk: Option<PathBuf>,
 }
@@ -130,7 +130,7 @@ impl Target {
             ));
         }
         if let Some(disk) = &self.disk {
-            disk::ensure(disk)?;
+            disk::ensure(disk, disk::NEW_DISK_BYTES)?;
         }
         let inputs = Inputs { image: &self.image, kernel: &self.kernel, disk: self.disk.as_deref() };
         let machine = Machine::load(&self.machines, &self.arch, &inputs)?;
