@@ -89,7 +89,7 @@ PD_OUT_DIR    := $(PD_TARGET_DIR)/$(TARGET)/$(if $(filter dev,$(PROFILE)),debug,
 
 HOST_BIN := target/debug
 WORKNODE := $(HOST_BIN)/worknode
-RUNNER   := $(HOST_BIN)/worknode-qemu
+RUNNER   := $(HOST_BIN)/worknode-qemu-runner
 
 # --- toolchain for the PDs ---------------------------------------------------
 # -Zbuild-std needs a rustc whose sysroot has the library sources: the pinned
@@ -136,7 +136,7 @@ help:
 
 # --- host tools ---------------------------------------------------------------
 host-tools:
-	cargo build --quiet -p worknode-cli -p worknode-qemu
+	cargo build --quiet -p worknode-cli -p worknode-qemu-runner
 
 # --- the system image -----------------------------------------------------------
 # 1. render system.xml for the board and profile (and check Worknode's rules);
@@ -235,7 +235,7 @@ bench-log:
 # instructions (-icount shift=0; pds/gate-bench); last line
 # `gate_vs_ppc=<ratio>`. The profile's governor is built with the
 # `gate-bench` feature, which no other profile has.
-pd_features_bench-gate := --features governor-pd/gate-bench
+pd_features_bench-gate := --features worknode-pd-governor/gate-bench
 bench-gate:
 	$(need-sdk)$(need-qemu)
 	$(MAKE) --no-print-directory image SYSTEM=bench-gate

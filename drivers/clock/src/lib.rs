@@ -2,7 +2,7 @@
 //! governor's leases (the "timer part of an existing PD": reading a clock
 //! needs no interrupt, so no timer PD and no call per reading).
 //!
-//! The source per board:
+//! The source per board (`cfg(clock)`, from tools/sysdesc `BOARDS`):
 //! - aarch64 (`qemu_virt_aarch64`): the ARM generic timer's physical
 //!   counter, `CNTPCT_EL0`, and its frequency, `CNTFRQ_EL0`. The Microkit
 //!   kernel exports the physical counter to user level
@@ -66,7 +66,7 @@ impl Clock {
     }
 }
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(clock = "generic-timer")]
 #[allow(unsafe_code)]
 impl Clock {
     fn arch_scale(&self) -> u64 {
@@ -88,7 +88,7 @@ impl Clock {
     }
 }
 
-#[cfg(target_arch = "riscv64")]
+#[cfg(clock = "goldfish-rtc")]
 #[allow(unsafe_code)]
 impl Clock {
     fn arch_scale(&self) -> u64 {
@@ -106,7 +106,7 @@ impl Clock {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(clock = "hpet")]
 #[allow(unsafe_code)]
 impl Clock {
     /// HPET registers (offsets in bytes).
@@ -139,5 +139,5 @@ impl Clock {
     }
 }
 
-#[cfg(not(any(target_arch = "aarch64", target_arch = "riscv64", target_arch = "x86_64")))]
-compile_error!("no clock source for this architecture");
+#[cfg(not(any(clock = "generic-timer", clock = "goldfish-rtc", clock = "hpet")))]
+compile_error!("no clock source for this board (tools/sysdesc BOARDS)");

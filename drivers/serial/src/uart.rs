@@ -1,5 +1,6 @@
-//! The UART's receive side, per board: a PL011 on aarch64, a 16550 on
-//! riscv64 (memory mapped) and on x86_64 (COM1, through I/O ports).
+//! The UART's receive side, per board (`cfg(uart)`, tools/sysdesc `BOARDS`):
+//! a PL011 on `qemu_virt_aarch64`, a 16550 on `qemu_virt_riscv64`
+//! (memory mapped) and on `x86_64_generic` (COM1, through I/O ports).
 //! Transmission stays with the kernel's debug console, which every PD
 //! prints through; this driver never writes a character.
 
@@ -9,7 +10,7 @@ pub struct Uart {
     base: usize,
 }
 
-#[cfg(target_arch = "aarch64")]
+#[cfg(uart = "pl011")]
 #[allow(unsafe_code)]
 impl Uart {
     const DR: usize = 0x00;
@@ -52,7 +53,7 @@ impl Uart {
 }
 
 /// 16550 registers (byte offsets; register shift 0).
-#[cfg(any(target_arch = "riscv64", target_arch = "x86_64"))]
+#[cfg(any(uart = "ns16550-mmio", uart = "ns16550-ioport"))]
 mod ns16550 {
     pub const RBR: usize = 0;
     pub const IER: usize = 1;
@@ -64,7 +65,7 @@ mod ns16550 {
     pub const LSR_DATA_READY: u8 = 1;
 }
 
-#[cfg(target_arch = "riscv64")]
+#[cfg(uart = "ns16550-mmio")]
 #[allow(unsafe_code)]
 impl Uart {
     /// Opens the 16550 mapped at `base` and enables its receive interrupt.
@@ -98,7 +99,7 @@ impl Uart {
     }
 }
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(uart = "ns16550-ioport")]
 impl Uart {
     /// COM1's first port.
     const COM1: u16 = 0x3F8;

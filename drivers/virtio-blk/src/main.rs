@@ -12,15 +12,17 @@
 //! is dropped, and no loop here is unbounded: each pass handles at most the
 //! ring's capacity.
 //!
-//! Transport: virtio-mmio on the aarch64 and riscv64 `virt` machines (the
-//! device is found by scanning the mapped register page); virtio-pci on
-//! x86_64 (see `pci.rs`), with the legacy INTx interrupt through the IOAPIC.
+//! Transport, chosen per board (`cfg(virtio)`, tools/sysdesc `BOARDS`):
+//! virtio-mmio on the aarch64 and riscv64 `virt` machines (the device is
+//! found by scanning the mapped register page); virtio-pci on
+//! `x86_64_generic` (see `pci.rs`), with the legacy INTx interrupt through
+//! the IOAPIC.
 
 #![no_std]
 #![no_main]
 
 mod hal;
-#[cfg(target_arch = "x86_64")]
+#[cfg(virtio = "pci")]
 mod pci;
 
 use core::sync::atomic::AtomicU64;
@@ -28,10 +30,10 @@ use core::sync::atomic::AtomicU64;
 use heapless::Vec;
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, protection_domain, var};
 use virtio_drivers::queue::VirtQueue;
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(virtio = "mmio")]
 use virtio_drivers::transport::DeviceType;
 use virtio_drivers::transport::Transport;
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(virtio = "mmio")]
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use worknode_blkq::{Op, Queue, Request, Response, Status};
 
@@ -69,9 +71,9 @@ struct InFlight {
     token: u16,
 }
 
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(virtio = "mmio")]
 type DeviceTransport = MmioTransport<'static>;
-#[cfg(target_arch = "x86_64")]
+#[cfg(virtio = "pci")]
 type DeviceTransport = virtio_drivers::transport::pci::PciTransport;
 
 struct Driver {
@@ -95,7 +97,7 @@ fn region(vaddr: usize, paddr: usize, size: usize) -> Region {
 }
 
 /// Finds the block device in the mapped virtio-mmio page.
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(virtio = "mmio")]
 fn find_device(regs: Region) -> MmioTransport<'static> {
     let regs = regs.vaddr;
     // QEMU's virt machines place virtio-mmio slots 0x200 (aarch64) or
@@ -116,7 +118,7 @@ fn find_device(regs: Region) -> MmioTransport<'static> {
 
 /// Finds the block device on the PCI bus and places its registers where
 /// system.xml maps them.
-#[cfg(target_arch = "x86_64")]
+#[cfg(virtio = "pci")]
 fn find_device(regs: Region) -> DeviceTransport {
     let ioport = *var!(pci_ioport_id: usize = 0);
     pci::find_device(ioport, regs.paddr as u64)

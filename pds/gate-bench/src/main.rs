@@ -28,7 +28,7 @@
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, MessageInfo, protection_domain};
 use worknode_abi::ErrorCode;
 use worknode_abi::governor::{Reply, Request, log_text};
-use worknode_clock::Clock;
+use worknode_driver_clock::Clock;
 
 mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));

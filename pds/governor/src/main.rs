@@ -35,7 +35,7 @@ use worknode_abi::console::{ConsoleReply, ConsoleRequest, ConsoleResponse};
 use worknode_abi::governor::{MAX_EVENT, Reply, Request, Response};
 use worknode_abi::log::{EventRecord, LogReply, LogRequest, LogResponse, MAX_RECORD};
 use worknode_authority::Actions;
-use worknode_clock::Clock;
+use worknode_driver_clock::Clock;
 use worknode_governor::console::Escaped;
 use worknode_governor::control;
 use worknode_governor::denials::{Denials, Shown};

@@ -1,4 +1,4 @@
-//! `worknode-qemu`: boots a Worknode image under QEMU.
+//! `worknode-qemu-runner`: boots a Worknode image under QEMU.
 //!
 //! - `run`: replaces itself with QEMU, serial console on the terminal
 //!   (`make run`; quit with Ctrl-A x);
@@ -39,7 +39,7 @@ use crate::machine::{Inputs, Machine};
 use crate::serial::{Next, Qemu};
 
 #[derive(Parser)]
-#[command(name = "worknode-qemu", about = "Boot Worknode images under QEMU")]
+#[command(name = "worknode-qemu-runner", about = "Boot Worknode images under QEMU")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -165,7 +165,7 @@ fn main() -> ExitCode {
         // The summary line already said why; it stays the last line.
         Ok(false) => ExitCode::FAILURE,
         Err(message) => {
-            eprintln!("worknode-qemu: {message}");
+            eprintln!("worknode-qemu-runner: {message}");
             ExitCode::FAILURE
         }
     }

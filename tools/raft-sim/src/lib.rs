@@ -4,7 +4,7 @@
 //! storage on simulated disks, a simulated network, simulated clients and
 //! a fault schedule, all derived from the seed. [`check`] holds Raft's
 //! safety properties, checked on every event; [`linearize`] checks the
-//! clients' history. The `raft-sim` binary runs many seeds and prints the
+//! clients' history. The `worknode-raft-sim` binary runs many seeds and prints the
 //! summary `make sim` reports.
 
 pub mod check;

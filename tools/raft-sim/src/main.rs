@@ -1,7 +1,7 @@
-//! `raft-sim`: runs seeds of the cluster simulator and prints a summary.
+//! `worknode-raft-sim`: runs seeds of the cluster simulator and prints a summary.
 //!
 //! ```text
-//! raft-sim [--seeds N] [--from S] [--seed S] [--threads T]
+//! worknode-raft-sim [--seeds N] [--from S] [--seed S] [--threads T]
 //!          [--broken VARIANT] [--lying-fsync] [--verbose]
 //! ```
 //!
@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use worknode_raft::Broken;
 use worknode_raft_sim::{Options, run_seeds};
 
-const USAGE: &str = "usage: raft-sim [--seeds N] [--from S] [--seed S] [--threads T] [--broken VARIANT] [--lying-fsync] [--verbose]
+const USAGE: &str = "usage: worknode-raft-sim [--seeds N] [--from S] [--seed S] [--threads T] [--broken VARIANT] [--lying-fsync] [--verbose]
   VARIANT: vote-twice, vote-ignores-log, commit-without-quorum, append-ignores-prev-term, read-without-quorum";
 
 struct Args {
@@ -84,7 +84,7 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(why) => {
             if !why.is_empty() {
-                eprintln!("raft-sim: {why}");
+                eprintln!("worknode-raft-sim: {why}");
             }
             eprintln!("{USAGE}");
             return ExitCode::from(2);
