@@ -6,11 +6,21 @@
 //! each event wrapped in an [`EventRecord`] naming the worknode (from the
 //! channel it called on, never from the request).
 //!
-//! Durability: [`LogRequest::Append`] and [`LogRequest::Sync`] reply only
-//! after the log's batch write *and* the device flush completed.
-//! [`LogRequest::AppendLater`] only numbers the record; a later `Append`
-//! or `Sync` makes it durable together with everything before it (group
-//! commit: many appends, one flush).
+//! Durability: [`LogRequest::Append`], [`LogRequest::AppendReserved`] and
+//! [`LogRequest::Sync`] reply only after the log's batch write *and* the
+//! device flush completed. [`LogRequest::AppendLater`] only numbers the
+//! record; a later `Append` or `Sync` makes it durable together with
+//! everything before it (group commit: many appends, one flush).
+//!
+//! Room: the log keeps a reserve of its space for
+//! [`LogRequest::AppendReserved`], which the governor uses for the
+//! principal's stops, so they are recorded even when the log refuses
+//! ordinary appends as full (docs/log-format.md, "Retention").
+//!
+//! A log PD that found no usable log on its disk answers every request,
+//! `Status` included, with the error that says why (`corrupt`,
+//! `invalid-state` for a disk that holds something else, `io`), and leaves
+//! the disk as it was.
 //!
 //! Variants are only ever appended: their position is their wire tag.
 
@@ -55,6 +65,13 @@ pub enum LogRequest {
     },
     /// Report the log's counters.
     Status,
+    /// Append a record and reply once it is durable, using the reserved
+    /// room if the rest is full: for the principal's stops only.
+    AppendReserved {
+        /// The record's payload.
+        #[serde(with = "crate::bytes")]
+        payload: Vec<u8, MAX_RECORD>,
+    },
 }
 
 /// A successful answer from the log PD.

@@ -5,6 +5,13 @@
 //! pinned by golden tests (`tests/golden.rs`). docs/log-format.md is the
 //! prose version of this file and is checked against it by those tests.
 //!
+//! Version 2 (written for every new log) makes the record area a ring and
+//! adds the *tail anchor* to the superblock: where the oldest retained
+//! record starts and the hash of the last reclaimed one, so a log that
+//! reclaimed its oldest records still verifies from the anchor on.
+//! Version 1 superblocks (no anchor, no ring) are still read, and a log
+//! formatted as version 1 keeps version 1's rules.
+//!
 //! All integers are little-endian. Checksums are CRC-32C (Castagnoli); the
 //! chain hash is BLAKE3-256.
 
@@ -12,13 +19,19 @@ use crate::chain::Hash;
 
 /// The device sector size the format is defined over.
 pub const SECTOR: usize = 512;
-/// Format version written by this code and the only one it reads.
-pub const VERSION: u16 = 1;
+/// Format version of every log this code formats.
+pub const VERSION: u16 = 2;
+/// The older format version this code still reads and continues (its logs
+/// never wrap and never reclaim).
+pub const VERSION_1: u16 = 1;
 
 /// First bytes of a superblock.
 pub const SUPERBLOCK_MAGIC: [u8; 8] = *b"WNODELOG";
-/// Bytes of a superblock that carry data; the rest of its sector is zero.
-pub const SUPERBLOCK_LEN: usize = 108;
+/// Bytes of a version 2 superblock that carry data; the rest of its sector
+/// is zero.
+pub const SUPERBLOCK_LEN: usize = 156;
+/// Bytes of a version 1 superblock that carry data.
+pub const SUPERBLOCK_V1_LEN: usize = 108;
 /// Sectors holding the two superblock copies (slot 0 and slot 1).
 pub const SUPERBLOCK_SECTORS: [u64; 2] = [0, 1];
 /// First sector of the record area on a volume this code formats. Sectors
@@ -60,15 +73,18 @@ pub struct Checkpoint {
 }
 
 /// One superblock copy. Both slots hold the volume's constants; they differ
-/// in `slot`, `generation` and `checkpoint`. The valid copy with the highest
-/// generation wins.
+/// in `slot`, `generation`, `checkpoint` and `tail`. The valid copy with the
+/// highest generation wins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Superblock {
+    /// Format version of the volume: [`VERSION`], or [`VERSION_1`] for a log
+    /// formatted before rings.
+    pub version: u16,
     /// Which copy this is (0 or 1); a copy found in the other slot's sector
     /// is a misdirected write and is rejected.
     pub slot: u16,
-    /// Random identity of this log, fixed at format time. Every record
-    /// carries it, so records of an earlier log on the same disk never pass.
+    /// Identity of this log, fixed at format time. Every record carries it,
+    /// so records of an earlier log on the same disk never pass.
     pub log_id: u64,
     /// First sector of the record area.
     pub data_start: u64,
@@ -82,6 +98,11 @@ pub struct Superblock {
     pub generation: u64,
     /// Where recovery may start.
     pub checkpoint: Checkpoint,
+    /// The tail anchor: the oldest retained record (`next_seq`), the sector
+    /// where its batch starts (before [ring placement](Superblock::place)),
+    /// and the hash of the last reclaimed record (the genesis hash while
+    /// nothing was reclaimed). Version 1: always record 1 at `data_start`.
+    pub tail: Checkpoint,
 }
 
 /// Why a superblock sector was rejected.
@@ -100,11 +121,11 @@ pub enum SuperblockError {
 }
 
 impl Superblock {
-    /// Encodes into one sector.
+    /// Encodes into one sector, in the layout of its `version`.
     pub fn encode(&self) -> [u8; SECTOR] {
         let mut s = [0u8; SECTOR];
         s[0..8].copy_from_slice(&SUPERBLOCK_MAGIC);
-        s[8..10].copy_from_slice(&VERSION.to_le_bytes());
+        s[8..10].copy_from_slice(&self.version.to_le_bytes());
         s[10..12].copy_from_slice(&self.slot.to_le_bytes());
         s[12..16].copy_from_slice(&(SECTOR as u32).to_le_bytes());
         s[16..24].copy_from_slice(&self.log_id.to_le_bytes());
@@ -113,11 +134,15 @@ impl Superblock {
         s[40..44].copy_from_slice(&self.max_batch_sectors.to_le_bytes());
         s[44..48].copy_from_slice(&self.max_payload.to_le_bytes());
         s[48..56].copy_from_slice(&self.generation.to_le_bytes());
-        s[56..64].copy_from_slice(&self.checkpoint.next_seq.to_le_bytes());
-        s[64..72].copy_from_slice(&self.checkpoint.sector.to_le_bytes());
-        s[72..104].copy_from_slice(&self.checkpoint.prev_hash);
-        let crc = crc32c(&[&s[0..104]]);
-        s[104..108].copy_from_slice(&crc.to_le_bytes());
+        put_checkpoint(&mut s[56..104], &self.checkpoint);
+        let crc_at = if self.version == VERSION_1 {
+            104
+        } else {
+            put_checkpoint(&mut s[104..152], &self.tail);
+            152
+        };
+        let crc = crc32c(&[&s[0..crc_at]]);
+        s[crc_at..crc_at + 4].copy_from_slice(&crc.to_le_bytes());
         s
     }
 
@@ -130,27 +155,33 @@ impl Superblock {
             return Err(SuperblockError::NotALog);
         }
         let version = u16_at(sector, 8);
-        if version != VERSION {
-            return Err(SuperblockError::Version(version));
-        }
-        if crc32c(&[&sector[0..104]]) != u32_at(sector, 104) {
+        let len = match version {
+            VERSION => SUPERBLOCK_LEN,
+            VERSION_1 => SUPERBLOCK_V1_LEN,
+            other => return Err(SuperblockError::Version(other)),
+        };
+        if crc32c(&[&sector[0..len - 4]]) != u32_at(sector, len - 4) {
             return Err(SuperblockError::Checksum);
         }
-        if sector[SUPERBLOCK_LEN..].iter().any(|&b| b != 0) {
+        if sector[len..].iter().any(|&b| b != 0) {
             return Err(SuperblockError::Invalid("bytes after the superblock are not zero"));
         }
+        let log_id = u64_at(sector, 16);
+        let data_start = u64_at(sector, 24);
         let sb = Superblock {
+            version,
             slot: u16_at(sector, 10),
-            log_id: u64_at(sector, 16),
-            data_start: u64_at(sector, 24),
+            log_id,
+            data_start,
             data_sectors: u64_at(sector, 32),
             max_batch_sectors: u32_at(sector, 40),
             max_payload: u32_at(sector, 44),
             generation: u64_at(sector, 48),
-            checkpoint: Checkpoint {
-                next_seq: u64_at(sector, 56),
-                sector: u64_at(sector, 64),
-                prev_hash: hash_at(sector, 72),
+            checkpoint: checkpoint_at(sector, 56),
+            tail: if version == VERSION_1 {
+                Checkpoint { next_seq: 1, sector: data_start, prev_hash: crate::chain::genesis(log_id) }
+            } else {
+                checkpoint_at(sector, 104)
             },
         };
         if sb.slot != slot {
@@ -172,14 +203,22 @@ impl Superblock {
         if self.max_batch_sectors == 0 || u64::from(self.max_batch_sectors) > self.data_sectors {
             return Err("batch size out of range");
         }
+        if self.is_ring() && u64::from(self.max_batch_sectors) * 2 > self.data_sectors {
+            return Err("a ring must hold two batches of the largest size");
+        }
         if self.max_payload as usize > MAX_PAYLOAD {
             return Err("payload limit above the format's");
         }
-        if self.checkpoint.next_seq == 0
-            || self.checkpoint.sector < self.data_start
-            || self.checkpoint.sector > self.data_end()
-        {
-            return Err("checkpoint outside the record area");
+        for (point, what) in [(&self.checkpoint, "checkpoint"), (&self.tail, "tail anchor")] {
+            if point.next_seq == 0 || point.sector < self.data_start || point.sector > self.data_end() {
+                return Err(match what {
+                    "checkpoint" => "checkpoint outside the record area",
+                    _ => "tail anchor outside the record area",
+                });
+            }
+        }
+        if self.tail.next_seq > self.checkpoint.next_seq {
+            return Err("tail anchor after the checkpoint");
         }
         Ok(())
     }
@@ -187,6 +226,39 @@ impl Superblock {
     /// One past the last sector of the record area.
     pub fn data_end(&self) -> u64 {
         self.data_start + self.data_sectors
+    }
+
+    /// Whether the record area is a ring (version 2): batches wrap around
+    /// to `data_start` and the oldest records can be reclaimed.
+    pub fn is_ring(&self) -> bool {
+        self.version != VERSION_1
+    }
+
+    /// Where a batch that would start at `sector` does start: there, or, in
+    /// a ring, at `data_start` when a batch of the largest size would not
+    /// fit before the end of the area. Writer and scanner apply the same
+    /// rule, so a batch never straddles the end and is found where it was
+    /// written.
+    pub fn place(&self, sector: u64) -> u64 {
+        if self.is_ring() && sector + u64::from(self.max_batch_sectors) > self.data_end() {
+            self.data_start
+        } else {
+            sector
+        }
+    }
+}
+
+fn put_checkpoint(out: &mut [u8], point: &Checkpoint) {
+    out[0..8].copy_from_slice(&point.next_seq.to_le_bytes());
+    out[8..16].copy_from_slice(&point.sector.to_le_bytes());
+    out[16..48].copy_from_slice(&point.prev_hash);
+}
+
+fn checkpoint_at(sector: &[u8], at: usize) -> Checkpoint {
+    Checkpoint {
+        next_seq: u64_at(sector, at),
+        sector: u64_at(sector, at + 8),
+        prev_hash: hash_at(sector, at + 16),
     }
 }
 

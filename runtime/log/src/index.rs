@@ -10,7 +10,7 @@
 use crate::scan::Position;
 
 /// Capacity of the index.
-pub const ENTRIES: usize = 64;
+pub const ENTRIES: usize = crate::limits::INDEX_ENTRIES;
 
 /// Batch start positions in increasing sequence order.
 pub struct SparseIndex {
@@ -60,6 +60,14 @@ impl SparseIndex {
     /// The last noted position at or before `seq`.
     pub fn floor(&self, seq: u64) -> Option<Position> {
         self.entries[..self.len].iter().flatten().take_while(|p| p.next_seq <= seq).last().copied()
+    }
+
+    /// Drops the positions before `seq` (their records were reclaimed).
+    pub fn forget_below(&mut self, seq: u64) {
+        let gone = self.entries[..self.len].iter().flatten().take_while(|p| p.next_seq < seq).count();
+        self.entries.copy_within(gone..self.len, 0);
+        self.entries[self.len - gone..self.len].fill(None);
+        self.len -= gone;
     }
 
     /// Number of entries held.

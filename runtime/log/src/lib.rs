@@ -14,6 +14,8 @@
 //!   (instead of truncating) when a later intact batch proves the failed
 //!   record had been acknowledged.
 //! - [`scan`] walks the log for reads, replay and verification.
+//! - [`service`] is the log PD's logic: start (recover, format or refuse
+//!   the disk) and the governor's requests.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -24,12 +26,14 @@ pub mod chain;
 pub mod device;
 pub mod format;
 pub mod index;
+pub mod limits;
 mod log;
 pub mod scan;
+pub mod service;
 #[cfg(feature = "sim")]
 pub mod sim;
 
 pub use crate::device::{BlockDevice, IoError, SliceDevice};
 pub use crate::log::{
-    DamageKind, Log, LogError, Recovery, derive_log_id, geometry, origin, read_superblock, scan_to_end,
+    DamageKind, Log, LogError, Recovery, Room, derive_log_id, geometry, origin, read_superblock, scan_to_end,
 };

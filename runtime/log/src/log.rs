@@ -1,5 +1,5 @@
 //! The log itself: format, open (recovery), append, group commit, checkpoint,
-//! read.
+//! retention, read.
 //!
 //! Appends go into an in-memory batch and get sequence numbers at once;
 //! [`Log::commit`] writes the whole batch with one device write and makes it
@@ -7,12 +7,24 @@
 //! [`Log::durable_seq`]) only after that flush completed. After any failed
 //! write or flush the log is *poisoned*: what reached the disk is unknown,
 //! so it refuses appends until reopened, and recovery decides.
+//!
+//! Retention (format version 2): the record area is a ring. When an append
+//! finds no room, the log reclaims its oldest batches, but never a record
+//! at or after the retention floor its owner set ([`Log::set_retention`]):
+//! it first writes a superblock whose tail anchor names the oldest record
+//! kept and the hash of the last one reclaimed, flushes it, and only then
+//! lets new batches overwrite the reclaimed sectors. So recovery never
+//! meets a half-overwritten region it still counts as the log, and
+//! `worknode log verify` proves the kept part continues the reclaimed one.
+//! Ordinary appends leave a reserve free ([`Log::set_reserve`]); appends in
+//! [`Room::Reserved`] (the principal's controls) may use it, so they still
+//! land when the floor keeps the log full.
 
 use crate::chain::{Hash, genesis, record_hash};
 use crate::device::{BlockDevice, IoError};
 use crate::format::{
     Checkpoint, DATA_START, HEADER_LEN, MAX_PAYLOAD, RECORD_ALIGN, RecordHeader, SECTOR, SUPERBLOCK_SECTORS,
-    Superblock, SuperblockError, align_up,
+    Superblock, SuperblockError, VERSION, align_up,
 };
 use crate::index::SparseIndex;
 use crate::scan::{Defect, Geometry, LaterBatch, Position, Scanner, Step, Stop};
@@ -43,8 +55,14 @@ pub enum LogError {
     },
     /// A payload longer than [`MAX_PAYLOAD`] (or the volume's limit).
     TooLarge,
-    /// The record area has no room for the record.
+    /// The record area has no room for the record (in its room: see
+    /// [`Room`]), and nothing more may be reclaimed.
     Full,
+    /// The record was reclaimed: the oldest record kept is `oldest`.
+    Reclaimed {
+        /// The oldest record the log still holds.
+        oldest: u64,
+    },
     /// A write or flush failed earlier; reopen the log.
     Poisoned,
     /// No durable record with that sequence number.
@@ -85,7 +103,7 @@ impl From<LogError> for worknode_abi::ErrorCode {
             LogError::Superblock(_) | LogError::Corrupt { .. } | LogError::Unreadable { .. } => E::Corrupt,
             LogError::TooLarge => E::TooLarge,
             LogError::Full | LogError::DeviceTooSmall => E::Exhausted,
-            LogError::NotFound => E::NotFound,
+            LogError::NotFound | LogError::Reclaimed { .. } => E::NotFound,
         }
     }
 }
@@ -149,24 +167,26 @@ pub fn derive_log_id<D: BlockDevice>(dev: &mut D) -> Result<u64, LogError> {
 
 /// The geometry a superblock describes.
 pub fn geometry(sb: &Superblock) -> Geometry {
-    Geometry { log_id: sb.log_id, data_end: sb.data_end(), max_batch_sectors: sb.max_batch_sectors }
-}
-
-/// The position of record 1.
-pub fn origin(sb: &Superblock) -> Position {
-    Position {
-        next_seq: 1,
-        byte: sb.data_start * SECTOR as u64,
-        prev_hash: genesis(sb.log_id),
-        batch_first_seq: 0,
+    Geometry {
+        log_id: sb.log_id,
+        data_start: sb.data_start,
+        data_end: sb.data_end(),
+        max_batch_sectors: sb.max_batch_sectors,
+        ring: sb.is_ring(),
     }
 }
 
-fn checkpoint_position(sb: &Superblock) -> Position {
+/// The position of the oldest record the log keeps: record 1, until
+/// records were reclaimed; then the superblock's tail anchor.
+pub fn origin(sb: &Superblock) -> Position {
+    position(&sb.tail)
+}
+
+fn position(point: &Checkpoint) -> Position {
     Position {
-        next_seq: sb.checkpoint.next_seq,
-        byte: sb.checkpoint.sector * SECTOR as u64,
-        prev_hash: sb.checkpoint.prev_hash,
+        next_seq: point.next_seq,
+        byte: point.sector * SECTOR as u64,
+        prev_hash: point.prev_hash,
         batch_first_seq: 0,
     }
 }
@@ -204,6 +224,16 @@ pub fn scan_to_end<D: BlockDevice>(
     Ok((at, stop, scanned))
 }
 
+/// Which part of the free space an append may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Room {
+    /// Everything but the reserve ([`Log::set_reserve`]).
+    Ordinary,
+    /// The reserve too: for the records that must land when nothing else
+    /// can (the principal's stops).
+    Reserved,
+}
+
 /// A crash-consistent, hash-chained log on a block device. `BATCH` is the
 /// batch buffer size in bytes, a multiple of 512.
 pub struct Log<D: BlockDevice, const BATCH: usize> {
@@ -213,7 +243,8 @@ pub struct Log<D: BlockDevice, const BATCH: usize> {
     batch_len: usize,
     /// Usable part of `batch` (the volume's batch limit may be smaller).
     batch_cap: usize,
-    /// Where the pending batch will be written.
+    /// Where the pending batch will be written (already placed: see
+    /// [`Superblock::place`]).
     batch_sector: u64,
     batch_first_seq: u64,
     /// Next sequence number to hand out; prev hash = hash of the last
@@ -223,6 +254,10 @@ pub struct Log<D: BlockDevice, const BATCH: usize> {
     durable_seq: u64,
     poisoned: bool,
     index: SparseIndex,
+    /// Records before this sequence number may be reclaimed.
+    floor: u64,
+    /// Sectors ordinary appends leave free.
+    reserve: u64,
 }
 
 impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
@@ -240,7 +275,7 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
         }
     }
 
-    /// Formats `dev`, whatever it holds.
+    /// Formats `dev`, whatever it holds, as a version 2 log (a ring).
     pub fn format_over(mut dev: D, log_id: u64) -> Result<Self, LogError> {
         let () = Self::BATCH_OK;
         let sectors = dev.sectors();
@@ -248,7 +283,9 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
         if sectors < DATA_START + 2 * batch_sectors {
             return Err(LogError::DeviceTooSmall);
         }
+        let origin = Checkpoint { next_seq: 1, sector: DATA_START, prev_hash: genesis(log_id) };
         let mut sb = Superblock {
+            version: VERSION,
             slot: 0,
             log_id,
             data_start: DATA_START,
@@ -256,7 +293,8 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
             max_batch_sectors: batch_sectors as u32,
             max_payload: MAX_PAYLOAD as u32,
             generation: 1,
-            checkpoint: Checkpoint { next_seq: 1, sector: DATA_START, prev_hash: genesis(log_id) },
+            checkpoint: origin,
+            tail: origin,
         };
         // Blank the first batch position so no earlier log's data is there.
         dev.write(DATA_START, &[0u8; SECTOR])?;
@@ -277,7 +315,7 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
             return Err(LogError::DeviceTooSmall);
         }
         let mut index = SparseIndex::new();
-        let from = checkpoint_position(&sb);
+        let from = position(&sb.checkpoint);
         index.note(from);
         let (end, stop, scanned) = scan_to_end(&mut dev, &sb, from, |accepted, _| {
             if accepted.starts_batch {
@@ -289,7 +327,7 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
         // chained to them.
         dev.flush()?;
         // The next batch starts at a sector boundary after the last record.
-        let batch_sector = align_up(end.byte, SECTOR as u64) / SECTOR as u64;
+        let batch_sector = sb.place(align_up(end.byte, SECTOR as u64) / SECTOR as u64);
         let last_seq = end.next_seq - 1;
         let log = Log {
             dev,
@@ -304,6 +342,8 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
             durable_seq: last_seq,
             poisoned: false,
             index,
+            floor: 1,
+            reserve: 0,
         };
         Ok((log, Recovery { last_seq, scanned, stop, generation: sb.generation }))
     }
@@ -311,6 +351,32 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
     /// The superblock in effect.
     pub fn superblock(&self) -> &Superblock {
         &self.sb
+    }
+
+    /// Lets the log reclaim records before `floor` when it needs room
+    /// (oldest first, whole batches). The default, 1, keeps everything: a
+    /// full log then refuses appends with [`LogError::Full`]. `u64::MAX`
+    /// lets it reclaim whatever it must. Version 1 logs never reclaim.
+    pub fn set_retention(&mut self, floor: u64) {
+        self.floor = floor;
+    }
+
+    /// Keeps `sectors` of the record area free for [`Room::Reserved`]
+    /// appends (at most a quarter of the area).
+    pub fn set_reserve(&mut self, sectors: u64) {
+        self.reserve = sectors.min(self.sb.data_sectors / 4);
+    }
+
+    /// The oldest record the log still holds (1 until something was
+    /// reclaimed).
+    pub fn oldest_seq(&self) -> u64 {
+        self.sb.tail.next_seq
+    }
+
+    /// Sectors of the record area an ordinary append could still use
+    /// without reclaiming anything.
+    pub fn free_sectors(&self) -> u64 {
+        self.free().saturating_sub(self.reserve + 1)
     }
 
     /// Highest sequence number that is durable (0 if none).
@@ -340,8 +406,14 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
 
     /// Appends a record to the pending batch and returns its sequence
     /// number. It is durable once [`Log::commit`] returns a durable sequence
-    /// number at or above it. If the batch is full, commits it first.
+    /// number at or above it. If the batch is full, commits it first; if
+    /// the area is, reclaims what the retention floor allows first.
     pub fn append(&mut self, payload: &[u8]) -> Result<u64, LogError> {
+        self.append_in(payload, Room::Ordinary)
+    }
+
+    /// [`Log::append`], in the given part of the free space.
+    pub fn append_in(&mut self, payload: &[u8], room: Room) -> Result<u64, LogError> {
         if self.poisoned {
             return Err(LogError::Poisoned);
         }
@@ -352,9 +424,17 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
         if self.batch_len + stride > self.batch_cap {
             self.commit()?;
         }
-        let needed = align_up((self.batch_len + stride) as u64, SECTOR as u64) / SECTOR as u64;
-        if self.batch_sector + needed > self.sb.data_end() {
-            return Err(LogError::Full);
+        let sectors = |len: usize| align_up(len as u64, SECTOR as u64) / SECTOR as u64;
+        if !self.fits(sectors(self.batch_len + stride), room) {
+            // Room is made between batches: commit what is pending, then
+            // reclaim for the new record alone.
+            self.commit()?;
+            if !self.fits(sectors(stride), room) {
+                self.reclaim(sectors(stride), room)?;
+                if !self.fits(sectors(stride), room) {
+                    return Err(LogError::Full);
+                }
+            }
         }
         if self.batch_len == 0 {
             self.batch_first_seq = self.next_seq;
@@ -378,6 +458,90 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
         Ok(header.seq)
     }
 
+    /// Ring distance from sector `from` forward to sector `to`.
+    fn distance(&self, from: u64, to: u64) -> u64 {
+        let size = self.sb.data_sectors;
+        let (from, to) = ((from - self.sb.data_start) % size, (to - self.sb.data_start) % size);
+        (to + size - from) % size
+    }
+
+    /// Sectors from the pending batch's place forward to the oldest record
+    /// kept (the whole area when nothing is kept).
+    fn free(&self) -> u64 {
+        if !self.sb.is_ring() {
+            return self.sb.data_end() - self.batch_sector;
+        }
+        if self.sb.tail.next_seq > self.durable_seq {
+            return self.sb.data_sectors;
+        }
+        self.sb.data_sectors - self.distance(self.sb.tail.sector, self.batch_sector)
+    }
+
+    /// Whether a pending batch of `sectors` fits in front of the oldest
+    /// record kept, leaving the reserve for ordinary appends. In a ring,
+    /// what a batch uses is the distance from its place to where the next
+    /// batch will be placed (the gap at the end of the area included), and
+    /// at least one sector must stay free, so the front never meets the
+    /// tail: an empty and a full ring must not look alike.
+    fn fits(&self, sectors: u64, room: Room) -> bool {
+        let keep = match room {
+            Room::Ordinary => self.reserve,
+            Room::Reserved => 0,
+        };
+        if !self.sb.is_ring() {
+            return sectors + keep <= self.free();
+        }
+        let next = self.sb.place(self.batch_sector + sectors);
+        self.distance(self.batch_sector, next).max(sectors) + keep < self.free()
+    }
+
+    /// Moves the tail anchor forward over whole batches, oldest first, as
+    /// far as the retention floor allows and until at least an eighth of
+    /// the ring (or what `sectors` needs) is free, and makes the new anchor
+    /// durable before anything may overwrite what it releases. Needs an
+    /// empty batch.
+    fn reclaim(&mut self, sectors: u64, room: Room) -> Result<(), LogError> {
+        debug_assert_eq!(self.batch_len, 0, "reclaim between batches only");
+        if !self.sb.is_ring() || self.floor <= self.sb.tail.next_seq {
+            return Ok(());
+        }
+        let keep = if room == Room::Ordinary { self.reserve } else { 0 };
+        let head = self.batch_sector;
+        // What `fits` will ask for (the gap before a wrap included), or an
+        // eighth of the ring, so superblock writes stay rare.
+        let uses = self.distance(head, self.sb.place(head + sectors)).max(sectors);
+        let want = (uses + keep + 1).max(self.sb.data_sectors / 8);
+        let freed = |log: &Self, tail: u64| log.sb.data_sectors - log.distance(tail, head);
+        let mut anchor = None;
+        let mut scanner = Scanner::new(geometry(&self.sb), origin(&self.sb));
+        let mut payload = [0u8; MAX_PAYLOAD];
+        // Bounded: one step per durable record kept.
+        for _ in self.sb.tail.next_seq..=self.durable_seq {
+            let Step::Record(accepted) = scanner.step(&mut self.dev, &mut payload)? else { break };
+            let seq = accepted.header.seq;
+            if seq > self.floor || seq > self.durable_seq {
+                break;
+            }
+            if accepted.starts_batch && seq > self.sb.tail.next_seq {
+                let at = accepted.at;
+                anchor = Some(Checkpoint { next_seq: seq, sector: at.sector(), prev_hash: at.prev_hash });
+                if freed(self, at.sector()) >= want {
+                    break;
+                }
+            }
+        }
+        let enough = anchor.is_some_and(|a| freed(self, a.sector) >= want);
+        if !enough && self.durable_seq < self.floor {
+            // Everything kept may go: the log becomes empty at its head.
+            anchor = Some(Checkpoint { next_seq: self.next_seq, sector: head, prev_hash: self.prev_hash });
+        }
+        let Some(tail) = anchor else { return Ok(()) };
+        debug_assert!(tail.next_seq > self.sb.tail.next_seq && tail.next_seq <= self.next_seq);
+        self.write_superblock(tail)?;
+        self.index.forget_below(tail.next_seq);
+        Ok(())
+    }
+
     /// Writes the pending batch with one write, makes it durable with one
     /// flush, and returns the durable sequence number.
     pub fn commit(&mut self) -> Result<u64, LogError> {
@@ -388,6 +552,7 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
             return Ok(self.durable_seq);
         }
         let padded = align_up(self.batch_len as u64, SECTOR as u64) as usize;
+        debug_assert!(self.batch_sector + (padded / SECTOR) as u64 <= self.sb.data_end());
         self.batch[self.batch_len..padded].fill(0);
         let result = self.dev.write(self.batch_sector, &self.batch[..padded]).and_then(|()| self.dev.flush());
         if let Err(e) = result {
@@ -400,7 +565,7 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
             prev_hash: self.batch_prev_hash(),
             batch_first_seq: 0,
         });
-        self.batch_sector += (padded / SECTOR) as u64;
+        self.batch_sector = self.sb.place(self.batch_sector + (padded / SECTOR) as u64);
         self.batch_len = 0;
         self.durable_seq = self.next_seq - 1;
         self.batch_first_seq = self.next_seq;
@@ -419,11 +584,19 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
     /// intact if this write is torn).
     pub fn checkpoint(&mut self) -> Result<(), LogError> {
         self.commit()?;
+        self.write_superblock(self.sb.tail)
+    }
+
+    /// Writes the older superblock slot with the current end of the log as
+    /// its checkpoint and `tail` as its anchor, then flushes. Needs an
+    /// empty batch.
+    fn write_superblock(&mut self, tail: Checkpoint) -> Result<(), LogError> {
         let mut sb = self.sb;
         sb.slot = self.sb.slot ^ 1;
         sb.generation += 1;
         sb.checkpoint =
             Checkpoint { next_seq: self.next_seq, sector: self.batch_sector, prev_hash: self.prev_hash };
+        sb.tail = tail;
         let result = self
             .dev
             .write(SUPERBLOCK_SECTORS[sb.slot as usize], &sb.encode())
@@ -441,9 +614,13 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
         if seq == 0 || seq > self.durable_seq {
             return Err(LogError::NotFound);
         }
+        if seq < self.sb.tail.next_seq {
+            return Err(LogError::Reclaimed { oldest: self.sb.tail.next_seq });
+        }
         let from = self.index.floor(seq).unwrap_or_else(|| origin(&self.sb));
         if from.next_seq > seq {
-            // Before the checkpoint recovery started from: scan from record 1.
+            // Before the checkpoint recovery started from: scan from the
+            // oldest record kept.
             return self.read_from(origin(&self.sb), seq, payload);
         }
         self.read_from(from, seq, payload)

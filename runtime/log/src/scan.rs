@@ -16,9 +16,7 @@
 use crate::chain::{Hash, record_hash};
 use crate::device::{BlockDevice, IoError};
 use crate::format::{HEADER_LEN, HeaderError, MAX_PAYLOAD, RECORD_ALIGN, RecordHeader, SECTOR, align_up};
-
-/// Sectors the scanner reads per device request.
-const CACHE_SECTORS: usize = 8;
+use crate::limits::SCAN_CACHE_SECTORS as CACHE_SECTORS;
 
 /// A place in the log: where the record with `next_seq` starts (or would
 /// start) and the hash it must link to.
@@ -42,15 +40,31 @@ impl Position {
     }
 }
 
-/// What the log's records must agree with.
+/// What the log's records must agree with, and where batches may start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Geometry {
     /// [`crate::format::Superblock::log_id`].
     pub log_id: u64,
+    /// First sector of the record area.
+    pub data_start: u64,
     /// One past the last sector of the record area.
     pub data_end: u64,
     /// [`crate::format::Superblock::max_batch_sectors`].
     pub max_batch_sectors: u32,
+    /// The area is a ring ([`crate::format::Superblock::is_ring`]).
+    pub ring: bool,
+}
+
+impl Geometry {
+    /// [`crate::format::Superblock::place`]: where a batch that would start
+    /// at `sector` starts.
+    pub fn place(&self, sector: u64) -> u64 {
+        if self.ring && sector + u64::from(self.max_batch_sectors) > self.data_end {
+            self.data_start
+        } else {
+            sector
+        }
+    }
 }
 
 /// Why the record at a position was not accepted.
@@ -64,7 +78,8 @@ pub enum Defect {
     Checksum,
     /// A record of another log (an earlier format of this disk).
     ForeignLog,
-    /// A valid record with the wrong sequence number (misdirected or stale).
+    /// A valid record with the wrong sequence number: misdirected or
+    /// stale, or, in a ring, a record of the previous pass (the end).
     Sequence {
         /// The sequence number the record carries.
         found: u64,
@@ -87,7 +102,9 @@ impl Defect {
             Defect::PastEnd => "record extends past the end of the log area",
             Defect::Checksum => "checksum mismatch (torn write or bit flip)",
             Defect::ForeignLog => "record belongs to another log",
-            Defect::Sequence { .. } => "unexpected sequence number (misdirected or stale write)",
+            Defect::Sequence { .. } => {
+                "unexpected sequence number (an older record: misdirected, stale, or the ring's previous pass)"
+            }
             Defect::Chain => "hash link does not match the previous record",
             Defect::Batch => "batch bookkeeping inconsistent with the previous record",
         }
@@ -206,32 +223,35 @@ impl Scanner {
     /// Accepts the next record into `payload`, or says why the scan stops.
     ///
     /// After a record, the next one is either right behind it (same batch)
-    /// or at the next sector boundary (a new batch; the gap is padding, or
-    /// the torn remains of a batch that a crash cut short and recovery
-    /// truncated). The hash chain makes the choice unambiguous: only one
-    /// record can carry the expected sequence number *and* link to its
-    /// predecessor.
+    /// or where the next batch starts: the next sector boundary, moved to
+    /// the start of the area when a ring's batch would not fit before its
+    /// end ([`Geometry::place`]). The gap is padding, or the torn remains of
+    /// a batch that a crash cut short and recovery truncated. The hash
+    /// chain makes the choice unambiguous: only one record can carry the
+    /// expected sequence number *and* link to its predecessor.
     pub fn step<D: BlockDevice>(
         &mut self,
         dev: &mut D,
         payload: &mut [u8; MAX_PAYLOAD],
     ) -> Result<Step, IoError> {
         let here = self.at.byte;
-        let first = self.try_at(dev, here, payload)?;
+        let sector = SECTOR as u64;
+        let placed = self.geometry.place(align_up(here, sector) / sector) * sector;
+        let first = self.try_at(dev, here, here == placed, true, payload)?;
         let outcome = match first {
-            Err(_) if !here.is_multiple_of(SECTOR as u64) => {
-                match self.try_at(dev, align_up(here, SECTOR as u64), payload)? {
-                    Ok(header) if header.batch_first_seq == header.seq => {
-                        Ok((header, align_up(here, SECTOR as u64)))
-                    }
-                    // Padding then nothing: report what is at the boundary.
-                    Err(second) if first == Err(Stop::Invalid(Defect::Header(HeaderError::NoMagic))) => {
-                        Err(second)
-                    }
-                    _ => first.map(|h| (h, here)),
+            Ok(header) => Ok((header, here)),
+            Err(stop) if placed != here => match self.try_at(dev, placed, true, false, payload)? {
+                Ok(header) => Ok((header, placed)),
+                // Padding (or the end of the area) then nothing: report what
+                // is where the next batch would be.
+                Err(second)
+                    if matches!(stop, Stop::Full | Stop::Invalid(Defect::Header(HeaderError::NoMagic))) =>
+                {
+                    Err(second)
                 }
-            }
-            other => other.map(|h| (h, here)),
+                Err(_) => Err(stop),
+            },
+            Err(stop) => Err(stop),
         };
         let (header, at) = match outcome {
             Ok(found) => found,
@@ -254,11 +274,15 @@ impl Scanner {
     }
 
     /// Decodes and checks the record at `byte` against the current
-    /// expectations, reading its payload into `payload`.
+    /// expectations, reading its payload into `payload`. A new batch may
+    /// start there only if `may_start`; the previous record's batch may
+    /// continue there only if `may_continue`.
     fn try_at<D: BlockDevice>(
         &mut self,
         dev: &mut D,
         byte: u64,
+        may_start: bool,
+        may_continue: bool,
         payload: &mut [u8; MAX_PAYLOAD],
     ) -> Result<Result<RecordHeader, Stop>, IoError> {
         let stop = |s| Ok(Err(s));
@@ -280,13 +304,19 @@ impl Scanner {
         }
         let body = &mut payload[..header.len as usize];
         self.cursor.read(dev, self.geometry.data_end, byte + HEADER_LEN as u64, body)?;
-        match self.check(&header, body, starts_sector) {
+        match self.check(&header, body, may_start && starts_sector, may_continue) {
             Some(defect) => invalid(defect),
             None => Ok(Ok(header)),
         }
     }
 
-    fn check(&self, header: &RecordHeader, body: &[u8], starts_sector: bool) -> Option<Defect> {
+    fn check(
+        &self,
+        header: &RecordHeader,
+        body: &[u8],
+        may_start: bool,
+        may_continue: bool,
+    ) -> Option<Defect> {
         if !header.crc_matches(body) {
             return Some(Defect::Checksum);
         }
@@ -299,48 +329,55 @@ impl Scanner {
         if header.prev_hash != self.at.prev_hash {
             return Some(Defect::Chain);
         }
-        // A record continues the previous record's batch, or (only at a
-        // sector boundary) starts a new one.
-        let continues = header.batch_first_seq == self.at.batch_first_seq;
-        let starts = header.batch_first_seq == header.seq && starts_sector;
+        // A record continues the previous record's batch, or (only where a
+        // batch may start) starts a new one.
+        let continues = may_continue && header.batch_first_seq == self.at.batch_first_seq;
+        let starts = may_start && header.batch_first_seq == header.seq;
         if !(continues || starts) {
             return Some(Defect::Batch);
         }
         None
     }
 
-    /// After a stop, looks for an intact record of a later batch within one
-    /// batch length beyond the stop. Bounded: at most `max_batch_sectors + 1`
-    /// sector probes.
+    /// After a stop, looks for an intact record of a later batch where one
+    /// could start: within one batch length beyond the stop, or, in a ring,
+    /// at the start of the area if the next batch would have wrapped.
+    /// Bounded: at most `max_batch_sectors + 1` sector probes.
     pub fn probe_beyond<D: BlockDevice>(
         &mut self,
         dev: &mut D,
         payload: &mut [u8; MAX_PAYLOAD],
     ) -> Result<Option<LaterBatch>, IoError> {
         let stop_seq = self.at.next_seq;
-        let first = self.at.sector() + 1;
-        let last = (self.at.sector() + u64::from(self.geometry.max_batch_sectors) + 1)
-            .min(self.geometry.data_end.saturating_sub(1));
+        let from = self.at.sector();
         let end_byte = self.geometry.data_end * SECTOR as u64;
-        for sector in first..=last {
+        for k in 1..=u64::from(self.geometry.max_batch_sectors) + 1 {
+            let next = from + k;
+            let sector = self.geometry.place(next);
+            if sector >= self.geometry.data_end {
+                break;
+            }
             let byte = sector * SECTOR as u64;
             let mut raw = [0u8; HEADER_LEN];
             self.cursor.read(dev, self.geometry.data_end, byte, &mut raw)?;
-            let Ok(header) = RecordHeader::decode(&raw) else { continue };
-            if header.log_id != self.geometry.log_id
-                || header.batch_first_seq <= stop_seq
-                || byte + header.stride() > end_byte
+            if let Ok(header) = RecordHeader::decode(&raw)
+                && header.log_id == self.geometry.log_id
+                && header.batch_first_seq > stop_seq
+                && byte + header.stride() <= end_byte
             {
-                continue;
+                let body = &mut payload[..header.len as usize];
+                self.cursor.read(dev, self.geometry.data_end, byte + HEADER_LEN as u64, body)?;
+                if header.crc_matches(body) {
+                    return Ok(Some(LaterBatch {
+                        sector,
+                        seq: header.seq,
+                        batch_first_seq: header.batch_first_seq,
+                    }));
+                }
             }
-            let body = &mut payload[..header.len as usize];
-            self.cursor.read(dev, self.geometry.data_end, byte + HEADER_LEN as u64, body)?;
-            if header.crc_matches(body) {
-                return Ok(Some(LaterBatch {
-                    sector,
-                    seq: header.seq,
-                    batch_first_seq: header.batch_first_seq,
-                }));
+            if sector != next {
+                // The wrap: the start of the area was the last place left.
+                break;
             }
         }
         Ok(None)

@@ -73,6 +73,27 @@ pub(crate) struct Walk {
     pub(crate) stop: Stop,
 }
 
+impl Walk {
+    /// The oldest record the log keeps (1 unless records were reclaimed).
+    pub(crate) fn first_seq(&self) -> u64 {
+        self.sb.tail.next_seq
+    }
+
+    /// Where the walk started, in words: the genesis, or the tail anchor
+    /// with the hash of the last reclaimed record, which an archive of the
+    /// reclaimed part (an earlier export) must end with.
+    pub(crate) fn origin(&self) -> String {
+        match self.first_seq() {
+            1 => "genesis".into(),
+            first => format!(
+                "the anchor after reclaimed records 1..={} (their last hash {})",
+                first - 1,
+                hex(&self.sb.tail.prev_hash)
+            ),
+        }
+    }
+}
+
 /// Lower-case hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
@@ -107,7 +128,7 @@ fn describe_error(path: &Path, e: &LogError) -> String {
         LogError::Unformatted => format!("{p}: not a Worknode log (both superblock sectors are blank)"),
         LogError::NotALog => format!("{p}: not a Worknode log (no superblock magic)"),
         LogError::Superblock(SuperblockError::Version(v)) => {
-            format!("{p}: log format version {v}; this tool reads version 1")
+            format!("{p}: log format version {v}; this tool reads versions 1 and 2")
         }
         LogError::Superblock(why) => format!("{p}: both superblocks are damaged (first: {why:?})"),
         LogError::Io(e) => format!("{p}: read failed: {e:?}"),
@@ -126,7 +147,8 @@ fn describe_error(path: &Path, e: &LogError) -> String {
     }
 }
 
-/// Walks the whole chain from record 1, handing each record to `visit`.
+/// Walks the whole chain from the oldest record kept (record 1, or the
+/// tail anchor), handing each record to `visit`.
 pub(crate) fn walk(path: &Path, visit: impl FnMut(&Accepted, &[u8])) -> Result<Walk, String> {
     let (mut image, sb) = load(path)?;
     let from = origin(&sb);
@@ -157,32 +179,40 @@ pub fn inspect(path: &Path) -> Result<(), String> {
         image.read(sector, &mut raw).map_err(|e| format!("{}: read failed: {e:?}", path.display()))?;
         match Superblock::decode(&raw, slot as u16) {
             Ok(sb) => println!(
-                "superblock {slot}: generation {} log_id {:016x} data sectors {}..{} batch <= {} sectors, \
-                 checkpoint seq {} at sector {}",
+                "superblock {slot}: version {} generation {} log_id {:016x} data sectors {}..{}{} \
+                 batch <= {} sectors, checkpoint seq {} at sector {}, oldest kept seq {} at sector {}",
+                sb.version,
                 sb.generation,
                 sb.log_id,
                 sb.data_start,
                 sb.data_end(),
+                if sb.is_ring() { " (ring)" } else { "" },
                 sb.max_batch_sectors,
                 sb.checkpoint.next_seq,
-                sb.checkpoint.sector
+                sb.checkpoint.sector,
+                sb.tail.next_seq,
+                sb.tail.sector
             ),
             Err(why) => println!("superblock {slot}: invalid ({why:?})"),
         }
     }
     let mut bytes = 0u64;
     let mut batches = 0u64;
-    let mut end_sector = 0u64;
+    let mut used = 0u64;
     let walk = walk(path, |accepted, payload| {
         bytes += payload.len() as u64;
         batches += u64::from(accepted.starts_batch);
-        end_sector = accepted.at.byte / SECTOR as u64 + 1;
+        used += accepted.header.stride();
     })?;
-    let used = end_sector.saturating_sub(walk.sb.data_start);
+    let kept = (walk.last_seq + 1).saturating_sub(walk.first_seq());
     println!(
-        "records: {} in {batches} batches, {bytes} payload bytes, {used} of {} sectors used",
-        walk.last_seq, walk.sb.data_sectors
+        "records: {kept} kept ({}..={}) in {batches} batches, {bytes} payload bytes, about {} of {} sectors used",
+        walk.first_seq(),
+        walk.last_seq,
+        used.div_ceil(SECTOR as u64),
+        walk.sb.data_sectors
     );
+    println!("start: {}", walk.origin());
     println!("last record: {} hash {}", walk.last_seq, hex(&walk.last_hash));
     println!("end: {}", stop_name(&walk.stop));
     Ok(())
@@ -192,9 +222,11 @@ pub fn inspect(path: &Path) -> Result<(), String> {
 pub fn verify(path: &Path) -> Result<(), String> {
     let walk = walk(path, |_, _| {})?;
     println!(
-        "{}: ok: {} records, hash chain verified from genesis to {} ({})",
+        "{}: ok: records {}..={}, hash chain verified from {} to {} ({})",
         path.display(),
+        walk.first_seq(),
         walk.last_seq,
+        walk.origin(),
         hex(&walk.last_hash),
         stop_name(&walk.stop)
     );
@@ -239,7 +271,14 @@ pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
             line["event"] = describe_payload(payload);
             Some(line)
         },
-        |walk, _| json!({"end": {"last_seq": walk.last_seq, "stop": stop_name(&walk.stop)}}),
+        |walk, _| {
+            json!({"end": {
+                "first_seq": walk.first_seq(),
+                "anchor": hex(&walk.sb.tail.prev_hash),
+                "last_seq": walk.last_seq,
+                "stop": stop_name(&walk.stop),
+            }})
+        },
     )
 }
 

@@ -50,7 +50,52 @@ fn verify_accepts_a_good_log() {
     let path = write("good.img", &good_image());
     let (ok, out, err) = run_on("verify", &path);
     assert!(ok, "{err}");
-    assert!(out.contains("ok: 12 records, hash chain verified"), "{out}");
+    assert!(out.contains("ok: records 1..=12, hash chain verified from genesis"), "{out}");
+}
+
+/// A ring that reclaimed its oldest records verifies from its anchor, and
+/// the anchor is the hash of the last reclaimed record as an export taken
+/// before the reclamation shows it.
+#[test]
+fn a_ring_verifies_from_its_anchor_which_continues_the_reclaimed_part() {
+    let mut image = vec![0; (8 + 64) * SECTOR];
+    let mut log = Log::<_, 4096>::format(SliceDevice(&mut image), 6).unwrap();
+    log.set_retention(u64::MAX);
+    for i in 0..20u8 {
+        log.append(&[i; 200]).unwrap();
+        log.commit().unwrap();
+    }
+    let _ = log.into_device();
+    let (ok, before, err) = run_on("export", &write("ring-before.img", &image));
+    assert!(ok, "{err}");
+    let before: Vec<serde_json::Value> = before.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (mut log, _) = Log::<_, 4096>::open(SliceDevice(&mut image)).unwrap();
+    log.set_retention(u64::MAX);
+    let mut last = 20;
+    while log.oldest_seq() == 1 {
+        last += 1;
+        log.append(&[last as u8; 200]).unwrap();
+        log.commit().unwrap();
+    }
+    let first = log.oldest_seq();
+    let _ = log.into_device();
+    assert!((2..=20).contains(&first), "reclaimed part of what the first export saw: {first}");
+    let path = write("ring.img", &image);
+    let (ok, out, err) = run_on("verify", &path);
+    assert!(ok, "{err}");
+    let anchor = before[first as usize - 2]["hash"].as_str().unwrap().to_string();
+    assert!(out.contains(&format!("records {first}..={last}")), "{out}");
+    assert!(
+        out.contains(&format!("reclaimed records 1..={} (their last hash {anchor})", first - 1)),
+        "{out}"
+    );
+    let (ok, out, _) = run_on("export", &path);
+    assert!(ok);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines[0]["seq"], first);
+    assert_eq!(lines[0]["prev_hash"], anchor.as_str());
+    let end = &lines.last().unwrap()["end"];
+    assert_eq!((end["first_seq"].as_u64(), end["anchor"].as_str()), (Some(first), Some(anchor.as_str())));
 }
 
 #[test]
@@ -75,6 +120,7 @@ fn export_writes_one_json_line_per_record_and_a_summary() {
     assert_eq!(lines[3]["batch_first_seq"], 4);
     assert_eq!(lines[1]["prev_hash"], lines[0]["hash"]);
     assert_eq!(lines[12]["end"]["last_seq"], 12);
+    assert_eq!(lines[12]["end"]["first_seq"], 1);
 }
 
 #[test]
@@ -100,8 +146,9 @@ fn inspect_summarises() {
     let path = write("inspect.img", &good_image());
     let (ok, out, err) = run_on("inspect", &path);
     assert!(ok, "{err}");
-    assert!(out.contains("records: 12 in 4 batches"), "{out}");
-    assert!(out.contains("superblock 0: generation 1"), "{out}");
+    assert!(out.contains("records: 12 kept (1..=12) in 4 batches"), "{out}");
+    assert!(out.contains("superblock 0: version 2 generation 1"), "{out}");
+    assert!(out.contains("start: genesis"), "{out}");
 }
 
 #[test]

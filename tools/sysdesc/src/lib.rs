@@ -47,7 +47,13 @@ pub struct Board {
 
 /// The boards `boards=` may name.
 pub const BOARDS: &[Board] = &[
-    Board { name: "qemu_virt_aarch64", arch: "aarch64", uart: "pl011", clock: "generic-timer", virtio: "mmio" },
+    Board {
+        name: "qemu_virt_aarch64",
+        arch: "aarch64",
+        uart: "pl011",
+        clock: "generic-timer",
+        virtio: "mmio",
+    },
     Board {
         name: "qemu_virt_riscv64",
         arch: "riscv64",
