@@ -1,47 +1,44 @@
-//! Fuzzes the principal's console: any bytes as command lines, parsed and
-//! carried out on a gate, interleaved with worknode actions, as a careless
-//! or hostile operator (or line noise on the serial port) could produce.
+//! Fuzzes the principal's console: any bytes as command lines, carried out
+//! by a booted governor core, as a careless or hostile operator (or line
+//! noise on the serial port) could type them.
 //!
-//! Checks: no panic; a line that does not parse changes nothing; a halted
-//! or suspended worknode is never allowed anything; an allowed decision
-//! always names a capability and a full lineage.
+//! Checks: no panic; a line that does not parse changes nothing and
+//! appends nothing; the whole trace passes `worknode_governor::sim::check`
+//! (no effect before its record).
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use worknode_authority::{Actions, Reason, Standing};
-use worknode_governor::control::parse;
-use worknode_governor::Gate;
-
-const NAMES: [&str; 3] = ["worknode0", "worknode1", "spinner"];
+use worknode_authority::Actions;
+use worknode_governor::sim::{Effect, LOG, SERIAL, SPECS, SimWorld, check, snapshot};
+use worknode_governor::{Config, Governor, LogStatus};
 
 fuzz_target!(|data: &[u8]| {
-    let mut gate = Gate::new(NAMES.len(), Actions::LOG.with(Actions::RECORD)).unwrap();
-    let mut now = 0u64;
+    let config = Config {
+        log: Some(LOG),
+        serial: Some(SERIAL),
+        boot: Actions::LOG.with(Actions::RECORD),
+        print_records: true,
+    };
+    let mut g = Governor::new(&SPECS, config).unwrap();
+    let mut w = SimWorld::new(Ok(LogStatus { recovered: 0, log_id: 1 }));
+    g.init(&mut w);
+    g.notified(&mut w, 1 << LOG, 1);
+    let mut now = 1u64;
     for line in data.split(|&b| b == b'\n') {
         now += 7;
         let Ok(text) = core::str::from_utf8(line) else { continue };
-        match parse(text) {
-            Ok(command) => {
-                let _ = gate.control(&command, text, |n| NAMES.iter().position(|x| *x == n), now);
-            }
-            Err(_) => continue,
+        let before = snapshot(&g);
+        let appended = w.effects.iter().filter(|e| matches!(e, Effect::Appended { .. })).count();
+        let parses = worknode_governor::control::parse(text).is_ok();
+        g.command(&mut w, text, now);
+        if !parses {
+            assert_eq!(snapshot(&g), before, "a line that does not parse changed something");
+            let after = w.effects.iter().filter(|e| matches!(e, Effect::Appended { .. })).count();
+            assert_eq!(after, appended, "a line that does not parse was recorded");
         }
-        for child in 0..NAMES.len() {
-            for bit in 0..5 {
-                let action = Actions(1 << bit);
-                for resource in [0u32, 1, 2, 7, 40] {
-                    let d = gate.decide(child, None, action, resource, now);
-                    let standing = gate.authority().standing(child as u16);
-                    if standing != Standing::Running {
-                        assert!(!d.allowed());
-                        assert!(matches!(d.reason, Reason::Halted | Reason::Suspended));
-                    }
-                    if d.allowed() {
-                        assert!(d.cap.is_some() && d.lineage.principal.is_some() && d.lineage.task.is_some());
-                    }
-                }
-            }
-        }
+    }
+    if let Err(why) = check(&w.effects, &SPECS) {
+        panic!("{why}");
     }
 });

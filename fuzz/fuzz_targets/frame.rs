@@ -11,7 +11,7 @@ use libfuzzer_sys::fuzz_target;
 use worknode_abi::frame::{self, MAX_FRAME_LEN, WORD_BYTES};
 use worknode_abi::governor::{Request, Response};
 
-fn check<T: serde::Serialize + serde::de::DeserializeOwned>(bytes: &[u8]) {
+fn check<'a, T: serde::Serialize + serde::Deserialize<'a>>(bytes: &'a [u8]) {
     if let Ok(message) = frame::decode::<T>(bytes) {
         let mut again = [0u8; MAX_FRAME_LEN];
         let len = frame::encode(&message, &mut again).expect("a decoded message re-encodes");

@@ -23,7 +23,9 @@
 #![no_std]
 #![deny(unsafe_code)]
 
-/// See the module documentation.
+/// See the module documentation. Its readings never go back: each is at
+/// least the one before (a lease clock must be monotonic; the sources are,
+/// when the board is set up right, and this holds even if one is not).
 pub struct Clock {
     /// Where the clock device is mapped (unused on aarch64).
     #[allow(dead_code)]
@@ -32,6 +34,8 @@ pub struct Clock {
     origin: u64,
     /// Nanoseconds per tick, in 32.32 fixed point.
     scale: u64,
+    /// The latest reading handed out.
+    last: core::cell::Cell<u64>,
 }
 
 impl Clock {
@@ -45,15 +49,17 @@ impl Clock {
     /// otherwise.
     #[allow(unsafe_code)]
     pub unsafe fn open(regs: usize) -> Clock {
-        let mut clock = Clock { regs, origin: 0, scale: 0 };
+        let mut clock = Clock { regs, origin: 0, scale: 0, last: core::cell::Cell::new(0) };
         clock.scale = clock.arch_scale();
         clock.origin = clock.raw_ns();
         clock
     }
 
-    /// Nanoseconds since [`Clock::open`].
+    /// Nanoseconds since [`Clock::open`], never less than the last reading.
     pub fn now_ns(&self) -> u64 {
-        self.raw_ns().saturating_sub(self.origin)
+        let now = self.raw_ns().saturating_sub(self.origin).max(self.last.get());
+        self.last.set(now);
+        now
     }
 
     /// Milliseconds since [`Clock::open`].

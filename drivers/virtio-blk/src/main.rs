@@ -190,11 +190,16 @@ impl Driver {
 
     /// The client's data buffer for `r` (`None` for a flush), or why the
     /// request is invalid (`worknode_blkq::data_range`, tested on the host).
+    /// virtio-drivers takes buffers as slices, so this is the one place the
+    /// shared region becomes Rust references: one per request in flight,
+    /// over ranges that never overlap (`submit` refuses a request that
+    /// would overlap one in flight).
     fn buffer(&self, r: &Request) -> Result<Option<&'static mut [u8]>, Status> {
         let range = worknode_blkq::data_range(r, self.capacity, self.data.size as u64)?;
         // SAFETY: `data_range` checked the range lies inside the shared data
         // region; by the queue protocol the client leaves it alone until the
-        // response is posted.
+        // response is posted, and no other request in flight covers any of
+        // it.
         Ok(range.map(|(offset, len)| unsafe {
             core::slice::from_raw_parts_mut((self.data.vaddr as u64 + offset) as *mut u8, len as usize)
         }))
@@ -218,13 +223,19 @@ impl Driver {
         let mut added = false;
         // Bounded by SLOTS + the ring capacity.
         while let Some(free) = self.slots.iter().position(Option::is_none) {
-            let in_flight = self.slots.iter().filter(|s| s.is_some()).count();
-            if in_flight + self.unposted.len() >= SLOTS {
+            let busy = self.slots.iter().filter(|s| s.is_some()).count();
+            if busy + self.unposted.len() >= SLOTS {
                 break;
             }
             let Some(next) = queue.pop_request() else { break };
+            // A buffer in the data region, not shared with a request in
+            // flight: the device gets each range for one request only.
+            let admissible = |r: &Request| {
+                self.buffer(r).is_ok()
+                    && !worknode_blkq::overlaps_in_flight(r, self.slots.iter().flatten().map(|f| &f.request))
+            };
             let request = match next {
-                Ok(r) if self.buffer(&r).is_ok() => r,
+                Ok(r) if admissible(&r) => r,
                 Ok(r) => {
                     self.post(Response { id: r.id, status: Status::Invalid });
                     continue;

@@ -9,28 +9,23 @@
 #![no_std]
 #![no_main]
 
-use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, protection_domain};
-use worknode_abi::governor::{Reply, Request, Response, log_text};
+use sel4_microkit::{ChannelSet, Handler, Infallible, protection_domain};
+use worknode_pd_governed::{Governor, log};
 
 mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
 }
 
-const GOVERNOR: Channel = Channel::new(system::channel::GOVERNOR);
+const GOVERNOR: Governor = Governor::new(system::channel::GOVERNOR);
 
 /// Below every PD's program image on every supported architecture, and never
 /// mapped by Microkit.
 const UNMAPPED: usize = 0x10;
 
-fn call(request: &Request<'_>) -> Result<Response, worknode_abi::ErrorCode> {
-    worknode_pd_ipc::call::<Request, Response>(GOVERNOR, request)
-}
-
 #[protection_domain]
 fn init() -> Drill {
-    match call(&Request::Hello) {
-        Ok(Ok(Reply::Welcome { .. })) => {}
-        other => panic!("drill: hello refused: {other:?}"),
+    if let Err(e) = GOVERNOR.hello() {
+        panic!("drill: hello refused: {e}");
     }
     Drill
 }
@@ -41,14 +36,12 @@ impl Handler for Drill {
     type Error = Infallible;
 
     fn notified(&mut self, _channels: ChannelSet) -> Result<(), Self::Error> {
-        let _ = call(&Request::Log {
-            text: (&log_text(format_args!("storing to {UNMAPPED:#x} on purpose"))).into(),
-        });
+        log!(GOVERNOR, "storing to {UNMAPPED:#x} on purpose");
         // SAFETY: not safe, and meant not to be: the store faults before it
         // can change any memory, and the kernel stops this PD and reports the
         // fault to the governor. Volatile so the store is not elided.
         unsafe { core::ptr::write_volatile(UNMAPPED as *mut u64, 0xdead) };
-        let _ = call(&Request::Log { text: (&log_text(format_args!("the store did not fault"))).into() });
+        log!(GOVERNOR, "the store did not fault");
         Ok(())
     }
 }

@@ -15,7 +15,10 @@
 //!   issue's measure is the gate, not the disk: `make bench-log` measures
 //!   that).
 //!
-//! Each phase is timed here with the board's clock (drivers/clock). The
+//! Each phase is timed with the governor's clock, read by a raw call with
+//! label 1 that a `gate-bench` governor answers with the time in
+//! nanoseconds as the label (one call per phase boundary; a governed PD
+//! may not map the clock itself, `worknode system check` refuses it). The
 //! runner boots QEMU with `-icount shift=0`, which makes the guest's clocks
 //! count executed instructions (one per nanosecond), so the times are
 //! instruction counts and the host's load does not enter them. The runner
@@ -23,18 +26,17 @@
 
 #![no_std]
 #![no_main]
-#![deny(unsafe_code)]
+#![forbid(unsafe_code)]
 
-use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, MessageInfo, protection_domain};
-use worknode_abi::ErrorCode;
-use worknode_abi::governor::{Reply, Request, log_text};
-use worknode_driver_clock::Clock;
+use sel4_microkit::{ChannelSet, Handler, Infallible, MessageInfo, protection_domain};
+use worknode_abi::governor::{Reply, Request};
+use worknode_pd_governed::{Governor, log, markers};
 
 mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
 }
 
-const GOVERNOR: Channel = Channel::new(system::channel::GOVERNOR);
+const GOVERNOR: Governor = Governor::new(system::channel::GOVERNOR);
 /// Calls per phase.
 const CALLS: u32 = 20_000;
 /// Rounds of both phases.
@@ -42,57 +44,44 @@ const ROUNDS: u32 = 3;
 /// The event each gated call records: a typical small event.
 const EVENT: [u8; 16] = [0x5A; 16];
 
-fn call(request: &Request<'_>) -> Result<Reply, ErrorCode> {
-    worknode_pd_ipc::ask_governor(GOVERNOR, request)
-}
-
-macro_rules! log {
-    ($($arg:tt)*) => {{
-        let _ = call(&Request::Log { text: (&log_text(format_args!($($arg)*))).into() });
-    }};
-}
-
 #[protection_domain]
 fn init() -> GateBench {
-    match call(&Request::Hello) {
-        Ok(Reply::Welcome { .. }) => {}
-        other => panic!("gate_bench: hello refused: {other:?}"),
+    if let Err(e) = GOVERNOR.hello() {
+        panic!("gate_bench: hello refused: {e}");
     }
-    // SAFETY: the bench-gate profile maps the clock device (goldfish RTC,
-    // HPET) at `clock_vaddr`, uncached; opening it only sets the HPET's
-    // enable bit, which the governor has set already. aarch64 needs none.
-    #[allow(unsafe_code)]
-    let clock = unsafe { Clock::open(*sel4_microkit::var!(clock_vaddr: usize = 0)) };
-    GateBench { clock }
+    GateBench
 }
 
-struct GateBench {
-    clock: Clock,
-}
+struct GateBench;
 
 impl GateBench {
+    /// The governor's clock, in nanoseconds (instructions under icount).
+    fn now_ns(&self) -> u64 {
+        GOVERNOR.channel().pp_call(MessageInfo::new(1, 0)).label()
+    }
+
     /// Times `CALLS` raw round trips; `None` if one came back non-empty.
     fn ppc_phase(&self) -> Option<u64> {
-        let start = self.clock.now_ns();
+        let start = self.now_ns();
         for _ in 0..CALLS {
-            let reply = GOVERNOR.pp_call(MessageInfo::new(0, 0));
+            let reply = GOVERNOR.channel().pp_call(MessageInfo::new(0, 0));
             if reply.label() != 0 || reply.count() != 0 {
                 return None;
             }
         }
-        Some(self.clock.now_ns().saturating_sub(start))
+        Some(self.now_ns().saturating_sub(start))
     }
 
     /// Times `CALLS` gated records; `None` if one was not recorded.
     fn gate_phase(&self) -> Option<u64> {
         let event = EVENT.as_slice().try_into().expect("the event fits");
-        let start = self.clock.now_ns();
+        let start = self.now_ns();
         for _ in 0..CALLS {
-            if !matches!(call(&Request::Record { event }), Ok(Reply::Recorded { .. })) {
+            if !matches!(GOVERNOR.call(&Request::Record { event }), Ok(Reply::Recorded { .. })) {
                 return None;
             }
         }
-        Some(self.clock.now_ns().saturating_sub(start))
+        Some(self.now_ns().saturating_sub(start))
     }
 }
 
@@ -100,24 +89,26 @@ impl Handler for GateBench {
     type Error = Infallible;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
-        if !channels.contains(GOVERNOR) {
+        if !channels.contains(GOVERNOR.channel()) {
             return Ok(());
         }
-        if let Err(e) = call(&Request::Ready) {
-            panic!("gate_bench: ready refused: {e:?}");
+        if let Err(e) = GOVERNOR.ready() {
+            panic!("gate_bench: ready refused: {e}");
         }
-        log!("start received, ready acknowledged");
+        log!(GOVERNOR, "{}", markers::READY_ACKNOWLEDGED);
         for round in 0..ROUNDS {
             match self.ppc_phase() {
-                Some(ns) => log!("round {round} ppc calls={CALLS} ns={ns}"),
-                None => log!("round {round} ppc failed: the governor did not answer a raw call empty"),
+                Some(ns) => log!(GOVERNOR, "round {round} ppc calls={CALLS} ns={ns}"),
+                None => {
+                    log!(GOVERNOR, "round {round} ppc failed: the governor did not answer a raw call empty")
+                }
             }
             match self.gate_phase() {
-                Some(ns) => log!("round {round} gate calls={CALLS} ns={ns}"),
-                None => log!("round {round} gate failed: a gated record was refused"),
+                Some(ns) => log!(GOVERNOR, "round {round} gate calls={CALLS} ns={ns}"),
+                None => log!(GOVERNOR, "round {round} gate failed: a gated record was refused"),
             }
         }
-        log!("done");
+        log!(GOVERNOR, "done");
         Ok(())
     }
 }

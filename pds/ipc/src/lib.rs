@@ -12,7 +12,6 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use worknode_abi::ErrorCode;
 use worknode_abi::frame;
-use worknode_abi::governor::{Reply, Request, Response};
 
 /// Writes `message` into the message registers and returns the message
 /// info that describes it, ready to send or to return as a reply.
@@ -33,7 +32,7 @@ pub type FrameBuf = heapless::Vec<u8, { frame::MAX_FRAME_LEN }>;
 
 /// Copies the frame described by `info` out of the message registers into
 /// `buf` and returns it, for a message that borrows from its frame (a
-/// governor [`Request`]). The copy matters: the receiver's own calls reuse
+/// governor `Request`). The copy matters: the receiver's own calls reuse
 /// the message registers while it still holds the message.
 pub fn receive_frame<'b>(info: &MessageInfo, buf: &'b mut FrameBuf) -> Result<&'b [u8], ErrorCode> {
     let len = frame::frame_len(info.label(), info.count())?;
@@ -60,11 +59,4 @@ pub fn call<Q: Serialize, R: DeserializeOwned + Serialize>(
 /// empty message (label 0), which every receiver rejects as malformed.
 pub fn reply<T: Serialize>(message: &T) -> MessageInfo {
     frame_message(message).unwrap_or_else(|_| MessageInfo::new(0, 0))
-}
-
-/// A worknode's request to the governor on `governor`, with the transport
-/// error and the governor's answer folded into one result: what every
-/// governed PD wants to branch on.
-pub fn ask_governor(governor: Channel, request: &Request<'_>) -> Result<Reply, ErrorCode> {
-    call::<Request, Response>(governor, request).and_then(|response| response)
 }

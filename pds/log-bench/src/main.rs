@@ -10,7 +10,7 @@
 //!    batch write and one flush per commit), each commit waited for.
 //!
 //! Both phases use the same driver, queue and wait path as the log PD
-//! (`../log/src/disk.rs`), so the ratio isolates what the log adds and what
+//! (`drivers/blk-client`), so the ratio isolates what the log adds and what
 //! group commit saves. The governor-to-log call is not in the loop.
 //! Timing happens on the host because no counter is readable from user
 //! mode on every board (aarch64 traps the virtual counter).
@@ -18,14 +18,11 @@
 #![no_std]
 #![no_main]
 
-#[path = "../../log/src/disk.rs"]
-mod disk;
-
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, protection_domain};
+use worknode_driver_blk_client::QueueDisk;
 use worknode_log::format::SECTOR;
+use worknode_log::limits::BATCH;
 use worknode_log::{BlockDevice, IoError, Log};
-
-use crate::disk::QueueDisk;
 
 mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
@@ -38,7 +35,6 @@ const RECORDS: u64 = 2000;
 const PAYLOAD: usize = 128;
 /// Appends per commit.
 const GROUP: u64 = 64;
-const BATCH: usize = 16 * 1024;
 
 /// The lower `sectors` sectors of a device.
 struct Window<'a> {

@@ -11,23 +11,22 @@
 #![no_main]
 #![forbid(unsafe_code)]
 
-use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, protection_domain};
-use worknode_abi::governor::{Reply, Request, log_text};
+use sel4_microkit::{ChannelSet, Handler, Infallible, protection_domain};
+use worknode_pd_governed::{Governor, log, markers};
 
 /// Channel ids generated from the rendered system.xml.
 mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
 }
 
-const GOVERNOR: Channel = Channel::new(system::channel::GOVERNOR);
+const GOVERNOR: Governor = Governor::new(system::channel::GOVERNOR);
 
-fn call(request: &Request<'_>) -> Option<Reply> {
-    worknode_pd_ipc::ask_governor(GOVERNOR, request).ok()
-}
+/// What it says before it spins; the console session waits for it.
+pub const SPINNING: &str = "spinning forever";
 
 #[protection_domain]
 fn init() -> Spinner {
-    call(&Request::Hello);
+    let _ = GOVERNOR.hello();
     Spinner
 }
 
@@ -37,9 +36,9 @@ impl Handler for Spinner {
     type Error = Infallible;
 
     fn notified(&mut self, _channels: ChannelSet) -> Result<(), Self::Error> {
-        call(&Request::Ready);
-        call(&Request::Log { text: (&log_text(format_args!("start received, ready acknowledged"))).into() });
-        call(&Request::Log { text: (&log_text(format_args!("spinning forever"))).into() });
+        let _ = GOVERNOR.ready();
+        log!(GOVERNOR, "{}", markers::READY_ACKNOWLEDGED);
+        log!(GOVERNOR, "{SPINNING}");
         loop {
             core::hint::spin_loop();
         }

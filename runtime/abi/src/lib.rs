@@ -9,7 +9,8 @@
 //! - [`governor`]: the operations a worknode may ask of the governor;
 //! - [`log`]: the operations the governor may ask of the log PD;
 //! - [`audit`]: the record the governor writes for every gate decision;
-//! - [`console`]: the principal's command lines, from the serial driver.
+//! - [`console`]: the principal's command lines, from the serial driver;
+//! - [`markers`]: the console lines other programs read.
 //!
 //! The encodings are pinned by golden tests (`tests/golden.rs`): changing a
 //! byte of an existing message is a breaking change and needs a new
@@ -30,5 +31,6 @@ pub mod flavors;
 pub mod frame;
 pub mod governor;
 pub mod log;
+pub mod markers;
 
 pub use error::ErrorCode;

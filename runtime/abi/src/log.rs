@@ -38,6 +38,16 @@ pub const MAX_SOURCE: usize = 32;
 /// Version of the [`EventRecord`] envelope.
 pub const EVENT_RECORD_VERSION: u8 = 1;
 
+/// Which part of the log's free space an append may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Room {
+    /// Everything but the reserve.
+    Ordinary,
+    /// The reserve too: for the records that must land when nothing else
+    /// can (the principal's stops; [`LogRequest::AppendReserved`]).
+    Reserved,
+}
+
 /// An operation the governor asks of the log PD.
 // The payload variants make the enum ~400 bytes; without an allocator there
 // is no boxing, and a request lives on the stack once per call.

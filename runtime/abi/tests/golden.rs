@@ -154,12 +154,13 @@ fn payload(bytes: &[u8]) -> heapless::Vec<u8, { worknode_abi::log::MAX_RECORD }>
 #[test]
 fn log_api() {
     use worknode_abi::log::{EventRecord, LogReply, LogRequest, LogResponse};
-    let requests: [(&str, LogRequest, &[u8]); 5] = [
+    let requests: [(&str, LogRequest, &[u8]); 6] = [
         ("`Append`", LogRequest::Append { payload: payload(b"hi") }, &[1, 0, 2, b'h', b'i']),
         ("`AppendLater`", LogRequest::AppendLater { payload: payload(b"hi") }, &[1, 1, 2, b'h', b'i']),
         ("`Sync`", LogRequest::Sync, &[1, 2]),
         ("`Read`", LogRequest::Read { seq: 5 }, &[1, 3, 5]),
         ("`Status`", LogRequest::Status, &[1, 4]),
+        ("`AppendReserved`", LogRequest::AppendReserved { payload: payload(b"hi") }, &[1, 5, 2, b'h', b'i']),
     ];
     let responses: [(&str, LogResponse, &[u8]); 5] = [
         (
@@ -208,56 +209,114 @@ fn log_api() {
 }
 
 mod audit {
-    use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord};
+    use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord, Control, Lifecycle, What};
+    use worknode_abi::bounded::{Bytes, Text};
     use worknode_abi::log::MAX_RECORD;
 
-    fn sample(reason: u8) -> AuditRecord {
+    fn sample(reason: u8) -> AuditRecord<'static> {
         AuditRecord {
             version: AUDIT_RECORD_VERSION,
             at: 300,
-            actor: Actor::Worknode(heapless::String::try_from("wn0").unwrap()),
+            actor: Actor::Worknode(Text::new("wn0").unwrap()),
             principal: Some(1),
             intent: Some(2),
             task: Some(3),
-            action: 1,
+            what: What::Action(1),
             resource: 7,
             reason,
             cap: if reason == 0 { Some(5) } else { None },
-            payload: heapless::Vec::from_slice(b"hi").unwrap(),
+            repeats: 0,
+            payload: Bytes::new(b"hi").unwrap(),
         }
     }
 
-    pub fn goldens() -> Vec<(&'static str, AuditRecord, Vec<u8>)> {
+    pub fn goldens() -> Vec<(&'static str, AuditRecord<'static>, Vec<u8>)> {
         let control = AuditRecord {
             actor: Actor::Principal(1),
             principal: Some(1),
             intent: None,
             task: None,
-            action: 3,
-            resource: 0,
+            what: What::Control(Control::Halt as u16),
+            resource: 1,
             reason: 0,
             cap: None,
-            payload: heapless::Vec::from_slice(b"halt wn1").unwrap(),
+            payload: Bytes::new(b"halt wn1").unwrap(),
+            ..sample(0)
+        };
+        let coalesced =
+            AuditRecord { repeats: 1000, cap: None, payload: Bytes::new(b"").unwrap(), ..sample(1) };
+        let lifecycle = AuditRecord {
+            what: What::Lifecycle(Lifecycle::Greeted as u8),
+            resource: 0,
+            cap: None,
+            payload: Bytes::new(b"").unwrap(),
             ..sample(0)
         };
         vec![
             (
                 "audit allowed",
                 sample(0),
-                vec![2, 0xAC, 0x02, 0, 3, b'w', b'n', b'0', 1, 1, 1, 2, 1, 3, 1, 7, 0, 1, 5, 2, b'h', b'i'],
+                vec![
+                    3, 0xAC, 0x02, 0, 3, b'w', b'n', b'0', 1, 1, 1, 2, 1, 3, 0, 1, 7, 0, 1, 5, 0, 2, b'h',
+                    b'i',
+                ],
             ),
             (
                 "audit denied",
                 sample(1),
-                vec![2, 0xAC, 0x02, 0, 3, b'w', b'n', b'0', 1, 1, 1, 2, 1, 3, 1, 7, 1, 0, 2, b'h', b'i'],
+                vec![
+                    3, 0xAC, 0x02, 0, 3, b'w', b'n', b'0', 1, 1, 1, 2, 1, 3, 0, 1, 7, 1, 0, 0, 2, b'h', b'i',
+                ],
+            ),
+            (
+                "audit repeats",
+                coalesced,
+                vec![3, 0xAC, 0x02, 0, 3, b'w', b'n', b'0', 1, 1, 1, 2, 1, 3, 0, 1, 7, 1, 0, 0xE8, 0x07, 0],
             ),
             (
                 "audit control",
                 control,
                 vec![
+                    3, 0xAC, 0x02, 1, 1, 1, 1, 0, 0, 1, 3, 1, 0, 0, 0, 8, b'h', b'a', b'l', b't', b' ', b'w',
+                    b'n', b'1',
+                ],
+            ),
+            (
+                "audit lifecycle",
+                lifecycle,
+                vec![3, 0xAC, 0x02, 0, 3, b'w', b'n', b'0', 1, 1, 1, 2, 1, 3, 2, 1, 0, 0, 0, 0, 0],
+            ),
+        ]
+    }
+
+    /// Version 2 records, as disks written before version 3 hold them,
+    /// and what they decode to.
+    fn version_2() -> Vec<(&'static str, Vec<u8>, AuditRecord<'static>)> {
+        vec![
+            (
+                "audit v2 allowed",
+                vec![2, 0xAC, 0x02, 0, 3, b'w', b'n', b'0', 1, 1, 1, 2, 1, 3, 1, 7, 0, 1, 5, 2, b'h', b'i'],
+                AuditRecord { version: 2, ..sample(0) },
+            ),
+            (
+                "audit v2 control",
+                vec![
                     2, 0xAC, 0x02, 1, 1, 1, 1, 0, 0, 3, 0, 0, 0, 8, b'h', b'a', b'l', b't', b' ', b'w', b'n',
                     b'1',
                 ],
+                AuditRecord {
+                    version: 2,
+                    actor: Actor::Principal(1),
+                    principal: Some(1),
+                    intent: None,
+                    task: None,
+                    what: What::Control(3),
+                    resource: 0,
+                    reason: 0,
+                    cap: None,
+                    payload: Bytes::new(b"halt wn1").unwrap(),
+                    ..sample(0)
+                },
             ),
         ]
     }
@@ -272,29 +331,55 @@ mod audit {
     }
 
     #[test]
+    fn version_2_records_still_decode() {
+        for (name, bytes, record) in version_2() {
+            assert_eq!(AuditRecord::decode(&bytes), Some(record), "{name}");
+        }
+    }
+
+    #[test]
     fn docs_show_the_audit_goldens() {
         let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();
-        for (name, _, bytes) in goldens() {
-            let hex = bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
-            let row = format!("| `{name}` | `{hex}` |");
+        let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
+        let goldens = goldens().into_iter().map(|(n, _, b)| (n, b));
+        for (name, bytes) in goldens.chain(version_2().into_iter().map(|(n, b, _)| (n, b))) {
+            let row = format!("| `{name}` | `{}` |", hex(&bytes));
             assert!(doc.contains(&row), "docs/abi.md lacks {row}");
         }
     }
 
     #[test]
+    fn codes_are_stable() {
+        let controls: Vec<&str> = Control::ALL.iter().map(|c| c.name()).collect();
+        assert_eq!(controls, ["list", "grant", "revoke", "halt", "suspend", "resume"]);
+        for (code, control) in Control::ALL.iter().enumerate() {
+            assert_eq!((*control as u16, Control::from_code(code as u16)), (code as u16, Some(*control)));
+        }
+        let steps: Vec<&str> = Lifecycle::ALL.iter().map(|l| l.name()).collect();
+        assert_eq!(steps, ["started", "greeted", "ready", "faulted"]);
+        for (code, step) in Lifecycle::ALL.iter().enumerate() {
+            assert_eq!((*step as u8, Lifecycle::from_code(code as u8)), (code as u8, Some(*step)));
+        }
+        assert_eq!((Control::from_code(6), Lifecycle::from_code(4)), (None, None));
+    }
+
+    #[test]
     fn the_largest_audit_record_fits_a_log_append() {
-        let mut big = sample(0);
-        big.at = u64::MAX;
-        big.actor = Actor::Worknode(
-            heapless::String::try_from("x".repeat(worknode_abi::log::MAX_SOURCE).as_str()).unwrap(),
-        );
-        big.principal = Some(u16::MAX);
-        big.intent = Some(u32::MAX);
-        big.task = Some(u32::MAX);
-        big.action = u16::MAX;
-        big.resource = u32::MAX;
-        big.cap = Some(u32::MAX);
-        big.payload = heapless::Vec::from_slice(&[0xFF; worknode_abi::governor::MAX_EVENT]).unwrap();
+        let name = "x".repeat(worknode_abi::log::MAX_SOURCE);
+        let payload = [0xFF; worknode_abi::governor::MAX_EVENT];
+        let big = AuditRecord {
+            at: u64::MAX,
+            actor: Actor::Worknode(Text::new(&name).unwrap()),
+            principal: Some(u16::MAX),
+            intent: Some(u32::MAX),
+            task: Some(u32::MAX),
+            what: What::Control(u16::MAX),
+            resource: u32::MAX,
+            cap: Some(u32::MAX),
+            repeats: u32::MAX,
+            payload: Bytes::new(&payload).unwrap(),
+            ..sample(255)
+        };
         let mut buf = [0u8; MAX_RECORD];
         assert!(big.encode(&mut buf).is_ok());
     }
@@ -304,6 +389,7 @@ mod audit {
         let (_, _, mut bytes) = goldens().remove(0);
         assert_eq!(AuditRecord::decode(&[]), None);
         assert_eq!(AuditRecord::decode(&[1, 3, b'w', b'n', b'0', 0]), None, "an EventRecord");
+        assert_eq!(AuditRecord::decode(&[4, 0]), None, "a version not yet written");
         bytes.push(0);
         assert_eq!(AuditRecord::decode(&bytes), None, "trailing byte");
         bytes.truncate(bytes.len() - 3);

@@ -2,26 +2,24 @@
 //! intents, assigning tasks, granting, delegating (only ever narrower),
 //! revoking (transitively), suspending and halting, and the gate decision.
 //!
-//! Every table has a fixed capacity; a full table refuses with
-//! [`AuthorityError::Full`]. Revoked capabilities stay as tombstones (so a
-//! later denial can say "revoked" rather than "no capability") until their
-//! slot is needed for a new one.
+//! Every table has a fixed capacity ([`crate::limits`]); a full table
+//! refuses with [`AuthorityError::Full`]. Dead capabilities (revoked, or
+//! expired: a lease is never extended, so an expired capability is dead
+//! for good) stay as tombstones, so a later denial can say "revoked" or
+//! "expired" rather than "no capability", until their slot is needed: a
+//! new capability takes the oldest dead one's slot. Live capabilities are
+//! never evicted.
+//!
+//! A worknode's standing (running, suspended, halted) is not kept here:
+//! the governor keeps it in its one record per child and hands it to
+//! [`Authority::decide`].
 
 use heapless::Vec;
 
 use crate::decision::{Decision, Lineage, Reason};
 use crate::model::{Actions, CapId, Grant, IntentId, Millis, PrincipalId, Subject, TaskId};
 
-/// Principals known to the governor.
-pub const MAX_PRINCIPALS: usize = 4;
-/// Intents, live or revoked.
-pub const MAX_INTENTS: usize = 16;
-/// Tasks.
-pub const MAX_TASKS: usize = 32;
-/// Capabilities, including revoked tombstones.
-pub const MAX_CAPS: usize = 64;
-/// Worknodes the governor can hold state for.
-pub const MAX_SUBJECTS: usize = 16;
+pub use crate::limits::{MAX_CAPS, MAX_INTENTS, MAX_PRINCIPALS, MAX_TASKS};
 
 /// Why an operation on the tables was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,20 +109,43 @@ pub struct Capability {
     pub revoked: bool,
 }
 
+/// Where a capability stands at a given time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapState {
+    /// It allows what it covers.
+    Live,
+    /// Its lease ended.
+    Expired,
+    /// It, or a capability it was delegated from, was revoked.
+    Revoked,
+}
+
+impl CapState {
+    /// A short name for the console.
+    pub fn name(self) -> &'static str {
+        match self {
+            CapState::Live => "live",
+            CapState::Expired => "expired",
+            CapState::Revoked => "revoked",
+        }
+    }
+}
+
 impl Capability {
     fn covers(&self, action: Actions, resource: u32) -> bool {
         self.grant.actions.covers(action) && self.grant.resources.contains(resource)
     }
 }
 
-/// The tables. See the module documentation.
-#[derive(Debug, Default)]
+/// The tables. See the module documentation. `Clone`, so a change can be
+/// planned on a copy and committed by replacing the original once its
+/// audit record is durable.
+#[derive(Clone, Debug, Default)]
 pub struct Authority {
     principals: Vec<PrincipalId, MAX_PRINCIPALS>,
     intents: Vec<Intent, MAX_INTENTS>,
     tasks: Vec<Task, MAX_TASKS>,
     caps: Vec<Capability, MAX_CAPS>,
-    standing: Vec<(Subject, Standing), MAX_SUBJECTS>,
     next_id: u32,
 }
 
@@ -188,8 +209,14 @@ impl Authority {
     }
 
     /// The principal grants a capability under one of its intents. The
-    /// lease may not outlive the intent.
-    pub fn grant(&mut self, principal: PrincipalId, grant: Grant) -> Result<CapId, AuthorityError> {
+    /// lease may not outlive the intent. A full table gives the new one the
+    /// slot of the oldest capability dead at `now`.
+    pub fn grant(
+        &mut self,
+        principal: PrincipalId,
+        grant: Grant,
+        now: Millis,
+    ) -> Result<CapId, AuthorityError> {
         let intent = *self.intent(grant.intent).ok_or(AuthorityError::NotFound)?;
         if intent.principal != principal {
             return Err(AuthorityError::NotOwner);
@@ -200,7 +227,7 @@ impl Authority {
         if !grant_is_valid(&grant) || grant.expires > intent.expires {
             return Err(AuthorityError::Invalid);
         }
-        self.insert(Capability { id: 0, grant, principal, parent: None, revoked: false })
+        self.insert(Capability { id: 0, grant, principal, parent: None, revoked: false }, now)
     }
 
     /// `from`, holding `parent`, passes on a part of it. The part must be
@@ -233,17 +260,31 @@ impl Authority {
         if !narrower {
             return Err(AuthorityError::Widens);
         }
-        self.insert(Capability { id: 0, grant, principal: p.principal, parent: Some(parent), revoked: false })
+        self.insert(
+            Capability { id: 0, grant, principal: p.principal, parent: Some(parent), revoked: false },
+            now,
+        )
     }
 
-    fn insert(&mut self, mut cap: Capability) -> Result<CapId, AuthorityError> {
+    fn insert(&mut self, mut cap: Capability, now: Millis) -> Result<CapId, AuthorityError> {
         if self.caps.is_full() {
-            // Reuse the oldest tombstone; live capabilities are never evicted.
-            let at = self.caps.iter().position(|c| c.revoked).ok_or(AuthorityError::Full)?;
-            let gone = self.caps.remove(at).id;
-            // Descendants of a tombstone are tombstones too; they keep their
-            // parent link, which now names nothing: still not live.
-            debug_assert!(self.caps.iter().filter(|c| c.parent == Some(gone)).all(|c| c.revoked));
+            // Reuse the oldest dead slot; live capabilities are never evicted.
+            let at = self
+                .caps
+                .iter()
+                .position(|c| self.state(c, now) != CapState::Live)
+                .ok_or(AuthorityError::Full)?;
+            let gone = self.caps.remove(at);
+            // Descendants of a dead capability are dead too (revocation is
+            // transitive, and a delegated lease ends no later than its
+            // parent's); they keep their parent link, which now names
+            // nothing: still not live.
+            debug_assert!(
+                self.caps
+                    .iter()
+                    .filter(|c| c.parent == Some(gone.id))
+                    .all(|c| self.state(c, now) != CapState::Live)
+            );
         }
         cap.id = self.fresh_id();
         let id = cap.id;
@@ -328,25 +369,26 @@ impl Authority {
         false
     }
 
-    /// Sets a worknode's standing.
-    pub fn set_standing(&mut self, subject: Subject, standing: Standing) -> Result<(), AuthorityError> {
-        if let Some(entry) = self.standing.iter_mut().find(|(s, _)| *s == subject) {
-            entry.1 = standing;
-            return Ok(());
+    /// Where `cap` stands at `now`.
+    pub fn state(&self, cap: &Capability, now: Millis) -> CapState {
+        if cap.revoked {
+            CapState::Revoked
+        } else if now >= cap.grant.expires {
+            CapState::Expired
+        } else if !self.chain_live(cap) {
+            CapState::Revoked
+        } else {
+            CapState::Live
         }
-        self.standing.push((subject, standing)).map_err(|_| AuthorityError::Full)
     }
 
-    /// A worknode's standing (running unless set otherwise).
-    pub fn standing(&self, subject: Subject) -> Standing {
-        self.standing.iter().find(|(s, _)| *s == subject).map_or(Standing::Running, |&(_, st)| st)
-    }
-
-    /// The gate: may `subject`, working on `task`, do `action` on
-    /// `resource` at time `now`? Deny by default.
+    /// The gate: may `subject`, whose standing with the principal is
+    /// `standing`, working on `task`, do `action` on `resource` at time
+    /// `now`? Deny by default.
     pub fn decide(
         &self,
         subject: Subject,
+        standing: Standing,
         task: TaskId,
         action: Actions,
         resource: u32,
@@ -354,7 +396,7 @@ impl Authority {
     ) -> Decision {
         let mut lineage = Lineage::default();
         let deny = |reason, cap, lineage| Decision { reason, cap, lineage };
-        match self.standing(subject) {
+        match standing {
             Standing::Halted => return deny(Reason::Halted, None, lineage),
             Standing::Suspended => return deny(Reason::Suspended, None, lineage),
             Standing::Running => {}
@@ -386,12 +428,10 @@ impl Authority {
             if !c.covers(action, resource) {
                 continue;
             }
-            if !self.chain_live(c) {
-                revoked = revoked.or(Some(c.id));
-            } else if now >= c.grant.expires {
-                expired = expired.or(Some(c.id));
-            } else {
-                return Decision { reason: Reason::Allowed, cap: Some(c.id), lineage };
+            match self.state(c, now) {
+                CapState::Revoked => revoked = revoked.or(Some(c.id)),
+                CapState::Expired => expired = expired.or(Some(c.id)),
+                CapState::Live => return Decision { reason: Reason::Allowed, cap: Some(c.id), lineage },
             }
         }
         match (revoked, expired) {
@@ -423,9 +463,13 @@ impl Authority {
 
     /// Capabilities a worknode holds that are live at `now`.
     pub fn live_caps(&self, subject: Subject, now: Millis) -> impl Iterator<Item = &Capability> + '_ {
-        self.caps
-            .iter()
-            .filter(move |c| c.grant.holder == subject && now < c.grant.expires && self.chain_live(c))
+        self.caps_of(subject).filter(move |c| self.state(c, now) == CapState::Live)
+    }
+
+    /// Every capability a worknode holds, dead ones (still in the table)
+    /// included, oldest first.
+    pub fn caps_of(&self, subject: Subject) -> impl Iterator<Item = &Capability> + '_ {
+        self.caps.iter().filter(move |c| c.grant.holder == subject)
     }
 }
 

@@ -33,11 +33,15 @@ pub enum Reason {
     Halted = 9,
     /// The request itself was malformed (recorded with the decode error).
     Malformed = 10,
+    /// A well-formed request out of turn in the boot protocol (a second
+    /// `Hello`, `Record` before `Ready`...): refused without asking the
+    /// capabilities.
+    OutOfTurn = 11,
 }
 
 impl Reason {
     /// Every reason, in code order.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Reason::Allowed,
         Reason::NoCapability,
         Reason::Expired,
@@ -49,6 +53,7 @@ impl Reason {
         Reason::Suspended,
         Reason::Halted,
         Reason::Malformed,
+        Reason::OutOfTurn,
     ];
 
     /// The stable code.
@@ -70,6 +75,7 @@ impl Reason {
             Reason::Suspended => "suspended",
             Reason::Halted => "halted",
             Reason::Malformed => "malformed",
+            Reason::OutOfTurn => "out-of-turn",
         }
     }
 
@@ -86,6 +92,7 @@ impl Reason {
             Reason::Revoked | Reason::IntentRevoked => Some(ErrorCode::Revoked),
             Reason::UnknownTask => Some(ErrorCode::NotFound),
             Reason::Malformed => Some(ErrorCode::Malformed),
+            Reason::OutOfTurn => Some(ErrorCode::InvalidState),
             Reason::NoCapability | Reason::NotYourTask | Reason::Suspended | Reason::Halted => {
                 Some(ErrorCode::Denied)
             }

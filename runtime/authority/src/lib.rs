@@ -24,8 +24,9 @@
 
 pub mod authority;
 pub mod decision;
+pub mod limits;
 pub mod model;
 
-pub use crate::authority::{Authority, AuthorityError, Capability, Intent, Standing, Task};
+pub use crate::authority::{Authority, AuthorityError, CapState, Capability, Intent, Standing, Task};
 pub use crate::decision::{Decision, Lineage, Reason};
 pub use crate::model::{Actions, CapId, Grant, IntentId, Millis, PrincipalId, Resources, Subject, TaskId};

@@ -58,6 +58,48 @@ impl Actions {
     pub fn is_known(self) -> bool {
         Actions::ALL.covers(self)
     }
+
+    /// Each kind with its name, as the console and the exports spell it.
+    pub const NAMES: [(Actions, &'static str); 5] = [
+        (Actions::RECORD, "record"),
+        (Actions::LOG, "log"),
+        (Actions::READ, "read"),
+        (Actions::SEND, "send"),
+        (Actions::DELEGATE, "delegate"),
+    ];
+
+    /// The kind called `name`.
+    pub fn from_name(name: &str) -> Option<Actions> {
+        Actions::NAMES.iter().find(|(_, n)| *n == name).map(|&(a, _)| a)
+    }
+}
+
+/// `record,log`; `none` for the empty set; bits no kind is defined for as
+/// `0x..`.
+impl core::fmt::Display for Actions {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        if self.is_empty() {
+            return f.write_str("none");
+        }
+        let mut first = true;
+        let mut sep = |f: &mut core::fmt::Formatter<'_>| {
+            let s = if first { "" } else { "," };
+            first = false;
+            f.write_str(s)
+        };
+        for (kind, name) in Actions::NAMES {
+            if self.covers(kind) {
+                sep(f)?;
+                f.write_str(name)?;
+            }
+        }
+        let unknown = self.0 & !Actions::ALL.0;
+        if unknown != 0 {
+            sep(f)?;
+            write!(f, "{unknown:#x}")?;
+        }
+        Ok(())
+    }
 }
 
 /// An inclusive range of resource numbers. What a number names is the

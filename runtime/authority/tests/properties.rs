@@ -5,7 +5,7 @@
 //! spread of questions to the gate.
 
 use proptest::prelude::*;
-use worknode_authority::{Actions, Authority, CapId, Grant, Reason, Resources};
+use worknode_authority::{Actions, Authority, CapId, Grant, Reason, Resources, Standing};
 
 const PRINCIPAL: u16 = 1;
 const SUBJECTS: u16 = 4;
@@ -64,7 +64,7 @@ fn world(ops: &[Op]) -> World {
         let ids: Vec<CapId> = auth.caps().iter().map(|c| c.id).collect();
         match *op {
             Op::Grant { holder, actions, first, span, expires } => {
-                let _ = auth.grant(PRINCIPAL, grant(holder, actions, first, span, expires, intent));
+                let _ = auth.grant(PRINCIPAL, grant(holder, actions, first, span, expires, intent), 0);
             }
             Op::Delegate { from_cap, holder, actions, first, span, expires } if !ids.is_empty() => {
                 let parent = ids[from_cap % ids.len()];
@@ -112,7 +112,7 @@ proptest! {
         // at that moment.
         let action = Actions(1 << action);
         for subject in 0..SUBJECTS {
-            let d = w.auth.decide(subject, w.tasks[subject as usize], action, resource, now);
+            let d = w.auth.decide(subject, Standing::Running, w.tasks[subject as usize], action, resource, now);
             if let (true, Some(cap)) = (d.allowed(), d.cap) {
                 for a in ancestors(&w.auth, cap) {
                     let p = w.auth.cap(a).unwrap();
@@ -137,7 +137,7 @@ proptest! {
             }
         }
         for subject in 0..SUBJECTS {
-            let d = w.auth.decide(subject, w.tasks[subject as usize], action, resource, now);
+            let d = w.auth.decide(subject, Standing::Running, w.tasks[subject as usize], action, resource, now);
             if let Some(cap) = d.cap.filter(|_| d.allowed()) {
                 let chain = ancestors(&w.auth, cap);
                 prop_assert!(!w.revoked.iter().any(|r| *r == cap || chain.contains(r)), "allowed through a revoked chain");
@@ -151,13 +151,13 @@ proptest! {
         let action = Actions(1 << action);
         for c in w.auth.caps() {
             for now in [c.grant.expires, c.grant.expires + 1, u64::MAX] {
-                let d = w.auth.decide(c.grant.holder, w.tasks[c.grant.holder as usize], action, resource, now);
+                let d = w.auth.decide(c.grant.holder, Standing::Running, w.tasks[c.grant.holder as usize], action, resource, now);
                 prop_assert!(!(d.allowed() && d.cap == Some(c.id)), "expired capability {c:?} allowed at {now}");
             }
         }
         // After the intent's end nothing passes at all.
         for subject in 0..SUBJECTS {
-            let d = w.auth.decide(subject, w.tasks[subject as usize], action, resource, 5000);
+            let d = w.auth.decide(subject, Standing::Running, w.tasks[subject as usize], action, resource, 5000);
             prop_assert_eq!(d.reason, Reason::IntentExpired);
         }
     }

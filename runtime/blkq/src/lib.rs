@@ -104,6 +104,21 @@ pub fn data_range(r: &Request, device_sectors: u64, region_len: u64) -> Result<O
     Ok(Some((r.offset, len)))
 }
 
+/// Whether `r`'s buffer overlaps the buffer of a request in `in_flight`.
+/// The driver refuses such a request ([`Status::Invalid`]): a device must
+/// never write (or read) one range of the data region for two requests at
+/// once, and the driver hands the device each buffer as its own slice. A
+/// flush has no buffer and overlaps nothing. Requests whose ranges the
+/// driver already refused are never in flight, so ranges here are valid.
+pub fn overlaps_in_flight<'a>(r: &Request, in_flight: impl IntoIterator<Item = &'a Request>) -> bool {
+    let span = |r: &Request| match r.op {
+        Op::Flush => None,
+        _ => Some((r.offset, r.offset.saturating_add(u64::from(r.count).saturating_mul(SECTOR)))),
+    };
+    let Some((start, end)) = span(r) else { return false };
+    in_flight.into_iter().filter_map(span).any(|(s, e)| start < e && s < end)
+}
+
 /// Bytes per sector.
 pub const SECTOR: u64 = 512;
 

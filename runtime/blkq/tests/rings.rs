@@ -119,3 +119,48 @@ proptest! {
         prop_assert!(status == 0 || r.status != Status::Ok);
     }
 }
+
+/// Issue 11, finding 10: the driver accepted a request whose buffer
+/// overlapped one in flight, so the device could write one range for two
+/// requests at once.
+mod overlap {
+    use proptest::prelude::*;
+    use worknode_blkq::{Op, Request, overlaps_in_flight};
+
+    fn request(op: Op, offset: u64, count: u32) -> Request {
+        Request { id: 1, op, sector: 0, count, offset }
+    }
+
+    #[test]
+    fn overlapping_buffers_are_refused_flushes_never() {
+        let in_flight = [request(Op::Write, 0, 8), request(Op::Read, 8192, 2)];
+        assert!(overlaps_in_flight(&request(Op::Read, 4095, 1), &in_flight));
+        assert!(overlaps_in_flight(&request(Op::Write, 8192 + 1023, 4), &in_flight));
+        assert!(!overlaps_in_flight(&request(Op::Read, 4096, 8), &in_flight), "adjacent is not overlapping");
+        assert!(!overlaps_in_flight(&request(Op::Flush, 0, 0), &in_flight));
+        assert!(!overlaps_in_flight(&request(Op::Write, 0, 8), &[request(Op::Flush, 0, 0)]));
+    }
+
+    proptest! {
+        #[test]
+        fn what_is_admitted_never_overlaps(reqs in proptest::collection::vec((0u64..64, 1u32..8, 0u8..3), 1..40)) {
+            let mut admitted: Vec<Request> = Vec::new();
+            for (slot, count, op) in reqs {
+                let op = [Op::Read, Op::Write, Op::Flush][usize::from(op)];
+                let r = request(op, slot * 512, count);
+                if !overlaps_in_flight(&r, &admitted) {
+                    admitted.push(r);
+                }
+            }
+            for (i, a) in admitted.iter().enumerate() {
+                for b in &admitted[i + 1..] {
+                    if a.op != Op::Flush && b.op != Op::Flush {
+                        let (a0, a1) = (a.offset, a.offset + u64::from(a.count) * 512);
+                        let (b0, b1) = (b.offset, b.offset + u64::from(b.count) * 512);
+                        prop_assert!(a1 <= b0 || b1 <= a0, "{a:?} and {b:?} overlap");
+                    }
+                }
+            }
+        }
+    }
+}

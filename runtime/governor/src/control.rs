@@ -3,7 +3,8 @@
 //! One command per line, words separated by spaces:
 //!
 //! ```text
-//! list                                        worknodes, standing, grants
+//! help                                        this list
+//! list                                        worknodes, stage, standing, capabilities
 //! grant   <worknode> <actions> <first>[-<last>] <lease-ms>
 //! revoke  <cap>
 //! suspend <worknode>
@@ -17,15 +18,26 @@
 //! missing or extra arguments and out-of-range numbers are errors naming
 //! the problem, and nothing happens.
 
+use worknode_abi::audit::Control;
 use worknode_authority::{Actions, CapId, Resources};
 
-/// Longest line the console accepts.
-pub const MAX_LINE: usize = 128;
+/// Each command's syntax and what it does, for `help` and for errors.
+pub const HELP: [&str; 7] = [
+    "help                                      this list",
+    "list                                      worknodes: stage, standing, capabilities",
+    "grant <worknode> <actions> <first>[-<last>] <lease-ms>   actions: record,log,read,send,delegate",
+    "revoke <cap>                              revoke a capability and all delegated from it",
+    "suspend <worknode>                        stop it until resumed",
+    "resume <worknode>                         let a suspended worknode run again",
+    "halt <worknode>                           stop it for good",
+];
 
 /// A parsed command; worknodes are named as in `system.xml`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Command<'a> {
-    /// Print every worknode, its standing and its live grants.
+    /// Print the commands.
+    Help,
+    /// Print every worknode, its stage, standing and capabilities.
     List,
     /// Grant a capability.
     Grant {
@@ -61,15 +73,15 @@ pub enum Command<'a> {
 }
 
 impl Command<'_> {
-    /// The control's number in audit records.
-    pub fn number(&self) -> u16 {
+    /// The control in audit records; `None` for what changes nothing.
+    pub fn control(&self) -> Option<Control> {
         match self {
-            Command::List => 0,
-            Command::Grant { .. } => 1,
-            Command::Revoke { .. } => 2,
-            Command::Halt { .. } => 3,
-            Command::Suspend { .. } => 4,
-            Command::Resume { .. } => 5,
+            Command::Help | Command::List => None,
+            Command::Grant { .. } => Some(Control::Grant),
+            Command::Revoke { .. } => Some(Control::Revoke),
+            Command::Halt { .. } => Some(Control::Halt),
+            Command::Suspend { .. } => Some(Control::Suspend),
+            Command::Resume { .. } => Some(Control::Resume),
         }
     }
 }
@@ -98,7 +110,7 @@ impl ParseError {
     pub fn message(self) -> &'static str {
         match self {
             ParseError::Empty => "empty line",
-            ParseError::UnknownCommand => "unknown command (list, grant, revoke, suspend, resume, halt)",
+            ParseError::UnknownCommand => "unknown command",
             ParseError::MissingArgument(what) => what,
             ParseError::ExtraArgument => "too many arguments",
             ParseError::UnknownAction => "unknown action (record, log, read, send, delegate)",
@@ -114,6 +126,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError> {
     let verb = words.next().ok_or(ParseError::Empty)?;
     let mut next = |what: &'static str| words.next().ok_or(ParseError::MissingArgument(what));
     let command = match verb {
+        "help" => Command::Help,
         "list" => Command::List,
         "grant" => {
             let worknode = next("grant: missing worknode")?;
@@ -143,14 +156,7 @@ pub fn parse(line: &str) -> Result<Command<'_>, ParseError> {
 fn parse_actions(list: &str) -> Result<Actions, ParseError> {
     let mut actions = Actions::NONE;
     for name in list.split(',') {
-        actions = actions.with(match name {
-            "record" => Actions::RECORD,
-            "log" => Actions::LOG,
-            "read" => Actions::READ,
-            "send" => Actions::SEND,
-            "delegate" => Actions::DELEGATE,
-            _ => return Err(ParseError::UnknownAction),
-        });
+        actions = actions.with(Actions::from_name(name).ok_or(ParseError::UnknownAction)?);
     }
     Ok(actions)
 }
@@ -179,6 +185,7 @@ mod tests {
     #[test]
     fn every_command_parses() {
         assert_eq!(parse("list"), Ok(Command::List));
+        assert_eq!(parse("help"), Ok(Command::Help));
         assert_eq!(
             parse("grant  worknode0 record,log 3-9 1500"),
             Ok(Command::Grant {

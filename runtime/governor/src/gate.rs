@@ -1,5 +1,6 @@
 //! The gate: how the governor applies the authority model to its children,
-//! and the audit record each decision produces.
+//! the audit records its decisions become, and the principal's controls
+//! planned on a copy of the tables.
 //!
 //! The boot policy: one principal ([`PRINCIPAL`]), one boot intent that
 //! never ends, one boot task per child, and for each child the boot grant
@@ -8,21 +9,25 @@
 //! at the console, as leases. A request without a task acts for the
 //! child's boot task.
 //!
-//! What is audited: every decision on a worknode's action, allowed or
-//! denied, and every principal control that changed something (grant,
-//! revoke, suspend, resume, halt). `list` changes nothing and a control
-//! that failed did nothing; both are answered on the console only.
+//! Plan, durable, commit: a control that changes the tables is carried out
+//! on a copy ([`Gate::plan`]); the copy replaces the tables
+//! ([`Gate::commit`]) only once its audit record is durable. A failed
+//! append drops the copy, and nothing changed. Rejected: undoing a change
+//! after a failed append (every operation would need its inverse, and a
+//! revoke's transitive effects have none that is simple).
 
 use heapless::Vec;
-use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord};
+use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord, Control, Lifecycle, What};
+use worknode_abi::bounded::{Bytes, Text};
 use worknode_abi::governor::MAX_EVENT;
+use worknode_abi::log::MAX_SOURCE;
 use worknode_authority::{
-    Actions, Authority, AuthorityError, CapId, Decision, Grant, IntentId, Millis, PrincipalId, Resources,
-    Standing, Subject, TaskId,
+    Actions, Authority, AuthorityError, CapId, Decision, Grant, IntentId, Lineage, Millis, PrincipalId,
+    Reason, Resources, Standing, Subject, TaskId,
 };
 
 use crate::control::Command;
-use crate::roster::MAX_CHILDREN;
+use crate::limits::MAX_CHILDREN;
 
 /// The principal of a single-operator node.
 pub const PRINCIPAL: PrincipalId = 1;
@@ -37,30 +42,27 @@ pub struct Gate {
     boot_tasks: Vec<TaskId, MAX_CHILDREN>,
 }
 
-/// What a principal control did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Controlled {
-    /// Nothing to do (list).
-    Nothing,
-    /// A capability was granted.
-    Granted(CapId),
-    /// Capabilities were revoked (how many).
-    Revoked(usize),
-    /// Stop this child (suspend or halt): the PD suspends its thread.
-    Stop(usize),
-    /// Let this child run again.
-    Resume(usize),
+/// A grant or revoke carried out on a copy of the tables.
+#[derive(Debug)]
+pub struct Plan {
+    /// The tables as they will be.
+    pub authority: Authority,
+    /// What the control did.
+    pub done: Planned,
 }
 
-/// Why a control failed.
+/// What a planned control does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ControlError {
-    /// No worknode of that name.
-    UnknownWorknode,
-    /// A halted worknode cannot be resumed.
-    Halted,
-    /// The authority tables refused.
-    Authority(AuthorityError),
+pub enum Planned {
+    /// This capability will exist.
+    Granted(CapId),
+    /// This many capabilities will be revoked, from this one down.
+    Revoked {
+        /// The capability named.
+        cap: CapId,
+        /// It and those delegated from it.
+        count: usize,
+    },
 }
 
 impl Gate {
@@ -83,7 +85,7 @@ impl Gate {
                     expires: FOREVER,
                     intent: boot_intent,
                 };
-                authority.grant(PRINCIPAL, grant)?;
+                authority.grant(PRINCIPAL, grant, 0)?;
             }
         }
         Ok(Gate { authority, boot_intent, boot_tasks })
@@ -99,11 +101,18 @@ impl Gate {
         self.boot_tasks.get(child).copied()
     }
 
-    /// The gate decision for child `child` (by index) doing `action` on
-    /// `resource` for `task` (its boot task if `None`).
+    /// The lineage of a child's boot task: principal → boot intent → task.
+    pub fn boot_lineage(&self, child: usize) -> Lineage {
+        Lineage { principal: Some(PRINCIPAL), intent: Some(self.boot_intent), task: self.boot_task(child) }
+    }
+
+    /// The gate decision for child `child` (by index), whose standing is
+    /// `standing`, doing `action` on `resource` for `task` (its boot task
+    /// if `None`).
     pub fn decide(
         &self,
         child: usize,
+        standing: Standing,
         task: Option<TaskId>,
         action: Actions,
         resource: u32,
@@ -111,48 +120,22 @@ impl Gate {
     ) -> Decision {
         let task = task.or(self.boot_task(child)).unwrap_or(0);
         let subject = Subject::try_from(child).unwrap_or(Subject::MAX);
-        self.authority.decide(subject, task, action, resource, now)
+        self.authority.decide(subject, standing, task, action, resource, now)
     }
 
-    /// The audit record of a decision on a worknode's action.
-    pub fn audit(
+    /// Carries out a grant or revoke on a copy of the tables; nothing
+    /// changes here. `child` is the worknode a grant names.
+    pub fn plan(
         &self,
-        worknode: &str,
-        decision: &Decision,
-        action: Actions,
-        resource: u32,
-        payload: &[u8],
-        now: Millis,
-    ) -> AuditRecord {
-        AuditRecord {
-            version: AUDIT_RECORD_VERSION,
-            at: now,
-            actor: Actor::Worknode(truncated(worknode)),
-            principal: decision.lineage.principal,
-            intent: decision.lineage.intent,
-            task: decision.lineage.task,
-            action: action.0,
-            resource,
-            reason: decision.reason.code(),
-            cap: decision.cap,
-            payload: Vec::from_slice(&payload[..payload.len().min(MAX_EVENT)]).unwrap_or_default(),
-        }
-    }
-
-    /// Carries out a principal control. On success, also the audit record
-    /// to write before its effect (none for `list`).
-    pub fn control(
-        &mut self,
         command: &Command<'_>,
-        line: &str,
-        child_named: impl Fn(&str) -> Option<usize>,
+        child: Option<usize>,
         now: Millis,
-    ) -> Result<(Controlled, Option<AuditRecord>), ControlError> {
-        let child = |name: &str| child_named(name).ok_or(ControlError::UnknownWorknode);
-        let (done, resource) = match *command {
-            Command::List => return Ok((Controlled::Nothing, None)),
-            Command::Grant { worknode, actions, resources, lease_ms } => {
-                let holder = subject(child(worknode)?).map_err(ControlError::Authority)?;
+    ) -> Result<Plan, ControlError> {
+        let mut authority = self.authority.clone();
+        let done = match *command {
+            Command::Grant { actions, resources, lease_ms, .. } => {
+                let holder =
+                    subject(child.ok_or(ControlError::UnknownWorknode)?).map_err(ControlError::Authority)?;
                 let grant = Grant {
                     holder,
                     actions,
@@ -160,44 +143,57 @@ impl Gate {
                     expires: now.saturating_add(lease_ms),
                     intent: self.boot_intent,
                 };
-                let cap = self.authority.grant(PRINCIPAL, grant).map_err(ControlError::Authority)?;
-                (Controlled::Granted(cap), u32::from(holder))
+                Planned::Granted(authority.grant(PRINCIPAL, grant, now).map_err(ControlError::Authority)?)
             }
             Command::Revoke { cap } => {
-                let count = self.authority.revoke(cap).map_err(ControlError::Authority)?;
-                (Controlled::Revoked(count), cap)
+                Planned::Revoked { cap, count: authority.revoke(cap).map_err(ControlError::Authority)? }
             }
-            Command::Suspend { worknode } | Command::Halt { worknode } | Command::Resume { worknode } => {
-                let index = child(worknode)?;
-                let s = subject(index).map_err(ControlError::Authority)?;
-                let standing = self.authority.standing(s);
-                let (next, done) = match command {
-                    Command::Halt { .. } => (Standing::Halted, Controlled::Stop(index)),
-                    _ if standing == Standing::Halted => return Err(ControlError::Halted),
-                    Command::Suspend { .. } => (Standing::Suspended, Controlled::Stop(index)),
-                    _ => (Standing::Running, Controlled::Resume(index)),
-                };
-                self.authority.set_standing(s, next).map_err(ControlError::Authority)?;
-                (done, u32::from(s))
+            _ => return Err(ControlError::NotATableChange),
+        };
+        Ok(Plan { authority, done })
+    }
+
+    /// Makes a plan the tables, once its record is durable.
+    pub fn commit(&mut self, plan: Plan) {
+        debug_assert!(plan.authority.caps().len() <= worknode_authority::authority::MAX_CAPS);
+        self.authority = plan.authority;
+    }
+}
+
+/// Why a control was not carried out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlError {
+    /// No worknode of that name.
+    UnknownWorknode,
+    /// A halted worknode cannot be resumed or suspended.
+    Halted,
+    /// `resume` of a worknode that is not suspended.
+    NotSuspended,
+    /// `suspend` or `halt` of a worknode that is already so.
+    Already,
+    /// The authority tables refused.
+    Authority(AuthorityError),
+    /// Not a grant or revoke (a bug in the caller).
+    NotATableChange,
+}
+
+impl core::fmt::Display for ControlError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ControlError::UnknownWorknode => f.write_str("no worknode of that name (list shows them)"),
+            ControlError::Halted => f.write_str("it is halted; halt is final"),
+            ControlError::NotSuspended => f.write_str("it is not suspended"),
+            ControlError::Already => f.write_str("it is so already"),
+            ControlError::Authority(AuthorityError::NotFound) => f.write_str("no such capability"),
+            ControlError::Authority(AuthorityError::Invalid) => {
+                f.write_str("the grant is invalid (no actions, or it outlives its intent)")
             }
-        };
-        let record = AuditRecord {
-            version: AUDIT_RECORD_VERSION,
-            at: now,
-            actor: Actor::Principal(PRINCIPAL),
-            principal: Some(PRINCIPAL),
-            intent: None,
-            task: None,
-            action: command.number(),
-            resource,
-            reason: 0,
-            cap: match done {
-                Controlled::Granted(cap) => Some(cap),
-                _ => None,
-            },
-            payload: Vec::from_slice(&line.as_bytes()[..line.len().min(MAX_EVENT)]).unwrap_or_default(),
-        };
-        Ok((done, Some(record)))
+            ControlError::Authority(AuthorityError::Full) => {
+                f.write_str("the capability table is full of live leases")
+            }
+            ControlError::Authority(e) => write!(f, "the tables refused: {e:?}"),
+            ControlError::NotATableChange => f.write_str("not a table change"),
+        }
     }
 }
 
@@ -205,99 +201,177 @@ fn subject(child: usize) -> Result<Subject, AuthorityError> {
     Subject::try_from(child).map_err(|_| AuthorityError::Full)
 }
 
-fn truncated<const N: usize>(s: &str) -> heapless::String<N> {
-    let mut out = heapless::String::new();
-    for c in s.chars() {
-        if out.push(c).is_err() {
-            break;
-        }
+/// A worknode's name as an audit record carries it (cut to fit).
+pub fn actor(name: &str) -> Actor<'_> {
+    let mut end = name.len().min(MAX_SOURCE);
+    while !name.is_char_boundary(end) {
+        end -= 1;
     }
-    out
+    Actor::Worknode(Text::new(&name[..end]).unwrap_or_else(|_| unreachable!("cut to the bound")))
+}
+
+/// A payload as an audit record carries it (cut to fit: long payloads are
+/// recorded in part rather than refused).
+pub fn payload(bytes: &[u8]) -> Bytes<'_, MAX_EVENT> {
+    Bytes::new(&bytes[..bytes.len().min(MAX_EVENT)]).unwrap_or_else(|_| unreachable!("cut to the bound"))
+}
+
+/// The record of a decision on a worknode's action.
+pub fn action_record<'a>(
+    name: &'a str,
+    decision: &Decision,
+    action: Actions,
+    resource: u32,
+    bytes: &'a [u8],
+    now: Millis,
+) -> AuditRecord<'a> {
+    AuditRecord {
+        version: AUDIT_RECORD_VERSION,
+        at: now,
+        actor: actor(name),
+        principal: decision.lineage.principal,
+        intent: decision.lineage.intent,
+        task: decision.lineage.task,
+        what: What::Action(action.0),
+        resource,
+        reason: decision.reason.code(),
+        cap: decision.cap,
+        repeats: 0,
+        payload: payload(bytes),
+    }
+}
+
+/// The record of a step in a worknode's life, or of a request refused
+/// because it came out of turn (`reason` not allowed).
+pub fn lifecycle_record<'a>(
+    name: &'a str,
+    lineage: Lineage,
+    step: Lifecycle,
+    reason: Reason,
+    index: usize,
+    bytes: &'a [u8],
+    now: Millis,
+) -> AuditRecord<'a> {
+    AuditRecord {
+        version: AUDIT_RECORD_VERSION,
+        at: now,
+        actor: actor(name),
+        principal: lineage.principal,
+        intent: lineage.intent,
+        task: lineage.task,
+        what: What::Lifecycle(step as u8),
+        resource: index as u32,
+        reason: reason.code(),
+        cap: None,
+        repeats: 0,
+        payload: payload(bytes),
+    }
+}
+
+/// The record of a principal's control: `resource` is the worknode's index
+/// (or the capability revoked), `line` the command as typed.
+pub fn control_record(
+    control: Control,
+    resource: u32,
+    cap: Option<CapId>,
+    line: &str,
+    now: Millis,
+) -> AuditRecord<'_> {
+    AuditRecord {
+        version: AUDIT_RECORD_VERSION,
+        at: now,
+        actor: Actor::Principal(PRINCIPAL),
+        principal: Some(PRINCIPAL),
+        intent: None,
+        task: None,
+        what: What::Control(control as u16),
+        resource,
+        reason: 0,
+        cap,
+        repeats: 0,
+        payload: payload(line.as_bytes()),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     extern crate std;
-    use std::format;
+    use std::string::ToString;
 
     use super::*;
     use crate::control::parse;
-    use worknode_authority::Reason;
-
-    fn names(name: &str) -> Option<usize> {
-        ["worknode0", "worknode1", "spinner"].iter().position(|n| *n == name)
-    }
 
     fn gate() -> Gate {
         Gate::new(3, Actions::LOG.with(Actions::RECORD)).unwrap()
     }
 
-    fn run(g: &mut Gate, line: &str, now: Millis) -> Result<(Controlled, Option<AuditRecord>), ControlError> {
-        g.control(&parse(line).unwrap(), line, names, now)
-    }
+    const RUNNING: Standing = Standing::Running;
 
     #[test]
     fn the_boot_policy_allows_own_logging_and_recording_only() {
         let g = gate();
-        assert!(g.decide(0, None, Actions::RECORD, 0, 5).allowed());
-        assert!(g.decide(1, None, Actions::LOG, 1, 5).allowed());
-        assert_eq!(
-            g.decide(0, None, Actions::RECORD, 1, 5).reason,
-            Reason::NoCapability,
-            "another's resource"
-        );
-        assert_eq!(g.decide(0, None, Actions::SEND, 0, 5).reason, Reason::NoCapability);
-        assert_eq!(g.decide(0, g.boot_task(1), Actions::LOG, 0, 5).reason, Reason::NotYourTask);
-        assert_eq!(g.decide(7, None, Actions::LOG, 7, 5).reason, Reason::UnknownTask);
+        assert!(g.decide(0, RUNNING, None, Actions::RECORD, 0, 5).allowed());
+        assert!(g.decide(1, RUNNING, None, Actions::LOG, 1, 5).allowed());
+        assert_eq!(g.decide(0, RUNNING, None, Actions::RECORD, 1, 5).reason, Reason::NoCapability);
+        assert_eq!(g.decide(0, RUNNING, None, Actions::SEND, 0, 5).reason, Reason::NoCapability);
+        assert_eq!(g.decide(0, RUNNING, g.boot_task(1), Actions::LOG, 0, 5).reason, Reason::NotYourTask);
+        assert_eq!(g.decide(7, RUNNING, None, Actions::LOG, 7, 5).reason, Reason::UnknownTask);
+        assert_eq!(g.decide(0, Standing::Halted, None, Actions::LOG, 0, 5).reason, Reason::Halted);
         let none = Gate::new(2, Actions::NONE).unwrap();
-        assert_eq!(none.decide(0, None, Actions::LOG, 0, 5).reason, Reason::NoCapability);
+        assert_eq!(none.decide(0, RUNNING, None, Actions::LOG, 0, 5).reason, Reason::NoCapability);
+        assert!(Gate::new(62, Actions::LOG).is_ok(), "the largest governor's boot policy fits");
     }
 
+    /// Issue 11, finding 3: a plan changes nothing until it is committed.
     #[test]
-    fn a_granted_lease_allows_until_it_expires_and_until_revoked() {
+    fn a_plan_changes_nothing_until_committed() {
         let mut g = gate();
-        let (done, record) = run(&mut g, "grant worknode1 send 40-49 100", 1000).unwrap();
-        let Controlled::Granted(cap) = done else { panic!("{done:?}") };
-        let record = record.unwrap();
-        assert_eq!((record.actor.clone(), record.action, record.cap), (Actor::Principal(1), 1, Some(cap)));
-        assert_eq!(record.payload.as_slice(), b"grant worknode1 send 40-49 100");
-        assert!(g.decide(1, None, Actions::SEND, 45, 1099).allowed());
-        assert_eq!(g.decide(1, None, Actions::SEND, 45, 1100).reason, Reason::Expired);
-        let (done, _) = run(&mut g, "grant worknode1 send 40-49 100", 2000).unwrap();
-        let Controlled::Granted(cap2) = done else { panic!() };
-        assert_eq!(run(&mut g, &format!("revoke {cap2}"), 2010).unwrap().0, Controlled::Revoked(1));
-        assert_eq!(g.decide(1, None, Actions::SEND, 45, 2020).reason, Reason::Revoked);
+        let line = "grant worknode1 send 40-49 100";
+        let plan = g.plan(&parse(line).unwrap(), Some(1), 1000).unwrap();
+        let Planned::Granted(cap) = plan.done else { panic!("{:?}", plan.done) };
+        assert_eq!(g.decide(1, RUNNING, None, Actions::SEND, 45, 1001).reason, Reason::NoCapability);
+        g.commit(plan);
+        assert!(g.decide(1, RUNNING, None, Actions::SEND, 45, 1099).allowed());
+        assert_eq!(g.decide(1, RUNNING, None, Actions::SEND, 45, 1100).reason, Reason::Expired);
+        let revoke = g.plan(&parse(&format_revoke(cap)).unwrap(), None, 1050).unwrap();
+        assert_eq!(revoke.done, Planned::Revoked { cap, count: 1 });
+        assert!(g.decide(1, RUNNING, None, Actions::SEND, 45, 1060).allowed(), "not yet committed");
+        g.commit(revoke);
+        assert_eq!(g.decide(1, RUNNING, None, Actions::SEND, 45, 1060).reason, Reason::Revoked);
+        assert_eq!(
+            g.plan(&parse("revoke 999").unwrap(), None, 0).unwrap_err().to_string(),
+            "no such capability"
+        );
+    }
+
+    fn format_revoke(cap: CapId) -> heapless::String<32> {
+        let mut s = heapless::String::new();
+        core::fmt::write(&mut s, format_args!("revoke {cap}")).unwrap();
+        s
     }
 
     #[test]
-    fn suspend_resume_and_halt() {
-        let mut g = gate();
-        assert_eq!(run(&mut g, "suspend spinner", 0).unwrap().0, Controlled::Stop(2));
-        assert_eq!(g.decide(2, None, Actions::LOG, 2, 1).reason, Reason::Suspended);
-        assert_eq!(run(&mut g, "resume spinner", 0).unwrap().0, Controlled::Resume(2));
-        assert!(g.decide(2, None, Actions::LOG, 2, 1).allowed());
-        assert_eq!(run(&mut g, "halt spinner", 0).unwrap().0, Controlled::Stop(2));
-        assert_eq!(g.decide(2, None, Actions::LOG, 2, 1).reason, Reason::Halted);
-        assert_eq!(run(&mut g, "resume spinner", 0), Err(ControlError::Halted));
-        assert_eq!(run(&mut g, "halt nobody", 0), Err(ControlError::UnknownWorknode));
-        assert_eq!(run(&mut g, "list", 0), Ok((Controlled::Nothing, None)));
-        // The rest keep working.
-        assert!(g.decide(0, None, Actions::LOG, 0, 1).allowed());
-    }
-
-    #[test]
-    fn decisions_become_audit_records_with_their_lineage() {
+    fn records_carry_their_lineage_and_fit_a_log_append() {
         let g = gate();
-        let d = g.decide(0, None, Actions::RECORD, 0, 42);
-        let r = g.audit("worknode0", &d, Actions::RECORD, 0, b"event", 42);
+        let d = g.decide(0, RUNNING, None, Actions::RECORD, 0, 42);
+        let r = action_record("worknode0", &d, Actions::RECORD, 0, b"event", 42);
         assert!(r.allowed());
         assert_eq!((r.principal, r.intent, r.task), (Some(PRINCIPAL), Some(g.boot_intent), g.boot_task(0)));
-        assert_eq!((r.at, r.payload.as_slice()), (42, &b"event"[..]));
-        let d = g.decide(0, None, Actions::SEND, 0, 43);
-        let r = g.audit("worknode0", &d, Actions::SEND, 0, &[0; 300], 43);
-        assert_eq!(r.reason, Reason::NoCapability.code());
+        let long = [7u8; 300];
+        let r = action_record(
+            "a-very-long-worknode-name-beyond-thirty-two-bytes",
+            &d,
+            Actions::SEND,
+            0,
+            &long,
+            43,
+        );
         assert_eq!(r.payload.len(), MAX_EVENT, "long payloads are cut, not refused");
         let mut buf = [0u8; worknode_abi::log::MAX_RECORD];
         assert!(r.encode(&mut buf).is_ok());
+        let l = lifecycle_record("w", g.boot_lineage(2), Lifecycle::Greeted, Reason::Allowed, 2, b"", 1);
+        assert_eq!((l.what, l.resource, l.task), (What::Lifecycle(1), 2, g.boot_task(2)));
+        let c = control_record(Control::Halt, 2, None, "halt spinner", 5);
+        assert_eq!((c.actor, c.what), (Actor::Principal(PRINCIPAL), What::Control(3)));
     }
 }

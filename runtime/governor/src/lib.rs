@@ -1,19 +1,28 @@
-//! The governor's logic, written without any seL4 calls so it runs on the host.
+//! The governor's logic, sans IO, so it runs and is tested on the host.
 //!
-//! The governor PD (`pds/governor`) turns seL4 events into calls on a
-//! [`Roster`] and turns the [`Outcome`]s back into replies, notifications and
-//! console lines. Everything that decides *what* happens lives here and is
-//! tested on the host; the PD only decides *how* it reaches the kernel.
+//! [`Governor`] takes every input the governor PD receives (a worknode's
+//! call, notifications, a fault) and decides: with the authority gate, the
+//! record per child, and the event log's durability, it works out each
+//! change, has its audit record made durable through the [`World`], and
+//! only then commits it. The PD (`pds/governor`) implements the [`World`]
+//! with seL4 calls and is glue; everything that decides *what* happens
+//! lives here.
 
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod children;
+pub mod coalesce;
 pub mod console;
 pub mod control;
-pub mod denials;
 pub mod gate;
-pub mod roster;
-pub mod trail;
+pub mod governor;
+pub mod limits;
+#[cfg(feature = "sim")]
+pub mod sim;
+pub mod world;
 
-pub use gate::{ControlError, Controlled, Gate};
-pub use roster::{ChildSpec, ChildState, Outcome, Roster, RosterError, Summary};
+pub use children::{Child, ChildSpec, Children, Stage, Summary};
+pub use gate::Gate;
+pub use governor::{Config, Governor, LogState, SetupError};
+pub use world::{LogStatus, World};

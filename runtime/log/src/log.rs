@@ -224,15 +224,7 @@ pub fn scan_to_end<D: BlockDevice>(
     Ok((at, stop, scanned))
 }
 
-/// Which part of the free space an append may use.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Room {
-    /// Everything but the reserve ([`Log::set_reserve`]).
-    Ordinary,
-    /// The reserve too: for the records that must land when nothing else
-    /// can (the principal's stops).
-    Reserved,
-}
+pub use worknode_abi::log::Room;
 
 /// A crash-consistent, hash-chained log on a block device. `BATCH` is the
 /// batch buffer size in bytes, a multiple of 512.

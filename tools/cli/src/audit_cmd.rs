@@ -10,60 +10,55 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
-use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord};
+use worknode_abi::audit::{
+    AUDIT_RECORD_V2, AUDIT_RECORD_VERSION, Actor, AuditRecord, Control, Lifecycle, What,
+};
 use worknode_abi::log::EVENT_RECORD_VERSION;
 use worknode_authority::{Actions, Reason};
 
-use crate::log_cmd::{export_lines, hex, stop_name, walk};
+use crate::log_cmd::{export_lines, hex, walk};
 
-/// The names of the action kinds in `bits`.
+/// The names of the action kinds in `bits` (`unknown` for bits no kind is
+/// defined for).
 fn action_names(bits: u16) -> Vec<&'static str> {
-    let names = [
-        (Actions::RECORD, "record"),
-        (Actions::LOG, "log"),
-        (Actions::READ, "read"),
-        (Actions::SEND, "send"),
-        (Actions::DELEGATE, "delegate"),
-    ];
     let mut out: Vec<&'static str> =
-        names.iter().filter(|(a, _)| Actions(bits).covers(*a)).map(|&(_, n)| n).collect();
+        Actions::NAMES.iter().filter(|(a, _)| Actions(bits).covers(*a)).map(|&(_, n)| n).collect();
     if !Actions(bits).is_known() {
         out.push("unknown");
     }
     out
 }
 
-/// The principal's controls by number (worknode_governor::control).
-fn control_name(number: u16) -> &'static str {
-    match number {
-        0 => "list",
-        1 => "grant",
-        2 => "revoke",
-        3 => "halt",
-        4 => "suspend",
-        5 => "resume",
-        _ => "unknown",
-    }
-}
-
-/// An audit record as JSON.
-pub fn audit_json(record: &AuditRecord) -> Value {
-    let (actor, action) = match &record.actor {
-        Actor::Worknode(name) => (json!({"worknode": name.as_str()}), json!(action_names(record.action))),
-        Actor::Principal(id) => (json!({"principal": id}), json!(control_name(record.action))),
+/// An audit record as JSON: `what` says whether it is a worknode's action,
+/// the principal's control or a step in a worknode's life, and `action`
+/// names it (action kinds as a list, a control or a step by name).
+pub fn audit_json(record: &AuditRecord<'_>) -> Value {
+    let actor = match record.actor {
+        Actor::Worknode(name) => json!({"worknode": name.as_str()}),
+        Actor::Principal(id) => json!({"principal": id}),
+    };
+    let (what, action) = match record.what {
+        What::Action(bits) => ("action", json!(action_names(bits))),
+        What::Control(code) => ("control", json!(Control::from_code(code).map_or("unknown", Control::name))),
+        What::Lifecycle(code) => {
+            ("lifecycle", json!(Lifecycle::from_code(code).map_or("unknown", Lifecycle::name)))
+        }
     };
     let outcome = Reason::from_code(record.reason).map_or("unknown", Reason::name);
     let mut line = json!({
+        "version": record.version,
         "at_ms": record.at,
         "actor": actor,
         "principal": record.principal,
         "intent": record.intent,
         "task": record.task,
+        "what": what,
         "action": action,
         "resource": record.resource,
         "allowed": record.allowed(),
         "outcome": outcome,
         "cap": record.cap,
+        "repeats": record.repeats,
         "payload_hex": hex(&record.payload),
     });
     if let Ok(text) = std::str::from_utf8(&record.payload) {
@@ -78,7 +73,10 @@ struct Tally {
     audit: u64,
     allowed: u64,
     denied: u64,
+    /// Denials a count record stands for (its `repeats`).
+    repeated: u64,
     controls: u64,
+    lifecycle: u64,
     events: u64,
     /// The first record that claims to be an audit record but does not decode.
     bad: Option<u64>,
@@ -88,13 +86,15 @@ struct Tally {
 pub fn verify(path: &Path) -> Result<(), String> {
     let mut t = Tally::default();
     let walk = walk(path, |accepted, payload| match payload.first() {
-        Some(&AUDIT_RECORD_VERSION) => match AuditRecord::decode(payload) {
+        Some(&AUDIT_RECORD_VERSION | &AUDIT_RECORD_V2) => match AuditRecord::decode(payload) {
             Some(record) => {
                 t.audit += 1;
-                match record.actor {
-                    Actor::Principal(_) => t.controls += 1,
-                    Actor::Worknode(_) if record.allowed() => t.allowed += 1,
-                    Actor::Worknode(_) => t.denied += 1,
+                match record.what {
+                    What::Control(_) => t.controls += 1,
+                    What::Lifecycle(_) => t.lifecycle += 1,
+                    What::Action(_) if record.repeats > 0 => t.repeated += u64::from(record.repeats),
+                    What::Action(_) if record.allowed() => t.allowed += 1,
+                    What::Action(_) => t.denied += 1,
                 }
             }
             None => {
@@ -106,22 +106,25 @@ pub fn verify(path: &Path) -> Result<(), String> {
     })?;
     if let Some(seq) = t.bad {
         return Err(format!(
-            "{}: record {seq} is marked as an audit record (version {AUDIT_RECORD_VERSION}) but does not decode",
+            "{}: record {seq} is marked as an audit record (version {AUDIT_RECORD_V2} or {AUDIT_RECORD_VERSION}) but does not decode",
             path.display()
         ));
     }
     println!(
-        "{}: ok: {} audit records (allowed={} denied={} controls={}), {} older event records, \
-         hash chain verified over {} records to {} ({})",
+        "{}: ok: {} audit records (allowed={} denied={} repeated={} controls={} lifecycle={}), {} older \
+         event records, hash chain verified over records {}..={} to {} ({})",
         path.display(),
         t.audit,
         t.allowed,
         t.denied,
+        t.repeated,
         t.controls,
+        t.lifecycle,
         t.events,
+        walk.first_seq(),
         walk.last_seq,
         hex(&walk.last_hash),
-        stop_name(&walk.stop)
+        walk.end()
     );
     Ok(())
 }
@@ -139,6 +142,13 @@ pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
             line["prev_hash"] = json!(hex(&accepted.header.prev_hash));
             Some(line)
         },
-        |walk, count| json!({"end": {"audit_records": count, "last_seq": walk.last_seq, "stop": stop_name(&walk.stop)}}),
+        |walk, count| {
+            json!({"end": {
+                "audit_records": count,
+                "first_seq": walk.first_seq(),
+                "last_seq": walk.last_seq,
+                "stop": walk.end(),
+            }})
+        },
     )
 }

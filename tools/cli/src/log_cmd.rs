@@ -13,7 +13,7 @@ use serde_json::json;
 use worknode_abi::log::{EVENT_RECORD_VERSION, EventRecord};
 use worknode_log::chain::Hash;
 use worknode_log::format::{SECTOR, SUPERBLOCK_SECTORS, Superblock, SuperblockError};
-use worknode_log::scan::{Accepted, Stop};
+use worknode_log::scan::{Accepted, Defect, Stop};
 use worknode_log::{BlockDevice, DamageKind, IoError, LogError, origin, read_superblock, scan_to_end};
 
 /// A raw disk image, read-only.
@@ -105,6 +105,20 @@ pub(crate) fn stop_name(stop: &Stop) -> String {
         Stop::End => "end".into(),
         Stop::Full => "full".into(),
         Stop::Invalid(defect) => format!("torn tail: {}", defect.describe()),
+    }
+}
+
+impl Walk {
+    /// How the walk ended, in words: a record of an earlier pass of the
+    /// ring where the next one would be is the normal end of a log that
+    /// wrapped, not a torn tail.
+    pub(crate) fn end(&self) -> String {
+        match self.stop {
+            Stop::Invalid(Defect::Sequence { found }) if found <= self.last_seq => {
+                "end (then an older record of the ring's previous pass)".into()
+            }
+            stop => stop_name(&stop),
+        }
     }
 }
 
@@ -214,7 +228,7 @@ pub fn inspect(path: &Path) -> Result<(), String> {
     );
     println!("start: {}", walk.origin());
     println!("last record: {} hash {}", walk.last_seq, hex(&walk.last_hash));
-    println!("end: {}", stop_name(&walk.stop));
+    println!("end: {}", walk.end());
     Ok(())
 }
 
@@ -228,7 +242,7 @@ pub fn verify(path: &Path) -> Result<(), String> {
         walk.last_seq,
         walk.origin(),
         hex(&walk.last_hash),
-        stop_name(&walk.stop)
+        walk.end()
     );
     Ok(())
 }
@@ -276,7 +290,7 @@ pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
                 "first_seq": walk.first_seq(),
                 "anchor": hex(&walk.sb.tail.prev_hash),
                 "last_seq": walk.last_seq,
-                "stop": stop_name(&walk.stop),
+                "stop": walk.end(),
             }})
         },
     )

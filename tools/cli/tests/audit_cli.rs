@@ -5,26 +5,28 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord};
+use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord, What};
+use worknode_abi::bounded::{Bytes, Text};
 use worknode_log::format::{DATA_START, SECTOR};
 use worknode_log::{Log, SliceDevice};
 
-fn record(worknode: Option<&str>, reason: u8, payload: &[u8]) -> AuditRecord {
+fn record<'a>(worknode: Option<&'a str>, reason: u8, payload: &'a [u8]) -> AuditRecord<'a> {
     AuditRecord {
         version: AUDIT_RECORD_VERSION,
         at: 40,
         actor: match worknode {
-            Some(name) => Actor::Worknode(heapless::String::try_from(name).unwrap()),
+            Some(name) => Actor::Worknode(Text::new(name).unwrap()),
             None => Actor::Principal(1),
         },
         principal: Some(1),
         intent: Some(2),
         task: Some(3),
-        action: if worknode.is_some() { 1 | 8 } else { 3 },
+        what: if worknode.is_some() { What::Action(1 | 8) } else { What::Control(3) },
         resource: 7,
         reason,
         cap: (reason == 0).then_some(5),
-        payload: heapless::Vec::from_slice(payload).unwrap(),
+        repeats: 0,
+        payload: Bytes::new(payload).unwrap(),
     }
 }
 
@@ -79,7 +81,10 @@ fn verify_counts_the_decisions() {
     let (ok, out, err) = run("verify", &path);
     assert!(ok, "{err}");
     assert!(
-        out.contains("ok: 4 audit records (allowed=1 denied=2 controls=1), 1 older event records, hash chain verified over 5 records"),
+        out.contains(
+            "ok: 4 audit records (allowed=1 denied=2 repeated=0 controls=1 lifecycle=0), 1 older event records, \
+             hash chain verified over records 1..=5"
+        ),
         "{out}"
     );
 }
@@ -102,8 +107,28 @@ fn export_spells_out_each_decision() {
     assert_eq!(lines[2]["outcome"], "expired");
     assert_eq!(lines[3]["actor"]["principal"], 1);
     assert_eq!(lines[3]["action"], "halt");
+    assert_eq!((lines[3]["what"].as_str(), lines[0]["what"].as_str()), (Some("control"), Some("action")));
     assert_eq!(lines[1]["prev_hash"], lines[0]["hash"], "each record names the one before");
     assert_eq!(lines[4]["end"]["audit_records"], 4);
+}
+
+/// Disks written before version 3 hold version 2 records; they still
+/// verify and export, in the version 3 form.
+#[test]
+fn version_2_records_still_read() {
+    let v2_control =
+        [2, 0xAC, 0x02, 1, 1, 1, 1, 0, 0, 3, 0, 0, 0, 8, b'h', b'a', b'l', b't', b' ', b'w', b'n', b'1'];
+    let path = write("v2.img", &image(Some(&v2_control)));
+    let (ok, out, err) = run("verify", &path);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("ok: 5 audit records (allowed=1 denied=2 repeated=0 controls=2 lifecycle=0)"),
+        "{out}"
+    );
+    let (ok, out, _) = run("export", &path);
+    assert!(ok);
+    let last: serde_json::Value = serde_json::from_str(out.lines().nth(4).unwrap()).unwrap();
+    assert_eq!((last["version"].as_u64(), last["action"].as_str()), (Some(2), Some("halt")));
 }
 
 #[test]
@@ -116,5 +141,8 @@ fn a_damaged_chain_or_an_undecodable_audit_record_fails_verify() {
 
     let (ok, _, err) = run("verify", &write("bad-audit.img", &image(Some(&[AUDIT_RECORD_VERSION, 0xFF]))));
     assert!(!ok);
-    assert!(err.contains("record 6 is marked as an audit record (version 2) but does not decode"), "{err}");
+    assert!(
+        err.contains("record 6 is marked as an audit record (version 2 or 3) but does not decode"),
+        "{err}"
+    );
 }

@@ -10,6 +10,7 @@
 //! with nobody to handle it), a kernel warning, or a fault the description
 //! does not call for.
 
+use worknode_abi::markers as m;
 use worknode_sysdesc::model::System;
 
 /// The program image of the test drill (`pds/drill`).
@@ -54,6 +55,12 @@ impl Expected {
     fn children(&self) -> usize {
         self.worknodes.len() + self.drills.len()
     }
+}
+
+/// Whether `line` shows trouble in any PD or the kernel: a panic, a
+/// monitor error (a PD faulted with nobody to handle it), a kernel warning.
+pub fn alarm(line: &str) -> Option<String> {
+    m::ALARMS.iter().any(|a| line.contains(a)).then(|| format!("console reported trouble: {line}"))
 }
 
 /// Where the check stands after a line.
@@ -103,14 +110,10 @@ impl BootCheck {
 
     /// Judges one console line.
     pub fn feed(&mut self, line: &str) -> Verdict {
-        for alarm in ["panicked", "MON|ERROR", "seL4(CPU", "abort"] {
-            if line.contains(alarm) {
-                return Verdict::Fail(format!("console reported trouble: {line}"));
-            }
+        if let Some(alarm) = alarm(line) {
+            return Verdict::Fail(alarm);
         }
-        if let Some(count) =
-            line.strip_prefix("governor| supervising ").and_then(|r| r.strip_suffix(" children"))
-        {
+        if let Some(count) = line.strip_prefix(m::SUPERVISING).and_then(|r| r.strip_suffix(" children")) {
             if count != self.expected.children().to_string() {
                 return Verdict::Fail(format!(
                     "governor supervises {count} children, expected {}",
@@ -118,17 +121,17 @@ impl BootCheck {
                 ));
             }
             self.governor_up = true;
-        } else if let Some(rest) = line.strip_prefix("governor| child ") {
-            let Some((name, fault)) = rest.split_once(" faulted: ") else {
+        } else if let Some(rest) = line.strip_prefix(m::CHILD) {
+            let Some((name, fault)) = rest.split_once(m::FAULTED) else {
                 return Verdict::Pending;
             };
             if !self.expected.drills.iter().any(|d| d == name) || !fault.starts_with(DRILL_FAULT) {
                 return Verdict::Fail(format!("unexpected fault: {line}"));
             }
             self.faulted.push(name.to_string());
-        } else if let Some(rest) = line.strip_prefix("governor| boot complete ") {
+        } else if let Some(rest) = line.strip_prefix(m::BOOT_COMPLETE) {
             let want = format!(
-                "children={} ready={} faulted={}",
+                "children={} ready={} faulted={} halted=0",
                 self.expected.children(),
                 self.expected.worknodes.len(),
                 self.expected.drills.len()
@@ -137,7 +140,8 @@ impl BootCheck {
                 return Verdict::Fail(format!("boot summary '{rest}', expected '{want}'"));
             }
             self.summary_seen = true;
-        } else if let Some(name) = line.strip_suffix("| start received, ready acknowledged") {
+        } else if let Some(name) = line.strip_suffix(m::READY_ACKNOWLEDGED).and_then(|l| l.strip_suffix("| "))
+        {
             if !self.expected.worknodes.iter().any(|w| w == name) {
                 return Verdict::Fail(format!("'{name}' reported ready but is not an expected worknode"));
             }
@@ -145,7 +149,8 @@ impl BootCheck {
                 return Verdict::Fail(format!("'{name}' reported ready twice"));
             }
             self.ready.push(name.to_string());
-        } else if let Some((name, _)) = line.split_once("| recorded 'started' as event ")
+        } else if let Some((name, _)) =
+            line.split_once(m::STARTED_EVENT).and_then(|(l, _)| l.split_once("| "))
             && self.expected.recording.iter().any(|w| w == name)
             && !self.recorded.iter().any(|r| r == name)
         {
@@ -189,8 +194,8 @@ drill| storing to 0x10 on purpose
 governor| worknode1 is ready
 worknode1| start received, ready acknowledged
 worknode0| start received, ready acknowledged
-governor| child drill faulted: vm-fault addr=0x10 ip=0x213d48
-governor| boot complete children=3 ready=2 faulted=1";
+governor| child drill faulted: vm-fault addr=0x10 ip=0x213d48; audit seq=9
+governor| boot complete children=3 ready=2 faulted=1 halted=0";
 
     fn run(transcript: &str) -> (Verdict, BootCheck) {
         let mut check = BootCheck::new(expected());
@@ -234,7 +239,7 @@ governor| boot complete children=3 ready=2 faulted=1";
     fn wrong_counts_and_unexpected_faults_fail() {
         let cases = [
             ("supervising 3 children", "supervising 2 children"),
-            ("children=3 ready=2 faulted=1", "children=3 ready=1 faulted=2"),
+            ("children=3 ready=2 faulted=1 halted=0", "children=3 ready=1 faulted=2 halted=0"),
             ("child drill faulted: vm-fault addr=0x10", "child worknode1 faulted: vm-fault addr=0x10"),
             ("child drill faulted: vm-fault addr=0x10", "child drill faulted: cap-fault addr=0x10"),
             ("drill| storing to 0x10 on purpose", "worknode0| start received, ready acknowledged"),
@@ -250,8 +255,8 @@ governor| boot complete children=3 ready=2 faulted=1";
         // The governor escapes worknode text, so a forged summary arrives as
         // one line starting with the worknode's own name.
         let transcript = GOOD.replace(
-            "governor| boot complete children=3 ready=2 faulted=1",
-            "worknode0| x\\ngovernor| boot complete children=3 ready=2 faulted=1",
+            "governor| boot complete children=3 ready=2 faulted=1 halted=0",
+            "worknode0| x\\ngovernor| boot complete children=3 ready=2 faulted=1 halted=0",
         );
         assert_eq!(run(&transcript).0, Verdict::Pending);
     }
@@ -266,6 +271,7 @@ governor| boot complete children=3 ready=2 faulted=1";
         want.worknodes.push("recorder".into());
         want.worknodes.push("spinner".into());
         want.worknodes.push("prober".into());
+        want.worknodes.push("flooder".into());
         want.recording = vec!["worknode0".into(), "worknode1".into()];
         assert_eq!(Expected::from_system(&system).unwrap(), want);
         let rendered = worknode_sysdesc::render::render(&template, "x86_64_generic", "test").unwrap();

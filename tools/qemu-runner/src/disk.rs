@@ -26,7 +26,7 @@ pub fn ensure(path: &Path, bytes: u64) -> Result<(), String> {
         .open(path)
         .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
     file.set_len(bytes).map_err(|e| format!("cannot size {}: {e}", path.display()))?;
-    println!("created disk image {} ({} MiB)", path.display(), bytes >> 20);
+    println!("created disk image {} ({} KiB)", path.display(), bytes >> 10);
     Ok(())
 }
 

@@ -18,6 +18,8 @@ pub struct Machine {
     pub program: String,
     /// Machine arguments with placeholders filled in.
     pub args: Vec<String>,
+    /// Environment variables QEMU runs with (besides the runner's own).
+    pub env: Vec<(String, String)>,
 }
 
 /// What the placeholders in an `.args` file stand for.
@@ -26,9 +28,10 @@ pub struct Inputs<'a> {
     pub image: &'a Path,
     /// `{kernel}`: the seL4 kernel ELF of the SDK's board/config.
     pub kernel: &'a Path,
-    /// `{disk}`: the node's persistent disk image, for machines that
-    /// attach one.
-    pub disk: Option<&'a Path>,
+    /// `{disk}`: the node's disk as QEMU's `-drive file=` takes it (a raw
+    /// image's path, or the runner's NBD server), for machines that attach
+    /// one.
+    pub disk: Option<&'a str>,
 }
 
 impl Machine {
@@ -55,7 +58,7 @@ impl Machine {
         }
         let mut words = words.into_iter();
         let program = words.next().ok_or("no QEMU program named")?;
-        Ok(Machine { program, args: words.collect() })
+        Ok(Machine { program, args: words.collect(), env: Vec::new() })
     }
 
     /// The Debian package that provides this machine's QEMU, for error
@@ -72,12 +75,12 @@ fn substitute(word: &str, inputs: &Inputs) -> Result<String, String> {
         out.push_str(&rest[..open]);
         let close = rest[open..].find('}').ok_or_else(|| format!("unclosed '{{' in '{word}'"))? + open;
         let value = match &rest[open + 1..close] {
-            "image" => inputs.image,
-            "kernel" => inputs.kernel,
-            "disk" => inputs.disk.ok_or("this machine attaches a disk: pass --disk")?,
+            "image" => inputs.image.display().to_string(),
+            "kernel" => inputs.kernel.display().to_string(),
+            "disk" => inputs.disk.ok_or("this machine attaches a disk: pass --disk")?.to_string(),
             other => return Err(format!("unknown placeholder '{{{other}}}'")),
         };
-        out.push_str(&value.display().to_string());
+        out.push_str(&value);
         rest = &rest[close + 1..];
     }
     out.push_str(rest);
@@ -117,7 +120,7 @@ mod tests {
     fn the_shipped_files_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../qemu");
         for (arch, _) in ARCHES {
-            let with_disk = Inputs { disk: Some(Path::new("/b/disk.img")), ..inputs() };
+            let with_disk = Inputs { disk: Some("/b/disk.img"), ..inputs() };
             let machine = Machine::load(&dir, arch, &with_disk).unwrap();
             assert_eq!(machine.program, format!("qemu-system-{arch}"));
             assert!(machine.args.iter().any(|a| a.contains("/b/w.img")), "{arch} boots the image");

@@ -5,18 +5,25 @@
 //! - `test`: boots headless, checks the console against the system
 //!   description (see [`boot`]), always stops QEMU, and ends with one summary
 //!   line: `arch=... boot_s=... pds_ready=N faulted=N result=pass|fail`; on
-//!   the test profile it then runs the principal's console session (see
-//!   [`console`]) and checks its witnesses in the disk's audit trail,
-//!   adding `allowed=N denied=N audited=N halted=N controls=N`;
-//! - `crash`: kills QEMU at random moments while events are recorded and
-//!   checks each reboot recovers every acknowledged event (see [`crash`]),
-//!   then verifies the disk's hash chain; last line
-//!   `arch=... kills=N acked=N recovered=N lost=N read_back=N result=pass|fail`;
+//!   the test profile, in the same boot, it then runs the principal's
+//!   console session (see [`console`]: leases, a clock jump, halts, a
+//!   flood) and checks its witnesses in the disk's audit trail, and boots
+//!   once more on a disk of random bytes, which must be refused and left
+//!   untouched while the console works;
+//! - `crash`: cuts the power at random moments while events are recorded
+//!   and checks each reboot recovers every acknowledged record (see
+//!   [`crash`]), then verifies the disk's hash chain and compares every
+//!   acknowledged record still kept; last line
+//!   `arch=... kills=N acked=N recovered=N lost=N read_back=N compared=N result=pass|fail`;
 //! - `bench`: boots the bench-profile image and times its phases on the
 //!   host; last line `log_vs_raw=<ratio>` (see pds/log-bench);
 //! - `bench-gate`: boots the bench-gate image counting instructions and
 //!   reads the guest's own timings; last line `gate_vs_ppc=<ratio>` (see
 //!   pds/gate-bench).
+//!
+//! Test disks (`test`, `crash`) are served to QEMU by the runner itself
+//! ([`nbd`]), so a power cut loses what a real one loses; `run` and the
+//! benchmarks give QEMU the image file.
 
 mod bench;
 mod boot;
@@ -25,6 +32,7 @@ mod crash;
 mod disk;
 mod gate_bench;
 mod machine;
+mod nbd;
 mod serial;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +40,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use worknode_abi::markers;
 use worknode_sysdesc::model::System;
 
 use crate::boot::{BootCheck, Expected, Verdict};
@@ -56,10 +65,11 @@ enum Command {
         /// The rendered system description the image was built from.
         #[arg(long)]
         system: PathBuf,
-        /// Seconds to wait for the system to come up.
+        /// Seconds each boot may take.
         #[arg(long, default_value_t = 120)]
         timeout: u64,
-        /// Where to write the console transcript.
+        /// Where to write the console transcript (the refused disk's boot
+        /// goes next to it).
         #[arg(long)]
         transcript: PathBuf,
     },
@@ -67,15 +77,16 @@ enum Command {
     Bench(BenchRun),
     /// Time a gated action against a raw call (bench-gate-profile image).
     BenchGate(BenchRun),
-    /// Kill QEMU at random moments while events are recorded; check that
-    /// every reboot recovers every acknowledged event.
+    /// Cut the power at random moments while events are recorded; check
+    /// that every reboot recovers every acknowledged record.
     Crash {
         #[command(flatten)]
         target: Target,
-        /// How many times to kill QEMU.
+        /// How many times to cut the power.
         #[arg(long, default_value_t = 5)]
         kills: u32,
-        /// Seed for the kill moments (printed, so a run can be repeated).
+        /// Seed for the kill moments and the power cuts (printed, so a run
+        /// can be repeated).
         #[arg(long)]
         seed: Option<u64>,
         /// Seconds each boot may take to recover and acknowledge an event.
@@ -84,6 +95,10 @@ enum Command {
         /// Directory for the console transcripts (one per boot).
         #[arg(long)]
         transcripts: PathBuf,
+        /// The image is built to lose acknowledged records (`make
+        /// bite-check`): pass only if the test sees a loss.
+        #[arg(long)]
+        expect_loss: bool,
     },
 }
 
@@ -114,14 +129,19 @@ struct Target {
     /// The directory with the `<arch>.args` machine files.
     #[arg(long, default_value = "qemu")]
     machines: PathBuf,
-    /// The node's persistent disk image (raw); created as 64 MiB of zeros
-    /// (a sparse file) if it does not exist.
+    /// The node's disk image (raw); created as zeros (a sparse file) of
+    /// `--disk-kib` KiB if it does not exist.
     #[arg(long)]
     disk: Option<PathBuf>,
+    /// The size of a disk image created here, in KiB (64 MiB by default).
+    #[arg(long, default_value_t = 64 * 1024)]
+    disk_kib: u64,
 }
 
 impl Target {
-    fn machine(&self) -> Result<Machine, String> {
+    /// The machine, its disk given to QEMU as `disk` (a path or the NBD
+    /// server's address), run with `env`.
+    fn machine(&self, disk: Option<&str>, env: Vec<(String, String)>) -> Result<Machine, String> {
         if !self.image.is_file() {
             return Err(format!(
                 "no image at {}: build it with `make image ARCH={}`",
@@ -129,11 +149,9 @@ impl Target {
                 self.arch
             ));
         }
-        if let Some(disk) = &self.disk {
-            disk::ensure(disk, disk::NEW_DISK_BYTES)?;
-        }
-        let inputs = Inputs { image: &self.image, kernel: &self.kernel, disk: self.disk.as_deref() };
-        let machine = Machine::load(&self.machines, &self.arch, &inputs)?;
+        let inputs = Inputs { image: &self.image, kernel: &self.kernel, disk };
+        let mut machine = Machine::load(&self.machines, &self.arch, &inputs)?;
+        machine.env = env;
         let found = std::env::var_os("PATH")
             .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(&machine.program).is_file()));
         if !found {
@@ -146,6 +164,87 @@ impl Target {
         }
         Ok(machine)
     }
+
+    /// The disk image, created if absent.
+    fn disk(&self) -> Result<&Path, String> {
+        let disk = self.disk.as_deref().ok_or("this needs --disk")?;
+        disk::ensure(disk, self.disk_kib << 10)?;
+        Ok(disk)
+    }
+}
+
+/// A booted node: QEMU, and the runner's server of its disk.
+struct Node {
+    qemu: Qemu,
+    disk: nbd::Server,
+}
+
+impl Node {
+    /// Boots `target` on the disk image `disk`, served by the runner.
+    fn boot(
+        target: &Target,
+        disk: &Path,
+        transcript: &Path,
+        env: Vec<(String, String)>,
+    ) -> Result<Node, String> {
+        static SOCKETS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = SOCKETS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        // Unix socket paths are short (108 bytes): the temporary directory.
+        let socket = std::env::temp_dir().join(format!("worknode-nbd-{}-{n}.sock", std::process::id()));
+        let server = nbd::Server::start(disk, &socket)?;
+        let machine = target.machine(Some(&server.uri()), env)?;
+        let qemu = Qemu::spawn(&machine, transcript)?;
+        Ok(Node { qemu, disk: server })
+    }
+
+    /// The power goes: QEMU dies at once, and each sector written but not
+    /// flushed reaches the disk, is lost or is torn, as `random` says.
+    fn power_cut(self, random: &mut crash::Random) -> Result<nbd::PowerCut, String> {
+        drop(self.qemu);
+        self.disk.power_cut(|n| random.below(n))
+    }
+}
+
+/// The host's wall clock as QEMU sees it, movable during a run: QEMU runs
+/// with libfaketime (Debian: faketime), which offsets `CLOCK_REALTIME` by
+/// what a file says and leaves the monotonic clocks alone. A lease clock
+/// that follows the host's wall clock (a goldfish RTC on QEMU's default
+/// `-rtc clock=host`) jumps with it; a monotonic one does not.
+struct WallClock {
+    file: PathBuf,
+    library: PathBuf,
+}
+
+impl WallClock {
+    const LIBRARIES: [&str; 2] = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+    ];
+
+    fn new(dir: &Path) -> Result<WallClock, String> {
+        let library = Self::LIBRARIES.iter().map(PathBuf::from).find(|p| p.is_file()).ok_or(
+            "libfaketime not found (the console test moves QEMU's wall clock): apt-get install faketime",
+        )?;
+        let file = dir.join("wall-clock.offset");
+        std::fs::write(&file, "+0\n").map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+        Ok(WallClock { file, library })
+    }
+
+    fn env(&self) -> Vec<(String, String)> {
+        [
+            ("LD_PRELOAD", self.library.display().to_string()),
+            ("FAKETIME_TIMESTAMP_FILE", self.file.display().to_string()),
+            ("FAKETIME_CACHE_DURATION", "1".into()),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1".into()),
+        ]
+        .map(|(k, v)| (k.to_string(), v))
+        .to_vec()
+    }
+
+    /// Moves the wall clock `seconds` ahead of the host's.
+    fn jump(&self, seconds: u64) -> Result<(), String> {
+        std::fs::write(&self.file, format!("+{seconds}\n")).map_err(|e| format!("cannot move the clock: {e}"))
+    }
 }
 
 fn main() -> ExitCode {
@@ -156,8 +255,8 @@ fn main() -> ExitCode {
         }
         Command::Bench(run) => bench(&run.target, Duration::from_secs(run.timeout), &run.transcript),
         Command::BenchGate(run) => bench_gate(&run.target, Duration::from_secs(run.timeout), &run.transcript),
-        Command::Crash { target, kills, seed, timeout, transcripts } => {
-            crash_test(&target, kills, seed, Duration::from_secs(timeout), &transcripts)
+        Command::Crash { target, kills, seed, timeout, transcripts, expect_loss } => {
+            crash_test(&target, kills, seed, Duration::from_secs(timeout), &transcripts, expect_loss)
         }
     };
     match result {
@@ -173,7 +272,8 @@ fn main() -> ExitCode {
 
 fn run(target: &Target) -> Result<(), String> {
     use std::os::unix::process::CommandExt;
-    let machine = target.machine()?;
+    let disk = target.disk()?.display().to_string();
+    let machine = target.machine(Some(&disk), Vec::new())?;
     let error = std::process::Command::new(&machine.program)
         .args(&machine.args)
         .args(["-nographic", "-serial", "mon:stdio"])
@@ -187,18 +287,21 @@ fn test(target: &Target, system: &Path, timeout: Duration, transcript: &Path) ->
         std::fs::read_to_string(system).map_err(|e| format!("cannot read {}: {e}", system.display()))?;
     let system = System::parse(&text).map_err(|e| format!("{}: {e}", system.display()))?;
     let mut check = BootCheck::new(Expected::from_system(&system)?);
-    // The principal's console session runs on systems with a console, a
-    // spinner to halt and a prober to grant to (the test profile).
+    // The principal's console session runs on systems with a console and
+    // the test worknodes it drives (the test profile).
     let governor = system.pd_index("governor");
     let has_child =
         |name: &str| governor.is_some_and(|g| system.children_of(g).any(|c| system.pds[c].name == name));
-    let session_runs = system.pd_index("serial").is_some() && has_child("spinner") && has_child("prober");
+    let session_runs =
+        system.pd_index("serial").is_some() && ["spinner", "prober", "flooder"].iter().all(|c| has_child(c));
     let mut session = session_runs.then(console::Session::new);
-    let machine = target.machine()?;
-    let mut qemu = Qemu::spawn(&machine, transcript)?;
-    let deadline = qemu.started + timeout;
+    let dir = transcript.parent().unwrap_or(Path::new("."));
+    let clock = WallClock::new(dir)?;
+    let disk = target.disk()?;
+    let mut node = Node::boot(target, disk, transcript, if session_runs { clock.env() } else { Vec::new() })?;
+    let deadline = node.qemu.started + timeout;
     let mut verdict = loop {
-        match qemu.next(deadline) {
+        match node.qemu.next(deadline) {
             Next::Line(line) => {
                 println!("  | {line}");
                 if let Some(failed) = session.as_mut().and_then(|s| s.observe(&line)) {
@@ -213,16 +316,23 @@ fn test(target: &Target, system: &Path, timeout: Duration, transcript: &Path) ->
             Next::TimedOut => break Verdict::Fail(format!("timed out after {}s", timeout.as_secs())),
         }
     };
-    let boot_s = qemu.started.elapsed().as_secs_f64();
+    let boot_s = node.qemu.started.elapsed().as_secs_f64();
     if let (Verdict::Pass, Some(session)) = (&verdict, session.as_mut()) {
-        verdict = console_session(&mut qemu, session, deadline)?;
+        let deadline = node.qemu.started + 3 * timeout;
+        verdict = console_session(&mut node.qemu, session, deadline, &clock)?;
     }
-    drop(qemu);
+    let cut = node.power_cut(&mut crash::Random::new(11))?;
     // What the session saw decided must be in the audit trail on the disk.
-    if let (Verdict::Pass, Some(session), Some(disk)) = (&verdict, session.as_mut(), &target.disk)
+    if let (Verdict::Pass, Some(session)) = (&verdict, session.as_mut())
         && let Err(why) = session.check_audit(&audit_export(disk)?)
     {
         verdict = Verdict::Fail(why);
+    }
+    let mut refused = String::new();
+    if let (Verdict::Pass, true) = (&verdict, session_runs) {
+        let random_disk = dir.join("random-disk.img");
+        verdict = refused_disk(target, &random_disk, &dir.join("serial-random-disk.log"), timeout)?;
+        refused = " refused_disk=untouched".into();
     }
     let (result, reason) = match &verdict {
         Verdict::Pass => ("pass", String::new()),
@@ -231,15 +341,25 @@ fn test(target: &Target, system: &Path, timeout: Duration, transcript: &Path) ->
     };
     let console = session.map_or(String::new(), |s| {
         format!(
-            " allowed={} denied={} audited={} halted={} controls={}",
-            s.allowed, s.denied, s.audited, s.halted, s.controls
+            " allowed={} denied={} audited={} halted={} controls={} clock_step={} flood_requests={} \
+             flood_records={} halted_under_flood={}",
+            s.allowed,
+            s.denied,
+            s.audited,
+            s.halted,
+            s.controls,
+            u8::from(s.clock_step),
+            s.flood_requests,
+            s.flood_records,
+            u8::from(s.halted_under_flood)
         )
     });
     println!(
-        "arch={} boot_s={boot_s:.2} pds_ready={} faulted={}{console} result={result}{reason}",
+        "arch={} boot_s={boot_s:.2} pds_ready={} faulted={}{console} unflushed_at_cut={}{refused} result={result}{reason}",
         target.arch,
         check.pds_ready(),
-        check.faulted()
+        check.faulted(),
+        cut.kept + cut.lost + cut.torn
     );
     Ok(verdict == Verdict::Pass)
 }
@@ -249,6 +369,7 @@ fn console_session(
     qemu: &mut Qemu,
     session: &mut console::Session,
     deadline: std::time::Instant,
+    clock: &WallClock,
 ) -> Result<Verdict, String> {
     let mut step = session.step("");
     loop {
@@ -256,6 +377,10 @@ fn console_session(
             console::Step::Type(command) => {
                 println!("  > {command}");
                 qemu.send(&command)?;
+            }
+            console::Step::StepClock => {
+                println!("  > (the host's wall clock jumps an hour ahead)");
+                clock.jump(3600)?;
             }
             console::Step::Done(verdict) => return Ok(verdict),
             console::Step::Wait => {}
@@ -274,33 +399,94 @@ fn console_session(
     }
 }
 
+/// Issue 11, finding 12: boots on a disk of random bytes, which the log PD
+/// must refuse and leave as it was, saying so once; the console must still
+/// list and halt (the halt without its record).
+fn refused_disk(
+    target: &Target,
+    disk: &Path,
+    transcript: &Path,
+    timeout: Duration,
+) -> Result<Verdict, String> {
+    let mut random = crash::Random::new(0xD15C);
+    let bytes: Vec<u8> =
+        (0..disk::NEW_DISK_BYTES / 8).flat_map(|_| random.below(u64::MAX).to_le_bytes()).collect();
+    std::fs::write(disk, &bytes).map_err(|e| format!("cannot write {}: {e}", disk.display()))?;
+    println!("  refused disk: booting on {} MiB of random bytes", bytes.len() >> 20);
+    let node = Node::boot(target, disk, transcript, Vec::new())?;
+    let mut qemu = node.qemu;
+    let deadline = qemu.started + timeout;
+    let mut said = 0;
+    let mut listed = false;
+    let verdict = loop {
+        match qemu.next(deadline) {
+            Next::Line(line) => {
+                println!("  | {line}");
+                if let Some(alarm) = boot::alarm(&line) {
+                    break Verdict::Fail(alarm);
+                }
+                if line.starts_with(markers::LOG_REFUSED) {
+                    said += 1;
+                    if said > 1 {
+                        break Verdict::Fail("the refusal was said twice".into());
+                    }
+                    qemu.send("list")?;
+                } else if line.starts_with("governor| log: the disk holds no usable log") {
+                    listed = true;
+                    qemu.send("halt worknode0")?;
+                } else if line.starts_with("governor| principal: halted worknode0;") {
+                    break if listed && line.contains(markers::RECORD_MISSING) {
+                        Verdict::Pass
+                    } else {
+                        Verdict::Fail(format!("unexpected answer to the halt: {line}"))
+                    };
+                }
+            }
+            Next::Closed => break Verdict::Fail("QEMU exited on the refused disk".into()),
+            Next::TimedOut => break Verdict::Fail("timed out on the refused disk".into()),
+        }
+    };
+    let writes = node.disk.writes();
+    drop(qemu);
+    drop(node.disk);
+    let after = std::fs::read(disk).map_err(|e| format!("cannot read {}: {e}", disk.display()))?;
+    if verdict == Verdict::Pass && (writes != 0 || after != bytes) {
+        return Ok(Verdict::Fail(format!("the refused disk was written ({writes} writes)")));
+    }
+    let _ = std::fs::remove_file(disk);
+    Ok(verdict)
+}
+
 /// The longest wait after the first acknowledgement before a kill.
 const KILL_WINDOW: Duration = Duration::from_millis(1500);
 
-/// Boots `kills + 1` times on one disk, killing all but the last boot at a
-/// random moment after its first acknowledged event.
+/// Boots `kills + 1` times on one disk, cutting the power in all but the
+/// last boot at a random moment after its first acknowledged event.
 fn crash_test(
     target: &Target,
     kills: u32,
     seed: Option<u64>,
     timeout: Duration,
     transcripts: &Path,
+    expect_loss: bool,
 ) -> Result<bool, String> {
-    let disk = target.disk.as_deref().ok_or("the crash test needs --disk")?;
+    let disk = target.disk()?;
     let seed = seed.unwrap_or_else(|| {
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
     });
-    println!("crash test: {kills} kills, seed {seed} (repeat with --seed {seed})");
+    println!(
+        "crash test: {kills} power cuts, seed {seed} (repeat with --seed {seed}), {} KiB disk",
+        target.disk_kib
+    );
     std::fs::create_dir_all(transcripts)
         .map_err(|e| format!("cannot create {}: {e}", transcripts.display()))?;
-    let machine = target.machine()?;
-    let mut delays = crash::Delays::new(seed);
+    let mut random = crash::Random::new(seed);
     let mut ledger = crash::Ledger::default();
     let mut failure = None;
     'boots: for boot in 0..=kills {
         let transcript = transcripts.join(format!("boot-{boot}.log"));
-        let mut qemu = Qemu::spawn(&machine, &transcript)?;
-        let deadline = qemu.started + timeout;
+        let mut node = Node::boot(target, disk, &transcript, Vec::new())?;
+        let deadline = node.qemu.started + timeout;
         let mut kill_at = None;
         let before = ledger.boots;
         loop {
@@ -308,7 +494,7 @@ fn crash_test(
                 break;
             }
             let wait = kill_at.map_or(deadline, |at: std::time::Instant| at.min(deadline));
-            match qemu.next(wait) {
+            match node.qemu.next(wait) {
                 Next::Line(line) => {
                     let parsed = crash::classify(&line);
                     if let Err(why) = ledger.note(&parsed) {
@@ -328,11 +514,9 @@ fn crash_test(
                     if boot == kills && settled {
                         break;
                     }
-                    if matches!(parsed, crash::LogLine::Acked(_))
-                        && kill_at.is_none()
-                        && ledger.boots > before
-                    {
-                        kill_at = Some(std::time::Instant::now() + delays.next(KILL_WINDOW));
+                    let event = matches!(&parsed, crash::LogLine::Acked(a) if a.kind == "record");
+                    if event && kill_at.is_none() && ledger.boots > before {
+                        kill_at = Some(std::time::Instant::now() + random.next(KILL_WINDOW));
                     }
                 }
                 Next::Closed => {
@@ -346,34 +530,70 @@ fn crash_test(
                 }
             }
         }
-        drop(qemu); // SIGKILL
+        let cut = node.power_cut(&mut random)?;
         if boot < kills {
-            println!("  boot {boot}: killed, highest acknowledged seq={}", ledger.acked);
+            println!(
+                "  boot {boot}: power cut, highest acknowledged seq={}; of {} sectors not flushed, {} lost, {} torn",
+                ledger.acked,
+                cut.kept + cut.lost + cut.torn,
+                cut.lost,
+                cut.torn
+            );
         }
     }
-    let verified = match failure {
-        Some(_) => false,
-        None => verify_disk(disk)?,
-    };
+    let mut compared = 0;
+    if failure.is_none() {
+        match verify_disk(disk)? {
+            false => {
+                failure = Some("`worknode log verify` or `worknode audit verify` rejected the disk".into())
+            }
+            true => match worknode_cli(&["audit", "export"], disk).and_then(|o| {
+                String::from_utf8(o.stdout).map_err(|e| format!("audit export is not UTF-8: {e}"))
+            }) {
+                Ok(export) => match ledger.compare(&export) {
+                    Ok(n) => compared = n,
+                    Err(why) if !expect_loss => failure = Some(why),
+                    Err(why) => println!("  {why}"),
+                },
+                Err(why) => failure = Some(why),
+            },
+        }
+    }
     // Every boot after the first starts from a non-empty log and must read
-    // its last event back.
+    // its last record back.
     let expected_reads = ledger.boots.saturating_sub(1);
     if ledger.read_back < expected_reads && failure.is_none() {
-        failure =
-            Some(format!("only {} of {expected_reads} reboots read their last event back", ledger.read_back));
+        failure = Some(format!(
+            "only {} of {expected_reads} reboots read their last record back",
+            ledger.read_back
+        ));
     }
-    if ledger.lost > 0 && failure.is_none() {
-        failure = Some(format!("{} acknowledged events were not recovered", ledger.lost));
-    }
-    if !verified && failure.is_none() {
-        failure = Some("`worknode log verify` rejected the disk".into());
+    if expect_loss {
+        // The bite check: a log that acknowledges before its flush must be
+        // caught losing acknowledged records.
+        failure = match (failure, ledger.lost) {
+            (Some(why), 0) => Some(format!("expected acknowledged records to be lost, saw none ({why})")),
+            (None, 0) => {
+                Some("expected acknowledged records to be lost (a log that does not flush), saw none".into())
+            }
+            (Some(why), lost) => {
+                println!("  as expected: {lost} acknowledged records lost ({why})");
+                None
+            }
+            (None, lost) => {
+                println!("  as expected: {lost} acknowledged records lost");
+                None
+            }
+        };
+    } else if ledger.lost > 0 && failure.is_none() {
+        failure = Some(format!("{} acknowledged records were not recovered", ledger.lost));
     }
     let (result, reason) = match &failure {
         None => ("pass", String::new()),
         Some(why) => ("fail", format!(" reason={why:?}")),
     };
     println!(
-        "arch={} kills={kills} acked={} recovered={} lost={} read_back={} result={result}{reason}",
+        "arch={} kills={kills} acked={} recovered={} lost={} read_back={} compared={compared} result={result}{reason}",
         target.arch, ledger.acked, ledger.recovered, ledger.lost, ledger.read_back
     );
     Ok(failure.is_none())
@@ -446,7 +666,8 @@ fn read_bench<T>(
 
 /// Boots the bench image and times `bench| <phase> begin|end` markers.
 fn bench(target: &Target, timeout: Duration, transcript: &Path) -> Result<bool, String> {
-    let machine = target.machine()?;
+    let disk = target.disk()?.display().to_string();
+    let machine = target.machine(Some(&disk), Vec::new())?;
     let mut marks = bench::Marks::default();
     let report = read_bench(&machine, timeout, transcript, |line| {
         if let Some(mark) = bench::marker(line) {
@@ -462,12 +683,12 @@ fn bench(target: &Target, timeout: Duration, transcript: &Path) -> Result<bool, 
 /// Boots the bench-gate image with instruction counting and reads the
 /// guest's timings of both phases.
 fn bench_gate(target: &Target, timeout: Duration, transcript: &Path) -> Result<bool, String> {
-    let mut machine = target.machine()?;
+    let disk = target.disk()?.display().to_string();
+    let mut machine = target.machine(Some(&disk), Vec::new())?;
     // One nanosecond of guest time per instruction: the guest's clocks
-    // count instructions, whatever the host's load. `-rtc clock=vm` puts
-    // the RTC (riscv64's clock, the goldfish RTC) on that time too; by
-    // default it reads the host's.
-    machine.args.extend(["-icount", "shift=0", "-rtc", "clock=vm"].map(String::from));
+    // count instructions, whatever the host's load (the RTC too: every
+    // machine file puts it on QEMU's virtual clock).
+    machine.args.extend(["-icount", "shift=0"].map(String::from));
     let mut results = gate_bench::Results::default();
     read_bench(&machine, timeout, transcript, |line| {
         if line.starts_with("gate_bench| ") {

@@ -44,6 +44,7 @@ impl Qemu {
             .map_err(|e| format!("cannot create {}: {e}", transcript.display()))?;
         let mut child = Command::new(&machine.program)
             .args(&machine.args)
+            .envs(machine.env.iter().map(|(k, v)| (k, v)))
             .args(["-display", "none", "-monitor", "none", "-serial", "stdio", "-no-reboot"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -119,7 +120,7 @@ mod tests {
 
     fn shell(script: &str) -> Machine {
         // `sh -c script` ignores the QEMU console arguments appended after it.
-        Machine { program: "sh".into(), args: vec!["-c".into(), script.into()] }
+        Machine { program: "sh".into(), args: vec!["-c".into(), script.into()], env: Vec::new() }
     }
 
     #[test]

@@ -14,10 +14,25 @@
 //!    priority;
 //! 4. the governor never calls into a governed PD (it must not block on a
 //!    PD it supervises);
-//! 5. channel ids are below 62 and unique within each PD.
+//! 5. channel ids are below 62 and unique within each PD;
+//! 6. a governed PD holds no interrupt (`<irq>`), no I/O ports
+//!    (`<ioport>`), no virtual machine, and is told no region's physical
+//!    address (`<setvar region_paddr>`, what DMA needs): no way to a device;
+//! 7. a governed PD maps no memory region at a fixed physical address
+//!    (device registers, DMA memory);
+//! 8. a governed PD maps no memory region that another PD maps: it shares
+//!    no memory with anyone, so everything it does reaches others through
+//!    the governor's gate;
+//! 9. no other PD maps a region the governor maps (its lease clock, whose
+//!    registers a writer could move, is the governor's alone).
+//!
+//! Rejected: a list of the regions governed PDs may not map (the disk's,
+//! the clock's). A list is only as good as the last time someone updated
+//! it; these rules name what a region is (shared, or a device), so a new
+//! device or a new shared ring is covered the day it is declared.
 
 use crate::Error;
-use crate::model::System;
+use crate::model::{Device, System};
 
 /// The name the governor PD must have.
 pub const GOVERNOR: &str = "governor";
@@ -45,7 +60,62 @@ pub fn check(system: &System) -> Result<(), Vec<Error>> {
         check_governed(system, g, &mut errors);
     }
     check_channel_ids(system, &mut errors);
+    if let Some(g) = governor {
+        check_memory(system, g, &mut errors);
+    }
     if errors.is_empty() { Ok(()) } else { Err(errors) }
+}
+
+/// Rules 6 to 9: no governed PD reaches a device or shares memory, and the
+/// governor's memory is its own.
+fn check_memory(system: &System, governor: usize, errors: &mut Vec<Error>) {
+    let mappers = |region: &str| -> Vec<usize> {
+        (0..system.pds.len()).filter(|&i| system.pds[i].maps.iter().any(|(mr, _)| mr == region)).collect()
+    };
+    for (index, pd) in system.pds.iter().enumerate() {
+        let name = &pd.name;
+        if system.is_descendant(index, governor) {
+            for (device, line) in &pd.devices {
+                let what = match device {
+                    Device::Irq => "an interrupt (<irq>)".to_string(),
+                    Device::IoPort => "I/O ports (<ioport>)".to_string(),
+                    Device::VirtualMachine => "a virtual machine".to_string(),
+                    Device::RegionPaddr(region) => {
+                        format!("the physical address of '{region}' (setvar region_paddr)")
+                    }
+                };
+                errors.push(Error::at(*line, format!("'{name}' is governed and may not hold {what}")));
+            }
+            for (region, line) in &pd.maps {
+                if system.region(region).is_some_and(|r| r.phys_addr.is_some()) {
+                    errors.push(Error::at(
+                        *line,
+                        format!("'{name}' is governed and may not map '{region}', device memory at a fixed address"),
+                    ));
+                }
+                for other in mappers(region).into_iter().filter(|&o| o != index) {
+                    errors.push(Error::at(
+                        *line,
+                        format!(
+                            "'{name}' is governed and may not map '{region}', which '{}' maps too",
+                            system.pds[other].name
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+    for (region, _) in &system.pds[governor].maps {
+        for other in
+            mappers(region).into_iter().filter(|&o| o != governor && !system.is_descendant(o, governor))
+        {
+            let pd = &system.pds[other];
+            errors.push(Error::at(
+                pd.line,
+                format!("'{}' maps '{region}', which is the governor's alone", pd.name),
+            ));
+        }
+    }
 }
 
 fn check_governed(system: &System, governor: usize, errors: &mut Vec<Error>) {
@@ -183,6 +253,89 @@ mod tests {
         assert!(messages(&dup).iter().any(|m| m.contains("channel id 1 is used twice")));
         let far = GOOD.replace(r#"<end pd="governor" id="2""#, r#"<end pd="governor" id="62""#);
         assert!(messages(&far).iter().any(|m| m.contains("channel id 62 is above 61")));
+    }
+
+    /// Issue 11, finding 1: the checker looked only at channels, so a
+    /// governed PD given the disk's shared memory, a device, an interrupt,
+    /// I/O ports or a region's physical address passed. Each rule is tried
+    /// on the real system.xml, in every profile and on every board.
+    #[test]
+    fn every_way_around_the_gate_is_refused_in_every_profile() {
+        let template =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../system.xml")).unwrap();
+        let worknode = r#"<program_image path="worknode.elf" />"#;
+        assert_eq!(template.matches(worknode).count(), 2, "worknode0 and worknode1 run worknode.elf");
+        let into_worknode0 = |extra: &str| {
+            template.replacen(
+                worknode,
+                &format!(
+                    "{worknode}
+{extra}"
+                ),
+                1,
+            )
+        };
+        let cases: [(&str, &str); 7] = [
+            (r#"<map mr="blk_queue" vaddr="0x5000000" perms="rw" />"#, "which 'blk' maps too"),
+            (r#"<map mr="blk_data" vaddr="0x5000000" perms="r" />"#, "which 'blk' maps too"),
+            (
+                r#"<map mr="uart_regs" vaddr="0x5000000" perms="rw" boards="qemu_virt_aarch64" /><map mr="clock_regs" vaddr="0x5000000" perms="rw" boards="qemu_virt_riscv64 x86_64_generic" />"#,
+                "device memory at a fixed address",
+            ),
+            (
+                r#"<irq irq="40" id="5" boards="qemu_virt_aarch64 qemu_virt_riscv64" /><irq pin="9" vector="45" id="5" boards="x86_64_generic" />"#,
+                "may not hold an interrupt",
+            ),
+            (r#"<ioport id="5" addr="0x60" size="1" />"#, "may not hold I/O ports"),
+            (r#"<setvar symbol="p" region_paddr="blk_data" />"#, "the physical address of 'blk_data'"),
+            ("", ""),
+        ];
+        for (extra, expected) in cases {
+            let text = into_worknode0(extra);
+            for board in crate::BOARDS {
+                for profile in crate::PROFILES {
+                    let result = crate::render::render(&text, board.name, profile);
+                    if extra.is_empty() {
+                        assert!(
+                            result.is_ok(),
+                            "[{} {profile}] the real description passes: {result:?}",
+                            board.name
+                        );
+                        continue;
+                    }
+                    let errors =
+                        result.expect_err(&format!("[{} {profile}] {extra} must be refused", board.name));
+                    assert!(
+                        errors.iter().any(|e| e.message.contains(expected)),
+                        "[{} {profile}] {extra}: {errors:?}",
+                        board.name
+                    );
+                }
+            }
+        }
+        // The governor's memory is its own: a driver mapping its clock.
+        let text = template.replacen(
+            r#"<program_image path="serial.elf" />"#,
+            r#"<program_image path="serial.elf" /><map mr="clock_regs" vaddr="0x5000000" perms="rw" boards="qemu_virt_riscv64 x86_64_generic" />"#,
+            1,
+        );
+        for profile in crate::PROFILES {
+            let errors = crate::render::render(&text, "x86_64_generic", profile).unwrap_err();
+            assert!(
+                errors
+                    .iter()
+                    .any(|e| e.message.contains("'serial' maps 'clock_regs', which is the governor's alone"))
+            );
+        }
+    }
+
+    #[test]
+    fn a_virtual_machine_in_a_governed_pd_is_refused() {
+        let body = GOOD.replace(
+            r#"<program_image path="worknode.elf"/>"#,
+            r#"<program_image path="worknode.elf"/><virtual_machine name="vm" priority="5"><vcpu id="0"/></virtual_machine>"#,
+        );
+        assert!(messages(&body).iter().any(|m| m.contains("may not hold a virtual machine")));
     }
 
     #[test]

@@ -22,6 +22,40 @@ pub struct Pd {
     pub child_id: Option<usize>,
     /// Line of the element, for error messages.
     pub line: u32,
+    /// The memory regions it maps (`<map mr=...>`), with each map's line.
+    pub maps: Vec<(String, u32)>,
+    /// What it holds besides memory and channels that reaches hardware or
+    /// other address spaces: `<irq>`, `<ioport>`, `<virtual_machine>`, and
+    /// `<setvar region_paddr=...>` (a region's physical address), each
+    /// with its line.
+    pub devices: Vec<(Device, u32)>,
+}
+
+/// A capability to hardware, or to a region's physical memory, that a PD's
+/// description gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Device {
+    /// `<irq>`: an interrupt.
+    Irq,
+    /// `<ioport>`: x86 I/O ports.
+    IoPort,
+    /// `<virtual_machine>`: a guest it runs.
+    VirtualMachine,
+    /// `<setvar region_paddr="...">`: the physical address of a region
+    /// (for DMA).
+    RegionPaddr(String),
+}
+
+/// A memory region.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Region {
+    /// Its name.
+    pub name: String,
+    /// Its fixed physical address, if the description gives one (device
+    /// registers, or memory a device reaches by DMA).
+    pub phys_addr: Option<usize>,
+    /// Line of the element.
+    pub line: u32,
 }
 
 /// One end of a channel.
@@ -53,6 +87,8 @@ pub struct System {
     pub pds: Vec<Pd>,
     /// Every channel, in file order.
     pub channels: Vec<Channel>,
+    /// Every memory region, in file order.
+    pub regions: Vec<Region>,
 }
 
 impl System {
@@ -68,6 +104,14 @@ impl System {
         for node in root.children().filter(|n| n.is_element()) {
             match node.tag_name().name() {
                 "protection_domain" => system.parse_pd(&doc, node, None)?,
+                "memory_region" => {
+                    let name = required(&doc, node, "name")?.to_string();
+                    let phys_addr = match node.attribute("phys_addr") {
+                        Some(text) => Some(parse_number(&doc, node, "phys_addr", text)?),
+                        None => None,
+                    };
+                    system.regions.push(Region { name, phys_addr, line: line_of(&doc, node) });
+                }
                 "channel" => {} // after all PDs are known
                 _ => {}
             }
@@ -77,6 +121,11 @@ impl System {
             system.channels.push(channel);
         }
         Ok(system)
+    }
+
+    /// The region called `name`.
+    pub fn region(&self, name: &str) -> Option<&Region> {
+        self.regions.iter().find(|r| r.name == name)
     }
 
     /// The index of the PD with this name.
@@ -147,8 +196,25 @@ impl System {
             return Err(Error::at(line, format!("'{name}' needs exactly one <program_image>")));
         };
         let program = required(doc, *image, "path")?.to_string();
+        let mut maps = Vec::new();
+        let mut devices = Vec::new();
+        for element in node.children().filter(|n| n.is_element()) {
+            let at = line_of(doc, element);
+            match element.tag_name().name() {
+                "map" => maps.push((required(doc, element, "mr")?.to_string(), at)),
+                "irq" => devices.push((Device::Irq, at)),
+                "ioport" => devices.push((Device::IoPort, at)),
+                "virtual_machine" => devices.push((Device::VirtualMachine, at)),
+                "setvar" => {
+                    if let Some(region) = element.attribute("region_paddr") {
+                        devices.push((Device::RegionPaddr(region.to_string()), at));
+                    }
+                }
+                _ => {}
+            }
+        }
         let index = self.pds.len();
-        self.pds.push(Pd { name, priority, program, parent, child_id, line });
+        self.pds.push(Pd { name, priority, program, parent, child_id, line, maps, devices });
         for child in node.children().filter(|n| n.has_tag_name("protection_domain")) {
             self.parse_pd(doc, child, Some(index))?;
         }

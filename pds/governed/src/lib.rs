@@ -1,0 +1,103 @@
+//! A governed PD's side of the governor: what every worknode (and every
+//! test worknode) does the same way.
+//!
+//! A governed PD has one channel, to the governor; everything it does is a
+//! request on it ([`Governor`]): the boot handshake ([`Governor::hello`] in
+//! `init`, [`Governor::ready`] on the "start" notification), console lines
+//! ([`log!`]: the governor prints them as `<name>| <text>`, if its gate
+//! allows), and events ([`Governor::record`]). The console lines other
+//! programs read are in [`markers`].
+
+#![no_std]
+#![forbid(unsafe_code)]
+
+use core::fmt;
+
+use sel4_microkit::Channel;
+use worknode_abi::ErrorCode;
+use worknode_abi::governor::{Reply, Request, log_text};
+
+pub use worknode_abi::markers;
+
+/// The governor, at the other end of this PD's one channel.
+#[derive(Clone, Copy, Debug)]
+pub struct Governor {
+    channel: Channel,
+}
+
+/// What `Welcome` says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Welcome {
+    /// This worknode's index among the governor's children.
+    pub worknode: u16,
+    /// How many children the governor has.
+    pub children: u16,
+}
+
+impl Governor {
+    /// The governor on `channel` (the generated `system::channel::GOVERNOR`).
+    pub const fn new(channel: usize) -> Governor {
+        Governor { channel: Channel::new(channel) }
+    }
+
+    /// The channel, to tell its "start" notification from others.
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    /// One request, with the transport's error and the governor's answer
+    /// folded into one result.
+    pub fn call(&self, request: &Request<'_>) -> Result<Reply, ErrorCode> {
+        worknode_pd_ipc::call::<Request, worknode_abi::governor::Response>(self.channel, request)
+            .and_then(|response| response)
+    }
+
+    /// The first call after start.
+    pub fn hello(&self) -> Result<Welcome, ErrorCode> {
+        match self.call(&Request::Hello)? {
+            Reply::Welcome { worknode, children } => Ok(Welcome { worknode, children }),
+            _ => Err(ErrorCode::Internal),
+        }
+    }
+
+    /// The answer to "start".
+    pub fn ready(&self) -> Result<(), ErrorCode> {
+        self.call(&Request::Ready).map(|_| ())
+    }
+
+    /// A console line (cut, and marked, if too long); see [`log!`].
+    pub fn log(&self, args: fmt::Arguments<'_>) -> Result<(), ErrorCode> {
+        self.call(&Request::Log { text: (&log_text(args)).into() }).map(|_| ())
+    }
+
+    /// Records `event` under this worknode's own resource; the answer, its
+    /// sequence number, comes once it is durable.
+    pub fn record(&self, event: &[u8]) -> Result<u64, ErrorCode> {
+        let event = event.try_into().map_err(|_| ErrorCode::TooLarge)?;
+        recorded(self.call(&Request::Record { event })?)
+    }
+
+    /// Records `event` under `resource`, which only the principal's grants
+    /// allow.
+    pub fn record_to(&self, resource: u32, event: &[u8]) -> Result<u64, ErrorCode> {
+        let event = event.try_into().map_err(|_| ErrorCode::TooLarge)?;
+        recorded(self.call(&Request::RecordTo { resource, event })?)
+    }
+}
+
+fn recorded(reply: Reply) -> Result<u64, ErrorCode> {
+    match reply {
+        Reply::Recorded { seq } => Ok(seq),
+        _ => Err(ErrorCode::Internal),
+    }
+}
+
+/// Asks the governor to print a line: `log!(GOVERNOR, "x = {x}")`. A
+/// refused line is not worth failing for (the governor knows why it
+/// refused, and says so when it is news), so the result is dropped.
+#[macro_export]
+macro_rules! log {
+    ($governor:expr, $($arg:tt)*) => {{
+        let _ = $governor.log(format_args!($($arg)*));
+    }};
+}

@@ -1,0 +1,935 @@
+//! The governor core: every input the governor PD receives, decided.
+//!
+//! Inputs are the methods of [`Governor`]: a worknode's protected call
+//! ([`Governor::call`]), notifications ([`Governor::notified`]: the
+//! principal's console, the log's "ready", worknodes), a child's fault
+//! ([`Governor::fault`]), and the start ([`Governor::init`]); each carries
+//! the clock's reading. Effects are calls on the [`World`].
+//!
+//! Every change is *plan → durable → commit*: the change is worked out
+//! without touching anything, its audit record is appended and the log
+//! answers that it is durable, and only then do the tables change and the
+//! world see it (a reply that reports success, a console line, a
+//! notification, a thread let run). A failed append leaves everything as
+//! it was, and the caller is told why.
+//!
+//! The one exception is the fail-safe one: a *stop* (the principal's halt
+//! or suspend, a fault) reduces authority, so it is never blocked. Its
+//! record goes to the log's reserved room first; if even that fails, or no
+//! log is ready, the stop happens anyway and the console says the record
+//! is missing (or pending: made before the log was ready, it waits and is
+//! written first when the log is).
+//!
+//! Every console line a worknode causes is a decision's: its own lines
+//! are printed after their allowed `log` record is durable; the governor's
+//! lines about it name the audit record they report. Requests out of turn
+//! and undecodable calls are denials like any other, recorded and
+//! coalesced (see [`crate::coalesce`]); notifications from worknodes are
+//! counted and shown by `list`, never printed.
+
+use core::fmt;
+
+use heapless::{Deque, Vec};
+use worknode_abi::ErrorCode;
+use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord, Control, Lifecycle, What};
+use worknode_abi::bounded::Bytes;
+use worknode_abi::frame;
+use worknode_abi::governor::{Reply, Request, Response};
+use worknode_abi::log::{MAX_RECORD, Room};
+use worknode_abi::markers as m;
+use worknode_authority::{Actions, AuthorityError, Lineage, Millis, Reason, Standing};
+
+use crate::children::{ChildSpec, Children, ChildrenError, Stage};
+use crate::coalesce::{Coalescer, Key, Run, Seen};
+use crate::console::Escaped;
+use crate::control::{self, Command};
+use crate::gate::{self, ControlError, FOREVER, Gate, Planned};
+use crate::limits::{LINES_PER_NOTIFICATION, MAX_CHANNEL, PENDING_STOPS};
+use crate::world::World;
+
+/// How a governor is set up, from the system description.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The governor's channel to the log PD; `None` on a system without
+    /// an event log, where no worknode can start (nothing could be
+    /// recorded).
+    pub log: Option<usize>,
+    /// The governor's channel to the serial driver (the principal's
+    /// console), if the system has one.
+    pub serial: Option<usize>,
+    /// What every child may do from boot, on its own resource.
+    pub boot: Actions,
+    /// Print `recorded <worknode> seq=N` for every event. Off only in the
+    /// gate benchmark, whose lines would be most of what it measures.
+    pub print_records: bool,
+}
+
+/// Why a governor cannot be set up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetupError {
+    /// The children cannot be governed.
+    Children(ChildrenError),
+    /// The boot policy does not fit the authority tables.
+    Authority(AuthorityError),
+    /// The log's or the console's channel is out of range or a child's.
+    Channel(usize),
+}
+
+/// Where the event log is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogState {
+    /// The system has no event log.
+    Absent,
+    /// The log PD has not said it is ready.
+    Waiting,
+    /// The log takes records.
+    Ready,
+    /// The log PD found no usable log on its disk.
+    Refused(ErrorCode),
+}
+
+/// Where a stop's record went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Audited {
+    /// Durable at this sequence number.
+    Seq(u64),
+    /// Waiting for the log.
+    Pending,
+    /// Not written; the stop happened anyway.
+    Missing(ErrorCode),
+}
+
+impl fmt::Display for Audited {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Audited::Seq(seq) => write!(f, "{}{seq}", m::AUDIT_SEQ),
+            Audited::Pending => f.write_str("audit pending (written when the log is ready)"),
+            Audited::Missing(e) => write!(f, "{} ({e})", m::RECORD_MISSING),
+        }
+    }
+}
+
+/// What a [`What`] asked for, in a denial's console line.
+struct Asked(What);
+
+impl fmt::Display for Asked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            What::Action(0) => f.write_str("a call"),
+            What::Action(bits) => write!(f, "{}", Actions(bits)),
+            What::Lifecycle(step) if step == Lifecycle::Greeted as u8 => f.write_str("hello"),
+            What::Lifecycle(step) if step == Lifecycle::Ready as u8 => f.write_str("ready"),
+            What::Lifecycle(step) => write!(f, "lifecycle {step}"),
+            What::Control(code) => write!(f, "control {code}"),
+        }
+    }
+}
+
+/// A resource range as the console writes it: `7` or `40-49`.
+struct Span(u32, u32);
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Span(first, last) if first == last => write!(f, "{first}"),
+            Span(first, last) => write!(f, "{first}-{last}"),
+        }
+    }
+}
+
+/// See the module documentation.
+#[derive(Debug)]
+pub struct Governor {
+    config: Config,
+    children: Children,
+    gate: Gate,
+    denials: Coalescer,
+    log: LogState,
+    /// The last append failure the console was told of (once per change).
+    log_error: Option<ErrorCode>,
+    /// Stop records made before the log was ready.
+    pending: Deque<Vec<u8, MAX_RECORD>, PENDING_STOPS>,
+    /// The encoding of the record being appended.
+    buf: Vec<u8, MAX_RECORD>,
+    boot_reported: bool,
+    /// Notifications on channels that are no child's, nor the log's or
+    /// the console's, and "ready" from a log that was not waiting.
+    stray: u32,
+}
+
+impl Governor {
+    /// A governor for `children` as `config` says.
+    pub fn new(children: &[ChildSpec], config: Config) -> Result<Governor, SetupError> {
+        let children = Children::new(children).map_err(SetupError::Children)?;
+        for channel in [config.log, config.serial].into_iter().flatten() {
+            if channel > MAX_CHANNEL || children.by_channel(channel).is_some() || config.log == config.serial
+            {
+                return Err(SetupError::Channel(channel));
+            }
+        }
+        let gate = Gate::new(children.len(), config.boot).map_err(SetupError::Authority)?;
+        Ok(Governor {
+            config,
+            children,
+            gate,
+            denials: Coalescer::new(),
+            log: if config.log.is_some() { LogState::Waiting } else { LogState::Absent },
+            log_error: None,
+            pending: Deque::new(),
+            buf: Vec::new(),
+            boot_reported: false,
+            stray: 0,
+        })
+    }
+
+    /// The children and their records.
+    pub fn children(&self) -> &Children {
+        &self.children
+    }
+
+    /// The gate and its tables.
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// Where the event log is.
+    pub fn log_state(&self) -> LogState {
+        self.log
+    }
+
+    /// Whether the boot summary has been printed.
+    pub fn boot_reported(&self) -> bool {
+        self.boot_reported
+    }
+
+    /// The start: holds every child (no thread runs before the log can
+    /// record what it does).
+    pub fn init(&mut self, w: &mut impl World) {
+        w.print(format_args!("{}{} children", m::SUPERVISING, self.children.len()));
+        for child in self.children.iter() {
+            if let Err(e) = w.stop(child.spec.child_id) {
+                w.print(format_args!("{}could not hold {}: {e}", m::GOVERNOR, child.spec.name));
+            }
+        }
+        match self.log {
+            LogState::Absent => w.print(format_args!(
+                "{}this system has no event log: no worknode will start (nothing could be recorded)",
+                m::GOVERNOR
+            )),
+            _ => w.print(format_args!("{}", m::WAITING_FOR_LOG)),
+        }
+    }
+
+    /// Notifications arrived on the channels in `channels` (bit N: channel
+    /// N). All of them are handled, whatever else arrived with them.
+    pub fn notified(&mut self, w: &mut impl World, channels: u64, now: Millis) {
+        let is = |channel: Option<usize>| channel.is_some_and(|c| channels & (1u64 << c) != 0);
+        if is(self.config.log) {
+            self.log_ready(w, now);
+        }
+        if is(self.config.serial) {
+            self.read_console(w, now);
+        }
+        let others = channels
+            & !self.config.log.map_or(0, |c| 1u64 << c)
+            & !self.config.serial.map_or(0, |c| 1u64 << c);
+        // At most 64 iterations: one per bit.
+        let mut mask = others & ((1u64 << (MAX_CHANNEL + 1)) - 1);
+        self.stray += (others & !mask).count_ones();
+        while mask != 0 {
+            let channel = mask.trailing_zeros() as usize;
+            mask &= mask - 1;
+            match self.children.by_channel(channel).and_then(|i| self.children.get_mut(i)) {
+                Some(child) => child.notifications = child.notifications.saturating_add(1),
+                None => self.stray = self.stray.saturating_add(1),
+            }
+        }
+    }
+
+    /// A protected call on `channel`, whose frame is `frame` (or the error
+    /// its message info already showed). Returns the reply.
+    pub fn call(
+        &mut self,
+        w: &mut impl World,
+        channel: usize,
+        frame: Result<&[u8], ErrorCode>,
+        now: Millis,
+    ) -> Response {
+        // The system description gives no other PD a way to call us (the
+        // checker refuses it), so this is unreachable in a checked image.
+        let Some(index) = self.children.by_channel(channel) else { return Err(ErrorCode::Denied) };
+        let request = match frame.and_then(frame::decode::<Request>) {
+            Ok(request) => request,
+            Err(error) => {
+                let lineage = self.gate.boot_lineage(index);
+                self.deny(w, index, What::Action(0), 0, Reason::Malformed, lineage, None, &[], now);
+                return Err(error);
+            }
+        };
+        match request {
+            Request::Hello => self.hello(w, index, now),
+            Request::Ready => self.ready(w, index, now),
+            Request::Log { text } => self.act(w, index, Actions::LOG, index as u32, text.as_bytes(), now),
+            Request::Record { event } => self.act(w, index, Actions::RECORD, index as u32, &event, now),
+            Request::RecordTo { resource, event } => {
+                self.act(w, index, Actions::RECORD, resource, &event, now)
+            }
+        }
+    }
+
+    /// The child with Microkit id `child_id` faulted; `fault` describes it.
+    pub fn fault(&mut self, w: &mut impl World, child_id: usize, fault: &str, now: Millis) {
+        let Some(index) = self.children.by_child_id(child_id) else {
+            w.print(format_args!("{}child id {child_id} faulted, but it is not a child", m::GOVERNOR));
+            return;
+        };
+        let _ = self.settle_run(w, index, now);
+        let name = self.name(index);
+        let record = gate::lifecycle_record(
+            name,
+            self.gate.boot_lineage(index),
+            Lifecycle::Faulted,
+            Reason::Allowed,
+            index,
+            fault.as_bytes(),
+            now,
+        );
+        let audited = self.append_stop(w, &record);
+        // The kernel has stopped the thread already (it waits for a fault
+        // reply); stopping it cancels that reply, so it stays down.
+        let stopped = w.stop(child_id);
+        if let Some(child) = self.children.get_mut(index) {
+            child.stage = Stage::Faulted;
+        }
+        w.print(format_args!("{}{name}{}{}; {audited}", m::CHILD, m::FAULTED, Escaped(fault)));
+        if let Err(e) = stopped {
+            w.print(format_args!("{}could not stop {name}: {e}", m::GOVERNOR));
+        }
+        self.check_boot(w);
+    }
+
+    fn name(&self, index: usize) -> &'static str {
+        self.children.get(index).map_or("<unknown>", |c| c.spec.name)
+    }
+
+    // --- worknode requests ---------------------------------------------
+
+    fn hello(&mut self, w: &mut impl World, index: usize, now: Millis) -> Response {
+        let lineage = self.gate.boot_lineage(index);
+        let Some(&child) = self.children.get(index) else { return Err(ErrorCode::Internal) };
+        if child.stage != Stage::Started {
+            let what = What::Lifecycle(Lifecycle::Greeted as u8);
+            return Err(self.deny(w, index, what, index as u32, Reason::OutOfTurn, lineage, None, &[], now));
+        }
+        self.settle_run(w, index, now)?;
+        let name = child.spec.name;
+        let record =
+            gate::lifecycle_record(name, lineage, Lifecycle::Greeted, Reason::Allowed, index, &[], now);
+        let seq = self.append(w, &record, Room::Ordinary)?;
+        if let Some(child) = self.children.get_mut(index) {
+            child.stage = Stage::Greeted;
+        }
+        w.print(format_args!("{}{name}, welcomed as #{index}; {}{seq}", m::HELLO, m::AUDIT_SEQ));
+        // "start": the worknode may act once it has seen it.
+        w.notify(child.spec.channel);
+        // Both fit in u16: at most MAX_CHILDREN children.
+        Ok(Reply::Welcome { worknode: index as u16, children: self.children.len() as u16 })
+    }
+
+    fn ready(&mut self, w: &mut impl World, index: usize, now: Millis) -> Response {
+        let lineage = self.gate.boot_lineage(index);
+        let Some(&child) = self.children.get(index) else { return Err(ErrorCode::Internal) };
+        if child.stage != Stage::Greeted {
+            let what = What::Lifecycle(Lifecycle::Ready as u8);
+            return Err(self.deny(w, index, what, index as u32, Reason::OutOfTurn, lineage, None, &[], now));
+        }
+        self.settle_run(w, index, now)?;
+        let name = child.spec.name;
+        let record =
+            gate::lifecycle_record(name, lineage, Lifecycle::Ready, Reason::Allowed, index, &[], now);
+        let seq = self.append(w, &record, Room::Ordinary)?;
+        if let Some(child) = self.children.get_mut(index) {
+            child.stage = Stage::Ready;
+        }
+        w.print(format_args!("{}{name}{}{seq}", m::GOVERNOR, m::IS_READY));
+        self.check_boot(w);
+        Ok(Reply::Ack)
+    }
+
+    /// A worknode asks to `action` on `resource` with `bytes` (its line or
+    /// its event): decided, recorded, then done.
+    fn act(
+        &mut self,
+        w: &mut impl World,
+        index: usize,
+        action: Actions,
+        resource: u32,
+        bytes: &[u8],
+        now: Millis,
+    ) -> Response {
+        let Some(&child) = self.children.get(index) else { return Err(ErrorCode::Internal) };
+        let in_turn = match child.stage {
+            Stage::Greeted => action == Actions::LOG,
+            Stage::Ready => true,
+            Stage::Held | Stage::Started | Stage::Faulted => false,
+        };
+        let what = What::Action(action.0);
+        if !in_turn {
+            let lineage = self.gate.boot_lineage(index);
+            return Err(self.deny(w, index, what, resource, Reason::OutOfTurn, lineage, None, bytes, now));
+        }
+        let decision = self.gate.decide(index, child.standing, None, action, resource, now);
+        if !decision.allowed() {
+            return Err(self.deny(
+                w,
+                index,
+                what,
+                resource,
+                decision.reason,
+                decision.lineage,
+                decision.cap,
+                bytes,
+                now,
+            ));
+        }
+        self.settle_run(w, index, now)?;
+        let name = child.spec.name;
+        let seq = self.append(
+            w,
+            &gate::action_record(name, &decision, action, resource, bytes, now),
+            Room::Ordinary,
+        )?;
+        self.denials.allowed(index, what, resource);
+        if action == Actions::LOG {
+            // Text from a Log request is UTF-8 (checked when decoded).
+            let text = core::str::from_utf8(bytes).unwrap_or("<not UTF-8>");
+            w.print(format_args!("{name}| {}", Escaped(text)));
+            return Ok(Reply::Ack);
+        }
+        if self.config.print_records {
+            w.print(format_args!("{}{name} seq={seq}", m::RECORDED));
+        }
+        Ok(Reply::Recorded { seq })
+    }
+
+    /// Refuses a request: records the first of a run of identical
+    /// denials, counts the rest ([`crate::coalesce`]). Returns the error
+    /// the worknode is answered with; the refusal stands whether or not the
+    /// record could be written.
+    #[allow(clippy::too_many_arguments)]
+    fn deny(
+        &mut self,
+        w: &mut impl World,
+        index: usize,
+        what: What,
+        resource: u32,
+        reason: Reason,
+        lineage: Lineage,
+        cap: Option<u32>,
+        bytes: &[u8],
+        now: Millis,
+    ) -> ErrorCode {
+        let error = reason.error().unwrap_or(ErrorCode::Internal);
+        let key = Key { reason, what, resource, cap };
+        match self.denials.denied(index, key, now) {
+            Seen::Repeat { flush: false } => return error,
+            Seen::Repeat { flush: true } => {
+                let _ = self.write_repeats(w, index);
+                return error;
+            }
+            Seen::New => {}
+        }
+        if self.settle_run(w, index, now).is_err() {
+            return error;
+        }
+        let name = self.name(index);
+        let record = AuditRecord {
+            version: AUDIT_RECORD_VERSION,
+            at: now,
+            actor: gate::actor(name),
+            principal: lineage.principal,
+            intent: lineage.intent,
+            task: lineage.task,
+            what,
+            resource,
+            reason: reason.code(),
+            cap,
+            repeats: 0,
+            payload: gate::payload(bytes),
+        };
+        if let Ok(seq) = self.append(w, &record, Room::Ordinary) {
+            self.denials.close(index);
+            self.denials.open(index, key, lineage, now);
+            if let Some(unprinted) = self.denials.news(index, reason, what, resource) {
+                let asked = Asked(what);
+                match unprinted {
+                    0 => w.print(format_args!(
+                        "{}{name}: {} ({asked} on {resource}), {}{seq}",
+                        m::DENIED,
+                        reason.name(),
+                        m::AUDIT_SEQ
+                    )),
+                    n => w.print(format_args!(
+                        "{}{name}: {} ({asked} on {resource}), {}{seq} ({n} denials since the last printed \
+                         were audited, not printed)",
+                        m::DENIED,
+                        reason.name(),
+                        m::AUDIT_SEQ
+                    )),
+                }
+            }
+        }
+        error
+    }
+
+    /// Writes the count of child `index`'s unrecorded repeats, if any, and
+    /// ends its run: before any other record of that child.
+    fn settle_run(&mut self, w: &mut impl World, index: usize, _now: Millis) -> Result<(), ErrorCode> {
+        self.write_repeats(w, index)?;
+        self.denials.close(index);
+        Ok(())
+    }
+
+    /// Writes the count of child `index`'s unrecorded repeats, if any; the
+    /// run stays open. On failure the count is kept for the next try.
+    fn write_repeats(&mut self, w: &mut impl World, index: usize) -> Result<(), ErrorCode> {
+        let Some(run) = self.denials.take_repeats(index) else { return Ok(()) };
+        let record = self.repeats_record(index, &run);
+        match self.append(w, &record, Room::Ordinary) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.denials.restore(index, run);
+                Err(e)
+            }
+        }
+    }
+
+    fn repeats_record(&self, index: usize, run: &Run) -> AuditRecord<'static> {
+        AuditRecord {
+            version: AUDIT_RECORD_VERSION,
+            at: run.last_at,
+            actor: gate::actor(self.name(index)),
+            principal: run.lineage.principal,
+            intent: run.lineage.intent,
+            task: run.lineage.task,
+            what: run.key.what,
+            resource: run.key.resource,
+            reason: run.key.reason.code(),
+            cap: run.key.cap,
+            repeats: run.repeats,
+            payload: Bytes::new(&[]).unwrap_or_else(|_| unreachable!("empty fits")),
+        }
+    }
+
+    // --- the log -------------------------------------------------------
+
+    /// Appends a record durably; reports a failure on the console once per
+    /// change of error.
+    fn append(&mut self, w: &mut impl World, record: &AuditRecord<'_>, room: Room) -> Result<u64, ErrorCode> {
+        match self.log {
+            LogState::Ready => {}
+            LogState::Absent => return Err(ErrorCode::NotFound),
+            LogState::Waiting => return Err(ErrorCode::InvalidState),
+            LogState::Refused(e) => return Err(e),
+        }
+        self.buf.clear();
+        record.encode_into(&mut self.buf).map_err(|_| ErrorCode::TooLarge)?;
+        match w.append(&self.buf, room) {
+            Ok(seq) => {
+                self.log_error = None;
+                Ok(seq)
+            }
+            Err(e) => {
+                if self.log_error != Some(e) {
+                    self.log_error = Some(e);
+                    w.print(format_args!("{}{e}; what needs a record is refused meanwhile", m::LOG_FAILED));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Appends a stop's record in the reserved room, or keeps it for the
+    /// log if it is not ready yet. Never fails: the answer says where the
+    /// record went.
+    fn append_stop(&mut self, w: &mut impl World, record: &AuditRecord<'_>) -> Audited {
+        match self.log {
+            LogState::Ready => match self.append(w, record, Room::Reserved) {
+                Ok(seq) => Audited::Seq(seq),
+                Err(e) => Audited::Missing(e),
+            },
+            LogState::Waiting => {
+                let mut encoded = Vec::new();
+                if record.encode_into(&mut encoded).is_err() {
+                    return Audited::Missing(ErrorCode::TooLarge);
+                }
+                match self.pending.push_back(encoded) {
+                    Ok(()) => Audited::Pending,
+                    Err(_) => Audited::Missing(ErrorCode::Exhausted),
+                }
+            }
+            LogState::Absent => Audited::Missing(ErrorCode::NotFound),
+            LogState::Refused(e) => Audited::Missing(e),
+        }
+    }
+
+    /// The log PD said it is ready: learn whether it has a log, and if so
+    /// write what waited and start the held children.
+    fn log_ready(&mut self, w: &mut impl World, now: Millis) {
+        if self.log != LogState::Waiting {
+            self.stray = self.stray.saturating_add(1);
+            return;
+        }
+        let status = match w.log_status() {
+            Ok(status) => status,
+            Err(e) => {
+                self.log = LogState::Refused(e);
+                w.print(format_args!(
+                    "{}{e}): it was left as it was, and `worknode log inspect <disk image>` shows what it \
+                     holds. No worknode will start; the console works, and the principal's stops work \
+                     without their records.",
+                    m::LOG_REFUSED
+                ));
+                let lost = self.pending.len();
+                self.pending.clear();
+                if lost > 0 {
+                    w.print(format_args!(
+                        "{}{lost} stop records that waited for the log are lost",
+                        m::GOVERNOR
+                    ));
+                }
+                return;
+            }
+        };
+        self.log = LogState::Ready;
+        w.print(format_args!("{}{} log_id={:016x}", m::LOG_READY, status.recovered, status.log_id));
+        if status.recovered > 0 {
+            self.report_last(w, status.recovered);
+        }
+        let waited = self.pending.len();
+        let mut written = 0;
+        // Bounded by the queue's capacity.
+        while let Some(record) = self.pending.pop_front() {
+            match w.append(&record, Room::Reserved) {
+                Ok(_) => written += 1,
+                Err(e) => w.print(format_args!(
+                    "{}a stop record that waited for the log was refused: {e}",
+                    m::GOVERNOR
+                )),
+            }
+        }
+        if waited > 0 {
+            w.print(format_args!(
+                "{}wrote {written} of {waited} stop records that waited for the log",
+                m::GOVERNOR
+            ));
+        }
+        for index in 0..self.children.len() {
+            if self
+                .children
+                .get(index)
+                .is_some_and(|c| c.stage == Stage::Held && c.standing == Standing::Running)
+            {
+                self.start_child(w, index, now);
+            }
+        }
+        self.check_boot(w);
+    }
+
+    /// Reads the last record back from the log and names its source: the
+    /// record recovery ended with.
+    fn report_last(&mut self, w: &mut impl World, seq: u64) {
+        match w.read_record(seq) {
+            Ok(payload) => match AuditRecord::decode(&payload) {
+                Some(record) => {
+                    let outcome = if record.allowed() { "allowed" } else { "denied" };
+                    let len = record.payload.len();
+                    match record.actor {
+                        Actor::Worknode(name) => w.print(format_args!(
+                            "{}{seq} from {} ({len} bytes, {outcome})",
+                            m::LAST_EVENT,
+                            Escaped(&name)
+                        )),
+                        Actor::Principal(_) => w.print(format_args!(
+                            "{}{seq} from the principal ({len} bytes, {outcome})",
+                            m::LAST_EVENT
+                        )),
+                    }
+                }
+                None => w.print(format_args!("{}{seq} is not a governor record", m::LAST_EVENT)),
+            },
+            Err(e) => w.print(format_args!("{}cannot read back record {seq}: {e}", m::GOVERNOR)),
+        }
+    }
+
+    /// Records that a held child starts, then lets its thread run.
+    fn start_child(&mut self, w: &mut impl World, index: usize, now: Millis) {
+        let Some(&child) = self.children.get(index) else { return };
+        debug_assert_eq!(child.stage, Stage::Held);
+        let name = child.spec.name;
+        let record = gate::lifecycle_record(
+            name,
+            self.gate.boot_lineage(index),
+            Lifecycle::Started,
+            Reason::Allowed,
+            index,
+            &[],
+            now,
+        );
+        let Ok(seq) = self.append(w, &record, Room::Ordinary) else { return };
+        match w.start(child.spec.child_id) {
+            Ok(()) => {
+                if let Some(child) = self.children.get_mut(index) {
+                    child.stage = Stage::Started;
+                }
+                w.print(format_args!("{}{name}; {}{seq}", m::STARTED, m::AUDIT_SEQ));
+            }
+            Err(e) => w.print(format_args!("{}could not start {name} (audit seq={seq}): {e}", m::GOVERNOR)),
+        }
+    }
+
+    fn check_boot(&mut self, w: &mut impl World) {
+        if self.boot_reported || self.log != LogState::Ready || !self.children.settled() {
+            return;
+        }
+        self.boot_reported = true;
+        let s = self.children.summary();
+        debug_assert_eq!(s.ready + s.faulted + s.halted, s.children);
+        w.print(format_args!(
+            "{}children={} ready={} faulted={} halted={}",
+            m::BOOT_COMPLETE,
+            s.children,
+            s.ready,
+            s.faulted,
+            s.halted
+        ));
+    }
+
+    // --- the principal's console ---------------------------------------
+
+    fn read_console(&mut self, w: &mut impl World, now: Millis) {
+        for _ in 0..LINES_PER_NOTIFICATION {
+            match w.console_line() {
+                Ok(Some(line)) => self.command(w, &line, now),
+                Ok(None) => break,
+                Err(e) => {
+                    w.print(format_args!("{}console read failed: {e}", m::GOVERNOR));
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Carries out one line the principal typed.
+    pub fn command(&mut self, w: &mut impl World, line: &str, now: Millis) {
+        w.print(format_args!("{}{}", m::ECHO, Escaped(line)));
+        let command = match control::parse(line) {
+            Ok(command) => command,
+            Err(e) => {
+                w.print(format_args!("{}{} (help lists the commands)", m::PRINCIPAL, e.message()));
+                return;
+            }
+        };
+        let named = |name: &str| self.children.by_name(name).ok_or(ControlError::UnknownWorknode);
+        let result = match command {
+            Command::Help => {
+                for syntax in control::HELP {
+                    w.print(format_args!("{}  {syntax}", m::GOVERNOR));
+                }
+                Ok(())
+            }
+            Command::List => {
+                self.list(w, now);
+                Ok(())
+            }
+            Command::Grant { worknode, .. } => {
+                named(worknode).and_then(|child| self.table_change(w, &command, Some(child), line, now))
+            }
+            Command::Revoke { .. } => self.table_change(w, &command, None, line, now),
+            Command::Suspend { worknode } => {
+                named(worknode).and_then(|i| self.stop_control(w, i, Control::Suspend, line, now))
+            }
+            Command::Halt { worknode } => {
+                named(worknode).and_then(|i| self.stop_control(w, i, Control::Halt, line, now))
+            }
+            Command::Resume { worknode } => named(worknode).and_then(|i| self.resume(w, i, line, now)),
+        };
+        if let Err(e) = result {
+            w.print(format_args!("{}refused: {e}", m::PRINCIPAL));
+        }
+    }
+
+    /// A grant or revoke: planned on a copy, recorded, then committed.
+    fn table_change(
+        &mut self,
+        w: &mut impl World,
+        command: &Command<'_>,
+        child: Option<usize>,
+        line: &str,
+        now: Millis,
+    ) -> Result<(), ControlError> {
+        let plan = self.gate.plan(command, child, now)?;
+        let (control, resource, cap) = match plan.done {
+            Planned::Granted(cap) => (Control::Grant, child.unwrap_or(0) as u32, Some(cap)),
+            Planned::Revoked { cap, .. } => (Control::Revoke, cap, Some(cap)),
+        };
+        if let Some(child) = child {
+            let _ = self.settle_run(w, child, now);
+        }
+        match self.append(w, &gate::control_record(control, resource, cap, line, now), Room::Ordinary) {
+            Ok(seq) => {
+                let done = plan.done;
+                self.gate.commit(plan);
+                match done {
+                    Planned::Granted(cap) => {
+                        w.print(format_args!("{}granted cap {cap}; {}{seq}", m::PRINCIPAL, m::AUDIT_SEQ))
+                    }
+                    Planned::Revoked { count, .. } => w.print(format_args!(
+                        "{}revoked {count} capabilities; {}{seq}",
+                        m::PRINCIPAL,
+                        m::AUDIT_SEQ
+                    )),
+                }
+            }
+            Err(e) => w.print(format_args!("{}: the audit record could not be written ({e})", m::NOT_DONE)),
+        }
+        Ok(())
+    }
+
+    /// Halt or suspend: never blocked (see the module documentation).
+    fn stop_control(
+        &mut self,
+        w: &mut impl World,
+        index: usize,
+        control: Control,
+        line: &str,
+        now: Millis,
+    ) -> Result<(), ControlError> {
+        let Some(&child) = self.children.get(index) else { return Err(ControlError::UnknownWorknode) };
+        let (standing, verb) = match (control, child.standing) {
+            (_, Standing::Halted) if control == Control::Halt => return Err(ControlError::Already),
+            (_, Standing::Halted) => return Err(ControlError::Halted),
+            (Control::Suspend, Standing::Suspended) => return Err(ControlError::Already),
+            (Control::Halt, _) => (Standing::Halted, "halted"),
+            _ => (Standing::Suspended, "suspended"),
+        };
+        // Its repeats are recorded before its stop (best effort: the stop
+        // does not wait for them).
+        let _ = self.settle_run(w, index, now);
+        let audited = self.append_stop(w, &gate::control_record(control, index as u32, None, line, now));
+        let stopped = if child.runs() { w.stop(child.spec.child_id) } else { Ok(()) };
+        if let Some(child) = self.children.get_mut(index) {
+            child.standing = standing;
+        }
+        let name = child.spec.name;
+        match stopped {
+            Ok(()) => w.print(format_args!("{}{verb} {name}; {audited}", m::PRINCIPAL)),
+            Err(e) => w.print(format_args!(
+                "{}{verb} {name}; {audited}; its thread could not be stopped: {e}",
+                m::PRINCIPAL
+            )),
+        }
+        self.check_boot(w);
+        Ok(())
+    }
+
+    fn resume(
+        &mut self,
+        w: &mut impl World,
+        index: usize,
+        line: &str,
+        now: Millis,
+    ) -> Result<(), ControlError> {
+        let Some(&child) = self.children.get(index) else { return Err(ControlError::UnknownWorknode) };
+        match child.standing {
+            Standing::Halted => return Err(ControlError::Halted),
+            Standing::Running => return Err(ControlError::NotSuspended),
+            Standing::Suspended => {}
+        }
+        let record = gate::control_record(Control::Resume, index as u32, None, line, now);
+        let seq = match self.append(w, &record, Room::Ordinary) {
+            Ok(seq) => seq,
+            Err(e) => {
+                w.print(format_args!("{}: the audit record could not be written ({e})", m::NOT_DONE));
+                return Ok(());
+            }
+        };
+        if let Some(child) = self.children.get_mut(index) {
+            child.standing = Standing::Running;
+        }
+        let name = child.spec.name;
+        w.print(format_args!("{}resumed {name}; {}{seq}", m::PRINCIPAL, m::AUDIT_SEQ));
+        match child.stage {
+            Stage::Started | Stage::Greeted | Stage::Ready => {
+                if let Err(e) = w.start(child.spec.child_id) {
+                    w.print(format_args!("{}could not let {name} run: {e}", m::GOVERNOR));
+                }
+            }
+            Stage::Held if self.log == LogState::Ready => self.start_child(w, index, now),
+            Stage::Held | Stage::Faulted => {}
+        }
+        Ok(())
+    }
+
+    /// `list`: the log, then every worknode with its stage, standing and
+    /// capabilities (dead ones too, while the table keeps them). Writes the
+    /// counts of denials still in memory first, so the trail is exact.
+    fn list(&mut self, w: &mut impl World, now: Millis) {
+        if self.log == LogState::Ready {
+            let mut waiting: Vec<usize, { crate::limits::MAX_CHILDREN }> = self.denials.pending().collect();
+            for index in waiting.drain(..) {
+                let _ = self.write_repeats(w, index);
+            }
+        }
+        match self.log {
+            LogState::Ready => w.print(format_args!("{}log: ready", m::GOVERNOR)),
+            LogState::Waiting => w.print(format_args!("{}log: not ready yet", m::GOVERNOR)),
+            LogState::Absent => w.print(format_args!("{}log: none on this system", m::GOVERNOR)),
+            LogState::Refused(e) => {
+                w.print(format_args!("{}log: the disk holds no usable log ({e})", m::GOVERNOR))
+            }
+        }
+        let authority = self.gate.authority();
+        for (index, child) in self.children.iter().enumerate() {
+            w.print(format_args!(
+                "{}{} #{index}: {:?}, {:?}",
+                m::GOVERNOR,
+                child.spec.name,
+                child.stage,
+                child.standing
+            ));
+            let subject = index as u16;
+            for cap in authority.caps_of(subject) {
+                let g = cap.grant;
+                let on = Span(g.resources.first, g.resources.last);
+                let state = authority.state(cap, now).name();
+                if g.expires == FOREVER {
+                    w.print(format_args!(
+                        "{}  cap {}: {} on {on}, forever ({state})",
+                        m::GOVERNOR,
+                        cap.id,
+                        g.actions
+                    ));
+                } else {
+                    w.print(format_args!(
+                        "{}  cap {}: {} on {on}, until {} ms, now {now} ({state})",
+                        m::GOVERNOR,
+                        cap.id,
+                        g.actions,
+                        g.expires
+                    ));
+                }
+            }
+            if child.notifications > 0 {
+                w.print(format_args!(
+                    "{}  {} notifications from it ignored",
+                    m::GOVERNOR,
+                    child.notifications
+                ));
+            }
+        }
+        if self.stray > 0 {
+            w.print(format_args!("{}{} stray notifications ignored", m::GOVERNOR, self.stray));
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Every capacity and bound of the governor, in one place, with how they
+//! relate checked at compile time.
+
+/// Microkit allows at most 63 protection domains in a system, so a governor
+/// can never have more than 62 children.
+pub const MAX_CHILDREN: usize = 62;
+
+/// Stop records (halt, suspend, a fault) made before the log is ready:
+/// they wait, and are written first when it is.
+pub const PENDING_STOPS: usize = 8;
+
+/// Command lines read per notification from the serial driver (its queue
+/// holds no more).
+pub const LINES_PER_NOTIFICATION: usize = 4;
+
+/// Repeats of one denial counted before their count is written: a
+/// worknode's unrecorded repeats are at most this many minus one.
+pub const REPEAT_FLUSH: u32 = 1024;
+
+/// Channel ids (Microkit: 0..=61), so a notification set fits a `u64`.
+pub const MAX_CHANNEL: usize = 61;
+
+const _: () =
+    assert!(MAX_CHILDREN == worknode_authority::limits::MAX_GOVERNED, "the tables hold every child");
+const _: () = assert!(MAX_CHANNEL < 64, "a set of channels is a u64 mask");
+const _: () = assert!(REPEAT_FLUSH >= 2, "a run of repeats is worth coalescing");

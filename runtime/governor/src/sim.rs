@@ -1,0 +1,602 @@
+//! A simulated world for the governor core, and the checks its effects
+//! must pass: for the tests, the property tests and the fuzz target. Only
+//! with the `sim` feature (it needs an allocator); never in a PD build.
+//!
+//! [`SimWorld`] keeps an event log in memory that can be told to refuse
+//! (as a failing disk, or a full one that still takes reserved appends),
+//! the console's pending lines, and which child threads run; it records
+//! every effect in order. [`check`] then judges the trace:
+//!
+//! - no effect before its record is durable: every worknode console line,
+//!   every governor line about a worknode, every "start" notification,
+//!   every thread let run, and every successful reply is covered by a
+//!   record appended before it, that says exactly that;
+//! - each record covers one effect of its kind (a line printed twice on
+//!   one record is caught).
+//!
+//! [`Driver`] runs random inputs (bytes, for the fuzzer; a seed, for the
+//! property tests) through a governor and a world, checks the trace, and
+//! checks per input that a failed append changed nothing and that the
+//! principal's stop took effect.
+
+extern crate alloc;
+
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::format;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
+use core::fmt;
+
+use worknode_abi::ErrorCode;
+use worknode_abi::audit::{Actor, AuditRecord, Control, Lifecycle, What};
+use worknode_abi::frame;
+use worknode_abi::governor::{Reply, Request, Response};
+use worknode_abi::log::{MAX_RECORD, Room};
+use worknode_abi::markers as m;
+use worknode_authority::{Actions, Standing};
+
+use crate::children::{ChildSpec, Stage};
+use crate::governor::{Config, Governor};
+use crate::world::{LogStatus, World};
+
+/// One effect, in the order the core caused it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Effect {
+    /// A record became durable at `seq`.
+    Appended {
+        /// Its sequence number.
+        seq: u64,
+        /// Its room.
+        room: Room,
+        /// Its bytes.
+        record: Vec<u8>,
+    },
+    /// An append was refused.
+    Refused {
+        /// Its room.
+        room: Room,
+        /// Why.
+        error: ErrorCode,
+    },
+    /// A console line.
+    Print(String),
+    /// A notification to the child on this channel.
+    Notify(usize),
+    /// A child's thread stopped.
+    Stop(usize),
+    /// A child's thread let run.
+    Start(usize),
+    /// The reply to a call from the child on this channel (the driver
+    /// adds it).
+    Reply {
+        /// The caller's channel.
+        channel: usize,
+        /// What it asked (its discriminant: 0 Hello .. 4 RecordTo, 5 an
+        /// undecodable call).
+        asked: u8,
+        /// The answer.
+        response: Response,
+    },
+}
+
+/// How the simulated log answers appends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogMode {
+    /// Every append is durable.
+    Healthy,
+    /// Ordinary appends are refused as full; reserved ones succeed.
+    Full,
+    /// Every append fails with this error.
+    Failing(ErrorCode),
+}
+
+/// See the module documentation.
+pub struct SimWorld {
+    /// Everything the core did.
+    pub effects: Vec<Effect>,
+    /// The durable records, from seq `first_seq`.
+    pub records: Vec<Vec<u8>>,
+    /// Sequence number of `records[0]`.
+    pub first_seq: u64,
+    /// How appends are answered.
+    pub mode: LogMode,
+    /// What the log says when asked for its status.
+    pub status: Result<LogStatus, ErrorCode>,
+    /// Lines the principal typed, not yet read.
+    pub console: VecDeque<String>,
+    /// Children whose threads run, by child id.
+    pub running: BTreeMap<usize, bool>,
+}
+
+impl SimWorld {
+    /// A world whose log recovered `recovered` records (they are not
+    /// governor records) and answers as `status` says.
+    pub fn new(status: Result<LogStatus, ErrorCode>) -> SimWorld {
+        let recovered = status.map_or(0, |s| s.recovered);
+        SimWorld {
+            effects: Vec::new(),
+            records: (0..recovered).map(|_| b"older".to_vec()).collect(),
+            first_seq: 1,
+            mode: LogMode::Healthy,
+            status,
+            console: VecDeque::new(),
+            running: BTreeMap::new(),
+        }
+    }
+
+    /// Every console line so far.
+    pub fn lines(&self) -> impl Iterator<Item = &str> {
+        self.effects.iter().filter_map(|e| match e {
+            Effect::Print(line) => Some(line.as_str()),
+            _ => None,
+        })
+    }
+
+    /// The durable record `seq`, decoded as an audit record.
+    pub fn audit(&self, seq: u64) -> Option<AuditRecord<'_>> {
+        let at = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
+        AuditRecord::decode(self.records.get(at)?)
+    }
+
+    /// Whether the thread of `child_id` runs.
+    pub fn runs(&self, child_id: usize) -> bool {
+        self.running.get(&child_id).copied().unwrap_or(true)
+    }
+}
+
+impl World for SimWorld {
+    fn append(&mut self, record: &[u8], room: Room) -> Result<u64, ErrorCode> {
+        let refused = match (self.mode, room) {
+            (LogMode::Healthy, _) | (LogMode::Full, Room::Reserved) => None,
+            (LogMode::Full, Room::Ordinary) => Some(ErrorCode::Exhausted),
+            (LogMode::Failing(e), _) => Some(e),
+        };
+        if let Some(error) = refused {
+            self.effects.push(Effect::Refused { room, error });
+            return Err(error);
+        }
+        assert!(record.len() <= MAX_RECORD, "a record the log PD could not take");
+        self.records.push(record.to_vec());
+        let seq = self.first_seq + self.records.len() as u64 - 1;
+        self.effects.push(Effect::Appended { seq, room, record: record.to_vec() });
+        Ok(seq)
+    }
+
+    fn log_status(&mut self) -> Result<LogStatus, ErrorCode> {
+        self.status
+    }
+
+    fn read_record(&mut self, seq: u64) -> Result<heapless::Vec<u8, MAX_RECORD>, ErrorCode> {
+        let at = seq.checked_sub(self.first_seq).ok_or(ErrorCode::NotFound)?;
+        let record = self.records.get(at as usize).ok_or(ErrorCode::NotFound)?;
+        heapless::Vec::from_slice(record).map_err(|_| ErrorCode::TooLarge)
+    }
+
+    fn console_line(
+        &mut self,
+    ) -> Result<Option<heapless::String<{ worknode_abi::console::MAX_LINE }>>, ErrorCode> {
+        Ok(self.console.pop_front().map(|line| heapless::String::try_from(line.as_str()).unwrap_or_default()))
+    }
+
+    fn print(&mut self, line: fmt::Arguments<'_>) {
+        self.effects.push(Effect::Print(line.to_string()));
+    }
+
+    fn notify(&mut self, channel: usize) {
+        self.effects.push(Effect::Notify(channel));
+    }
+
+    fn stop(&mut self, child_id: usize) -> Result<(), ErrorCode> {
+        self.running.insert(child_id, false);
+        self.effects.push(Effect::Stop(child_id));
+        Ok(())
+    }
+
+    fn start(&mut self, child_id: usize) -> Result<(), ErrorCode> {
+        self.running.insert(child_id, true);
+        self.effects.push(Effect::Start(child_id));
+        Ok(())
+    }
+}
+
+/// What a durable record allows to happen once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Cover {
+    /// A worknode's console line with this text.
+    Line { who: String, text: Vec<u8> },
+    /// A governor line that names this record.
+    Named(u64),
+    /// A "start" notification to this worknode.
+    Notify(String),
+    /// Letting this worknode's thread run.
+    Start(String),
+    /// A successful reply of this kind to this worknode (`seq` for
+    /// `Recorded`).
+    Reply { who: String, asked: u8, seq: Option<u64> },
+}
+
+/// Judges a trace (see the module documentation); `specs` names the
+/// children. Returns the first effect that nothing durable covers.
+pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
+    let by_channel = |c: usize| specs.iter().find(|s| s.channel == c).map(|s| s.name);
+    let by_id = |c: usize| specs.iter().find(|s| s.child_id == c).map(|s| s.name);
+    let mut covers: Vec<Cover> = Vec::new();
+    let mut durable: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let take = |covers: &mut Vec<Cover>, want: &Cover| match covers.iter().position(|c| c == want) {
+        Some(at) => {
+            covers.remove(at);
+            true
+        }
+        None => false,
+    };
+    for (at, effect) in effects.iter().enumerate() {
+        let fail = |why: String| Err(format!("effect {at} ({effect:?}): {why}"));
+        match effect {
+            Effect::Appended { seq, record, .. } => {
+                durable.insert(*seq, record.clone());
+                let Some(audit) = AuditRecord::decode(record) else {
+                    return fail("the governor appended something that is not an audit record".into());
+                };
+                let Actor::Worknode(name) = audit.actor else {
+                    covers.push(Cover::Named(*seq));
+                    if audit.what == What::Control(Control::Resume as u16) {
+                        if let Some(spec) = specs.get(audit.resource as usize) {
+                            covers.push(Cover::Start(spec.name.into()));
+                        }
+                    }
+                    continue;
+                };
+                let who: String = name.as_str().into();
+                covers.push(Cover::Named(*seq));
+                match (audit.what, audit.allowed()) {
+                    (What::Action(bits), true) if bits == Actions::LOG.0 => {
+                        covers.push(Cover::Line { who: who.clone(), text: audit.payload.to_vec() });
+                        covers.push(Cover::Reply { who, asked: 2, seq: None });
+                    }
+                    (What::Action(bits), true) if bits == Actions::RECORD.0 => {
+                        covers.push(Cover::Reply { who: who.clone(), asked: 3, seq: Some(*seq) });
+                        covers.push(Cover::Reply { who, asked: 4, seq: Some(*seq) });
+                    }
+                    (What::Lifecycle(step), true) if step == Lifecycle::Greeted as u8 => {
+                        covers.push(Cover::Notify(who.clone()));
+                        covers.push(Cover::Reply { who, asked: 0, seq: None });
+                    }
+                    (What::Lifecycle(step), true) if step == Lifecycle::Ready as u8 => {
+                        covers.push(Cover::Reply { who, asked: 1, seq: None });
+                    }
+                    (What::Lifecycle(step), true) if step == Lifecycle::Started as u8 => {
+                        covers.push(Cover::Start(who));
+                    }
+                    _ => {}
+                }
+            }
+            Effect::Refused { .. } | Effect::Stop(_) => {}
+            Effect::Notify(channel) => {
+                let who = by_channel(*channel).unwrap_or("?");
+                if !take(&mut covers, &Cover::Notify(who.into())) {
+                    return fail(format!("{who} was notified without a durable greeting"));
+                }
+            }
+            Effect::Start(child_id) => {
+                let who = by_id(*child_id).unwrap_or("?");
+                if !take(&mut covers, &Cover::Start(who.into())) {
+                    return fail(format!("{who} was let run without a durable record"));
+                }
+            }
+            Effect::Reply { channel, asked, response } => {
+                let who: String = by_channel(*channel).unwrap_or("?").into();
+                let seq = match response {
+                    Ok(Reply::Recorded { seq }) => Some(*seq),
+                    Ok(_) => None,
+                    Err(_) => continue,
+                };
+                if !take(&mut covers, &Cover::Reply { who: who.clone(), asked: *asked, seq }) {
+                    return fail(format!("{who} was answered {response:?} without a durable record"));
+                }
+            }
+            Effect::Print(line) => {
+                if line.starts_with(m::GOVERNOR)
+                    && let Some(seq) = named_seq(line)
+                {
+                    if !durable.contains_key(&seq) {
+                        return fail(format!("the line names record {seq}, which is not durable"));
+                    }
+                    if !take(&mut covers, &Cover::Named(seq)) {
+                        return fail(format!("a second line names record {seq}"));
+                    }
+                    continue;
+                }
+                if let Some((who, text)) = worknode_line(line, specs) {
+                    let unescaped = unescape(text);
+                    let want = Cover::Line { who: who.into(), text: unescaped.clone() };
+                    if !take(&mut covers, &want) {
+                        // An escaped line may have been cut: match by prefix.
+                        let found = covers.iter().position(|c| {
+                            matches!(c, Cover::Line { who: w, text: t } if w == who && t.starts_with(&unescaped))
+                        });
+                        match found {
+                            Some(i) => {
+                                covers.remove(i);
+                            }
+                            None => {
+                                return fail(format!(
+                                    "{who}'s line was printed without a durable `log` record"
+                                ));
+                            }
+                        }
+                    }
+                    continue;
+                }
+                if let Some(rest) = line.strip_prefix(m::GOVERNOR) {
+                    // Lines about a worknode must name their record, except
+                    // a stop's whose record is missing or pending.
+                    let about_worknode =
+                        [m::RECORDED, m::DENIED, m::HELLO, m::STARTED].iter().any(|p| line.starts_with(p))
+                            || line.contains(m::IS_READY);
+                    if about_worknode {
+                        return fail("a line about a worknode that names no durable record".into());
+                    }
+                    let stop = rest.starts_with("principal: halted ")
+                        || rest.starts_with("principal: suspended ")
+                        || line.starts_with(m::CHILD);
+                    if line.contains(m::AUDIT_SEQ) && !stop {
+                        return fail("a line names a record it does not".into());
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The record a governor line names (`audit seq=N`, `recorded X seq=N`).
+fn named_seq(line: &str) -> Option<u64> {
+    let after = if let Some(at) = line.find(m::AUDIT_SEQ) {
+        &line[at + m::AUDIT_SEQ.len()..]
+    } else if let Some(rest) = line.strip_prefix(m::RECORDED) {
+        &rest[rest.rfind(" seq=")? + 5..]
+    } else {
+        return None;
+    };
+    after.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+}
+
+/// `<child>| <text>` for a child's name.
+fn worknode_line<'a>(line: &'a str, specs: &[ChildSpec]) -> Option<(&'a str, &'a str)> {
+    let (who, text) = line.split_once("| ")?;
+    specs.iter().any(|s| s.name == who).then_some((who, text))
+}
+
+/// Undoes [`crate::console::Escaped`].
+fn unescape(text: &str) -> Vec<u8> {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('u') => {
+                let code: String = chars.by_ref().skip(1).take_while(|&c| c != '}').collect();
+                out.push(u32::from_str_radix(&code, 16).ok().and_then(char::from_u32).unwrap_or('?'));
+            }
+            Some(other) => out.push(other),
+            None => {}
+        }
+    }
+    out.into_bytes()
+}
+
+/// The children every driver run governs.
+pub const SPECS: [ChildSpec; 4] = [
+    ChildSpec { name: "worknode0", child_id: 0, channel: 1 },
+    ChildSpec { name: "worknode1", child_id: 1, channel: 2 },
+    ChildSpec { name: "spinner", child_id: 4, channel: 5 },
+    ChildSpec { name: "prober", child_id: 5, channel: 6 },
+];
+/// The log's channel in driver runs.
+pub const LOG: usize = 0;
+/// The console's channel in driver runs.
+pub const SERIAL: usize = 61;
+
+/// What the tables and children look like, to tell whether an input
+/// changed anything.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    stages: Vec<(Stage, Standing)>,
+    caps: Vec<(u32, bool)>,
+}
+
+/// A snapshot of `g`.
+pub fn snapshot(g: &Governor) -> Snapshot {
+    Snapshot {
+        stages: g.children().iter().map(|c| (c.stage, c.standing)).collect(),
+        caps: g.gate().authority().caps().iter().map(|c| (c.id, c.revoked)).collect(),
+    }
+}
+
+/// Runs inputs drawn from `bytes` through a governor of [`SPECS`] and a
+/// [`SimWorld`], checking every property after every input and the whole
+/// trace at the end. Returns the world, for more checks.
+pub fn drive(bytes: &[u8]) -> Result<SimWorld, String> {
+    let mut input = Bytes(bytes);
+    let status = match input.next() % 8 {
+        0 => Err(ErrorCode::Corrupt),
+        _ => Ok(LogStatus { recovered: u64::from(input.next() % 3), log_id: 7 }),
+    };
+    let config = Config {
+        log: Some(LOG),
+        serial: Some(SERIAL),
+        boot: Actions::LOG.with(Actions::RECORD),
+        print_records: true,
+    };
+    let mut g = Governor::new(&SPECS, config).map_err(|e| format!("{e:?}"))?;
+    let mut w = SimWorld::new(status);
+    let mut now = 0u64;
+    g.init(&mut w);
+    // Bounded by the input: every step takes at least one byte.
+    while !input.0.is_empty() {
+        now += u64::from(input.next()) * 7;
+        let before = snapshot(&g);
+        let effects_before = w.effects.len();
+        let op = input.next();
+        let mut stop_wanted: Option<(usize, Standing)> = None;
+        let mut fail_safe = false;
+        match op % 10 {
+            0 => g.notified(&mut w, 1 << LOG, now),
+            1 | 2 | 3 | 4 => {
+                let spec = SPECS[usize::from(input.next()) % SPECS.len()];
+                if !w.runs(spec.child_id) {
+                    continue;
+                }
+                let (asked, frame) = request(&mut input);
+                let response = g.call(&mut w, spec.channel, Ok(&frame), now);
+                w.effects.push(Effect::Reply { channel: spec.channel, asked, response });
+            }
+            5 => {
+                let spec = SPECS[usize::from(input.next()) % SPECS.len()];
+                if !w.runs(spec.child_id)
+                    || g.children().get(index(spec)).is_some_and(|c| c.stage == Stage::Held)
+                {
+                    continue;
+                }
+                fail_safe = true;
+                g.fault(&mut w, spec.child_id, "vm-fault addr=0x10 ip=0x1", now);
+                if w.runs(spec.child_id) {
+                    return Err(format!("{} faulted and still runs", spec.name));
+                }
+            }
+            6 | 7 => {
+                let line = command(&mut input, &g);
+                let words: Vec<&str> = line.split(' ').collect();
+                if let [verb @ ("halt" | "suspend"), name] = words.as_slice()
+                    && let Some(i) = SPECS.iter().position(|s| s.name == *name)
+                {
+                    fail_safe = true;
+                    let standing = g.children().get(i).map(|c| c.standing);
+                    let next = if *verb == "halt" { Standing::Halted } else { Standing::Suspended };
+                    if standing == Some(Standing::Running)
+                        || (next == Standing::Halted && standing == Some(Standing::Suspended))
+                    {
+                        stop_wanted = Some((i, next));
+                    }
+                }
+                w.console.push_back(line);
+                g.notified(&mut w, 1 << SERIAL, now);
+            }
+            8 => {
+                let mask = u64::from(input.next()) | (u64::from(input.next()) << 56);
+                g.notified(&mut w, mask, now);
+            }
+            _ => {
+                w.mode = match input.next() % 4 {
+                    0 => LogMode::Full,
+                    1 => LogMode::Failing(ErrorCode::Io),
+                    _ => LogMode::Healthy,
+                };
+                continue;
+            }
+        }
+        let new = &w.effects[effects_before..];
+        let failed = new.iter().any(|e| matches!(e, Effect::Refused { .. }));
+        let appended = new.iter().any(|e| matches!(e, Effect::Appended { .. }));
+        if failed && !appended && !fail_safe && snapshot(&g) != before {
+            return Err(format!("input {op} changed the tables though its append failed: {new:?}"));
+        }
+        if let Some((i, standing)) = stop_wanted {
+            let child = g.children().get(i).copied();
+            if child.map(|c| c.standing) != Some(standing) {
+                return Err(format!(
+                    "the principal's stop of {} did not take effect: {new:?}",
+                    SPECS[i].name
+                ));
+            }
+            if w.runs(SPECS[i].child_id) {
+                return Err(format!("{} still runs after the principal stopped it", SPECS[i].name));
+            }
+        }
+    }
+    check(&w.effects, &SPECS)?;
+    Ok(w)
+}
+
+fn index(spec: ChildSpec) -> usize {
+    SPECS.iter().position(|s| *s == spec).unwrap_or(usize::MAX)
+}
+
+/// A request frame: what it asks (0..=4, or 5 for bytes that may not
+/// decode) and its bytes.
+fn request(input: &mut Bytes<'_>) -> (u8, Vec<u8>) {
+    let mut buf = [0u8; frame::MAX_FRAME_LEN];
+    let text = ["hi", "started", "x\ngovernor| boot complete", "é", ""][usize::from(input.next()) % 5];
+    let event = text.as_bytes().try_into().unwrap_or_else(|_| unreachable!());
+    let (asked, request) = match input.next() % 7 {
+        0 => (0, Request::Hello),
+        1 => (1, Request::Ready),
+        2 => (2, Request::Log { text: text.try_into().unwrap_or_else(|_| unreachable!()) }),
+        3 => (3, Request::Record { event }),
+        4 | 5 => (4, Request::RecordTo { resource: u32::from(input.next() % 4) * 50, event }),
+        _ => {
+            // Bytes that may or may not decode: what they ask is what they
+            // decode to.
+            let len = usize::from(input.next() % 12);
+            let bytes: Vec<u8> = (0..len).map(|_| input.next()).collect();
+            let asked = match frame::decode::<Request>(&bytes) {
+                Ok(Request::Hello) => 0,
+                Ok(Request::Ready) => 1,
+                Ok(Request::Log { .. }) => 2,
+                Ok(Request::Record { .. }) => 3,
+                Ok(Request::RecordTo { .. }) => 4,
+                Err(_) => 5,
+            };
+            return (asked, bytes);
+        }
+    };
+    let len = frame::encode(&request, &mut buf).unwrap_or_else(|e| panic!("{e}"));
+    (asked, buf[..len].to_vec())
+}
+
+/// A console line: mostly well formed, about the children and the
+/// capabilities that exist.
+fn command(input: &mut Bytes<'_>, g: &Governor) -> String {
+    let name = SPECS[usize::from(input.next()) % SPECS.len()].name;
+    let caps: Vec<u32> = g.gate().authority().caps().iter().map(|c| c.id).collect();
+    let cap = caps.get(usize::from(input.next()) % caps.len().max(1)).copied().unwrap_or(999);
+    match input.next() % 10 {
+        0 => format!("halt {name}"),
+        1 => format!("suspend {name}"),
+        2 => format!("resume {name}"),
+        3 => format!("grant {name} record,log 50 {}", u32::from(input.next()) * 10),
+        4 => format!("grant {name} send 0-100 100000"),
+        5 => format!("revoke {cap}"),
+        6 => "list".into(),
+        7 => "help".into(),
+        8 => format!("halt {name} now"),
+        _ => "reboot".into(),
+    }
+}
+
+/// Bytes read one at a time, zeros when they run out.
+struct Bytes<'a>(&'a [u8]);
+
+impl Bytes<'_> {
+    fn next(&mut self) -> u8 {
+        match self.0.split_first() {
+            Some((&b, rest)) => {
+                self.0 = rest;
+                b
+            }
+            None => 0,
+        }
+    }
+}
+
+/// Does this control's record say a stop (for tests that look at the log).
+pub fn is_stop(record: &AuditRecord<'_>) -> bool {
+    matches!(record.what, What::Control(c) if c == Control::Halt as u16 || c == Control::Suspend as u16)
+}

@@ -1,0 +1,55 @@
+//! What the governor core asks of the world it runs in.
+//!
+//! The core ([`crate::Governor`]) decides; the world carries out. Its
+//! inputs are the calls on the core (a worknode's call, notifications, a
+//! fault, with the clock's reading); its effects are the calls it makes on
+//! a [`World`]: append an audit record and wait until it is durable,
+//! print a console line, notify a worknode, stop or start a worknode's
+//! thread, and the few queries a ready log and the console answer.
+//!
+//! The governor PD implements it with seL4 calls (`pds/governor`); the
+//! tests implement it with a recorder that checks the order of effects
+//! against the durability of their records. Rejected: a queue of effect
+//! values the glue drains. An append must be answered before the core can
+//! go on (plan, durable, then commit), so the answer would have come back
+//! as a second input while the core held the plan in between; calls on a
+//! trait keep each decision in one function, and copy nothing (a console
+//! line is `fmt::Arguments`, not a buffer).
+
+use core::fmt;
+
+use heapless::{String, Vec};
+use worknode_abi::ErrorCode;
+use worknode_abi::console::MAX_LINE;
+use worknode_abi::log::{MAX_RECORD, Room};
+
+/// What the log said about itself when it became ready.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogStatus {
+    /// The last sequence number recovered at boot (0: an empty log).
+    pub recovered: u64,
+    /// The log's identity.
+    pub log_id: u64,
+}
+
+/// See the module documentation.
+pub trait World {
+    /// Appends an encoded audit record to the event log and returns its
+    /// sequence number once the record is durable, or why it is not.
+    fn append(&mut self, record: &[u8], room: Room) -> Result<u64, ErrorCode>;
+    /// The log's status; called once, when the log notifies it is ready.
+    /// An error means the log refused its disk.
+    fn log_status(&mut self) -> Result<LogStatus, ErrorCode>;
+    /// A durable record's payload.
+    fn read_record(&mut self, seq: u64) -> Result<Vec<u8, MAX_RECORD>, ErrorCode>;
+    /// The principal's next complete command line, if one waits.
+    fn console_line(&mut self) -> Result<Option<String<MAX_LINE>>, ErrorCode>;
+    /// Writes one console line (the newline is the world's).
+    fn print(&mut self, line: fmt::Arguments<'_>);
+    /// Notifies the worknode at the other end of `channel`.
+    fn notify(&mut self, channel: usize);
+    /// Stops the thread of the child with Microkit id `child_id`.
+    fn stop(&mut self, child_id: usize) -> Result<(), ErrorCode>;
+    /// Lets the thread of the child with Microkit id `child_id` run.
+    fn start(&mut self, child_id: usize) -> Result<(), ErrorCode>;
+}

@@ -1,0 +1,390 @@
+//! The governor core in scripted scenarios: the boot, the principal's
+//! controls, a failing, full or refused log, floods. Issue 11's findings
+//! that live in the governor each have a test here (named in its doc).
+//! Every scenario ends by checking its whole trace
+//! (`worknode_governor::sim::check`): no effect before its record.
+
+use worknode_abi::ErrorCode;
+use worknode_abi::audit::{Actor, What};
+use worknode_abi::frame;
+use worknode_abi::governor::{Reply, Request, Response};
+use worknode_abi::markers as m;
+use worknode_authority::{Actions, Reason, Standing};
+use worknode_governor::sim::{Effect, LOG, LogMode, SERIAL, SimWorld, check};
+use worknode_governor::{ChildSpec, Config, Governor, LogState, LogStatus, Stage};
+
+const SPECS: [ChildSpec; 3] = [
+    ChildSpec { name: "worknode0", child_id: 0, channel: 1 },
+    ChildSpec { name: "spinner", child_id: 4, channel: 5 },
+    ChildSpec { name: "prober", child_id: 5, channel: 6 },
+];
+
+fn config() -> Config {
+    Config {
+        log: Some(LOG),
+        serial: Some(SERIAL),
+        boot: Actions::LOG.with(Actions::RECORD),
+        print_records: true,
+    }
+}
+
+/// A governor of `specs`, started, with its log not yet ready.
+fn held(specs: &[ChildSpec], status: Result<LogStatus, ErrorCode>) -> (Governor, SimWorld) {
+    let mut g = Governor::new(specs, config()).unwrap();
+    let mut w = SimWorld::new(status);
+    g.init(&mut w);
+    (g, w)
+}
+
+/// A governor whose log is ready and whose children have started.
+fn started(specs: &[ChildSpec]) -> (Governor, SimWorld) {
+    let (mut g, mut w) = held(specs, Ok(LogStatus { recovered: 0, log_id: 1 }));
+    g.notified(&mut w, 1 << LOG, 1);
+    (g, w)
+}
+
+fn call(g: &mut Governor, w: &mut SimWorld, who: &str, request: &Request<'_>, now: u64) -> Response {
+    let spec = g.children().iter().find(|c| c.spec.name == who).unwrap().spec;
+    let mut buf = [0u8; frame::MAX_FRAME_LEN];
+    let len = frame::encode(request, &mut buf).unwrap();
+    let response = g.call(w, spec.channel, Ok(&buf[..len]), now);
+    let asked = match request {
+        Request::Hello => 0,
+        Request::Ready => 1,
+        Request::Log { .. } => 2,
+        Request::Record { .. } => 3,
+        Request::RecordTo { .. } => 4,
+    };
+    w.effects.push(Effect::Reply { channel: spec.channel, asked, response });
+    response
+}
+
+/// Hello, then Ready.
+fn greet(g: &mut Governor, w: &mut SimWorld, who: &str) {
+    assert!(matches!(call(g, w, who, &Request::Hello, 2), Ok(Reply::Welcome { .. })));
+    assert_eq!(call(g, w, who, &Request::Ready, 3), Ok(Reply::Ack));
+}
+
+fn type_line(g: &mut Governor, w: &mut SimWorld, line: &str, now: u64) {
+    w.console.push_back(line.into());
+    g.notified(w, 1 << SERIAL, now);
+}
+
+fn lines_with<'a>(w: &'a SimWorld, needle: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+    w.lines().filter(move |l| l.contains(needle))
+}
+
+fn record_to(resource: u32) -> Request<'static> {
+    Request::RecordTo { resource, event: b"probe".as_slice().try_into().unwrap() }
+}
+
+fn end(w: &SimWorld) {
+    check(&w.effects, &SPECS).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn children_are_held_until_the_log_is_ready_then_each_start_is_recorded() {
+    let (mut g, mut w) = held(&SPECS, Ok(LogStatus { recovered: 0, log_id: 9 }));
+    assert!(SPECS.iter().all(|s| !w.runs(s.child_id)), "no thread runs before the log is ready");
+    assert!(w.effects.iter().all(|e| !matches!(e, Effect::Appended { .. } | Effect::Start(_))));
+    g.notified(&mut w, 1 << LOG, 5);
+    assert_eq!(g.log_state(), LogState::Ready);
+    for spec in SPECS {
+        assert!(w.runs(spec.child_id));
+        assert_eq!(g.children().get(g.children().by_name(spec.name).unwrap()).unwrap().stage, Stage::Started);
+    }
+    assert_eq!(lines_with(&w, m::STARTED).count(), 3);
+    for spec in SPECS {
+        greet(&mut g, &mut w, spec.name);
+    }
+    let summary: Vec<&str> = lines_with(&w, m::BOOT_COMPLETE).collect();
+    assert_eq!(summary, ["governor| boot complete children=3 ready=3 faulted=0 halted=0"]);
+    end(&w);
+}
+
+/// Issue 11, finding 5: "start" went out only once no child was still
+/// undeclared, so one child that never said `Hello` held back all the
+/// others, and halting it did not help.
+#[test]
+fn a_child_that_never_greets_holds_nobody_back_and_halting_it_completes_the_boot() {
+    let (mut g, mut w) = started(&SPECS);
+    assert!(matches!(call(&mut g, &mut w, "worknode0", &Request::Hello, 2), Ok(Reply::Welcome { .. })));
+    assert!(w.effects.contains(&Effect::Notify(1)), "worknode0 is told to start at once");
+    assert_eq!(call(&mut g, &mut w, "worknode0", &Request::Ready, 3), Ok(Reply::Ack));
+    greet(&mut g, &mut w, "prober");
+    assert_eq!(lines_with(&w, m::BOOT_COMPLETE).count(), 0, "the spinner never greeted");
+    type_line(&mut g, &mut w, "halt spinner", 4);
+    assert!(!w.runs(4));
+    let summary: Vec<&str> = lines_with(&w, m::BOOT_COMPLETE).collect();
+    assert_eq!(summary, ["governor| boot complete children=3 ready=2 faulted=0 halted=1"]);
+    end(&w);
+}
+
+/// Issue 11, finding 6: the serial and the log bits in one notification;
+/// the log's one "ready" was dropped and the boot hung.
+#[test]
+fn the_log_and_the_console_in_one_notification_are_both_handled() {
+    let (mut g, mut w) = held(&SPECS, Ok(LogStatus { recovered: 0, log_id: 1 }));
+    w.console.push_back("list".into());
+    g.notified(&mut w, (1 << LOG) | (1 << SERIAL) | (1 << 5), 3);
+    assert_eq!(g.log_state(), LogState::Ready);
+    assert_eq!(lines_with(&w, m::LOG_READY).count(), 1);
+    assert_eq!(
+        lines_with(&w, "governor| spinner #1: Started, Running").count(),
+        1,
+        "the list was printed too"
+    );
+    end(&w);
+}
+
+/// Issue 11, finding 3: a control's change was made before its record was
+/// written, so a failed write left the change live behind "not done".
+#[test]
+fn a_control_whose_record_cannot_be_written_changes_nothing() {
+    let (mut g, mut w) = started(&SPECS);
+    greet(&mut g, &mut w, "prober");
+    let caps = g.gate().authority().caps().len();
+    for mode in [LogMode::Failing(ErrorCode::Io), LogMode::Full] {
+        w.mode = mode;
+        type_line(&mut g, &mut w, "grant prober record 100 60000", 10);
+        assert_eq!(g.gate().authority().caps().len(), caps, "{mode:?}: no capability was granted");
+        w.mode = LogMode::Healthy;
+        assert_eq!(call(&mut g, &mut w, "prober", &record_to(100), 11), Err(ErrorCode::Denied));
+    }
+    assert_eq!(lines_with(&w, m::NOT_DONE).count(), 2);
+    assert_eq!(lines_with(&w, m::LOG_FAILED).count(), 2, "each new log error is said once");
+    type_line(&mut g, &mut w, "grant prober record 100 60000", 12);
+    assert!(matches!(call(&mut g, &mut w, "prober", &record_to(100), 13), Ok(Reply::Recorded { .. })));
+    end(&w);
+}
+
+/// Issue 11, finding 2 (the governor's half): with the log full or
+/// failing, every control said "not done" and the runaway kept running.
+#[test]
+fn the_principals_stop_is_never_blocked() {
+    let (mut g, mut w) = started(&SPECS);
+    greet(&mut g, &mut w, "worknode0");
+    greet(&mut g, &mut w, "spinner");
+    greet(&mut g, &mut w, "prober");
+    // Full: the halt's record goes to the reserve.
+    w.mode = LogMode::Full;
+    type_line(&mut g, &mut w, "halt spinner", 20);
+    assert!(!w.runs(4));
+    let halted: Vec<&str> = lines_with(&w, "principal: halted spinner").collect();
+    assert_eq!(halted.len(), 1);
+    assert!(halted[0].contains(m::AUDIT_SEQ), "{halted:?}");
+    // Failing: the stop happens, and the console says its record is missing.
+    w.mode = LogMode::Failing(ErrorCode::Io);
+    type_line(&mut g, &mut w, "suspend prober", 21);
+    assert!(!w.runs(5));
+    let suspended: Vec<&str> = lines_with(&w, "principal: suspended prober").collect();
+    assert_eq!(suspended, ["governor| principal: suspended prober; audit record missing (io (E9))"]);
+    assert_eq!(g.children().get(2).unwrap().standing, Standing::Suspended);
+    // Resuming needs its record: refused while the log fails.
+    type_line(&mut g, &mut w, "resume prober", 22);
+    assert!(!w.runs(5));
+    w.mode = LogMode::Healthy;
+    type_line(&mut g, &mut w, "resume prober", 23);
+    assert!(w.runs(5));
+    end(&w);
+}
+
+#[test]
+fn a_stop_before_the_log_is_ready_is_recorded_first_when_it_is() {
+    let (mut g, mut w) = held(&SPECS, Ok(LogStatus { recovered: 0, log_id: 1 }));
+    type_line(&mut g, &mut w, "halt spinner", 1);
+    assert!(lines_with(&w, "principal: halted spinner; audit pending").next().is_some());
+    g.notified(&mut w, 1 << LOG, 2);
+    assert!(!w.runs(4), "a child halted before the boot never starts");
+    let first = w.audit(1).unwrap();
+    assert_eq!((first.actor, first.what), (Actor::Principal(1), What::Control(3)));
+    assert_eq!(lines_with(&w, "wrote 1 of 1 stop records").count(), 1);
+    end(&w);
+}
+
+/// Issue 11, finding 4: requests the roster refused, and notifications,
+/// put unaudited, unlimited lines on the console, even after the worknode
+/// lost its `log` capability.
+#[test]
+fn requests_out_of_turn_are_recorded_denials_and_notifications_print_nothing() {
+    let (mut g, mut w) = started(&SPECS);
+    assert_eq!(
+        call(&mut g, &mut w, "prober", &record_to(2), 2),
+        Err(ErrorCode::InvalidState),
+        "before Hello"
+    );
+    greet(&mut g, &mut w, "prober");
+    for _ in 0..5000 {
+        assert_eq!(call(&mut g, &mut w, "prober", &Request::Hello, 3), Err(ErrorCode::InvalidState));
+        g.notified(&mut w, 1 << 6, 3);
+    }
+    let denied: Vec<&str> = lines_with(&w, m::DENIED).collect();
+    assert_eq!(denied.len(), 2, "{denied:?}");
+    assert!(
+        denied[1].starts_with("governor| denied prober: out-of-turn (hello on 2), audit seq="),
+        "{denied:?}"
+    );
+    // Revoke its boot grant: its lines stop, and so does every line it causes.
+    let boot_grant = g.gate().authority().caps_of(2).next().unwrap().id;
+    type_line(&mut g, &mut w, &format!("revoke {boot_grant}"), 4);
+    let before = w.lines().count();
+    let line = Request::Log { text: "let me speak".try_into().unwrap() };
+    for _ in 0..5000 {
+        assert_eq!(call(&mut g, &mut w, "prober", &line, 5), Err(ErrorCode::Revoked));
+    }
+    let after: Vec<&str> = w.lines().skip(before).collect();
+    assert_eq!(after.len(), 1, "one denial line, no worknode line: {after:?}");
+    assert!(after[0].starts_with("governor| denied prober: revoked (log on 2)"), "{after:?}");
+    type_line(&mut g, &mut w, "list", 6);
+    assert_eq!(lines_with(&w, "5000 notifications from it ignored").count(), 1);
+    end(&w);
+}
+
+/// What `make test-qemu`'s flood session does, on the host: a worknode
+/// asking for what it may not have, as fast as it can.
+#[test]
+fn a_flooding_worknode_costs_one_record_per_thousand_requests_and_is_halted() {
+    let (mut g, mut w) = started(&SPECS);
+    greet(&mut g, &mut w, "prober");
+    let floods = 150_000u32;
+    for i in 0..floods {
+        assert_eq!(call(&mut g, &mut w, "prober", &record_to(200), u64::from(i)), Err(ErrorCode::Denied));
+    }
+    type_line(&mut g, &mut w, "halt prober", 200_000);
+    assert!(!w.runs(5));
+    let denials: Vec<(u32, u64)> = (1..=w.records.len() as u64)
+        .filter_map(|seq| w.audit(seq))
+        .filter(|r| r.actor == Actor::Worknode("prober".try_into().unwrap()) && !r.allowed())
+        .map(|r| (r.repeats, r.at))
+        .collect();
+    // A record with repeats > 0 counts that many; one with 0 is one.
+    let stood_for: u64 = denials.iter().map(|&(repeats, _)| u64::from(repeats).max(1)).sum();
+    assert_eq!(stood_for, u64::from(floods), "every refusal is accounted for before the halt");
+    assert!(denials.len() <= 2 + floods as usize / 1000, "{} records", denials.len());
+    assert_eq!(lines_with(&w, m::DENIED).count(), 1);
+    end(&w);
+}
+
+/// Issue 11, finding 7 (the governor's half): 62 children did not fit the
+/// boot policy (16 standings, 32 tasks), and expired grants filled the
+/// table for good. Channel ids are 0..=61, so a governor with a log and a
+/// console has room for 60 children; without them, for 62.
+#[test]
+fn sixty_children_and_endless_short_grants_fit() {
+    let names: Vec<&'static str> =
+        (0..62).map(|i| &*Box::leak(format!("c{i:02}").into_boxed_str())).collect();
+    let sixty_two: Vec<ChildSpec> =
+        (0..62).map(|i| ChildSpec { name: names[i], child_id: i, channel: i }).collect();
+    let bare = Config { log: None, serial: None, ..config() };
+    assert!(Governor::new(&sixty_two, bare).is_ok(), "62 children fit the tables");
+    assert!(
+        Governor::new(&sixty_two, config()).is_err(),
+        "their channels would be the log's and the console's"
+    );
+    let specs: Vec<ChildSpec> =
+        (0..60).map(|i| ChildSpec { name: names[i], child_id: i, channel: i + 1 }).collect();
+    let (mut g, mut w) = held(&specs, Ok(LogStatus { recovered: 0, log_id: 1 }));
+    g.notified(&mut w, 1 << LOG, 1);
+    assert!(specs.iter().all(|s| w.runs(s.child_id)));
+    for round in 0..500u64 {
+        let now = 10 + round * 10;
+        type_line(&mut g, &mut w, "grant c59 send 7 5", now);
+        assert!(lines_with(&w, m::REFUSED).next().is_none(), "grant {round} refused");
+    }
+    type_line(&mut g, &mut w, "list", 6000);
+    assert!(lines_with(&w, "cap ").any(|l| l.contains("(expired)")), "dead capabilities show in list");
+    check(&w.effects, &specs).unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// Issue 11, finding 12 (the governor's half): a disk with no usable log
+/// left the governor waiting forever, with nothing said.
+#[test]
+fn a_refused_log_is_said_once_and_the_console_still_works() {
+    let (mut g, mut w) = held(&SPECS, Err(ErrorCode::InvalidState));
+    g.notified(&mut w, 1 << LOG, 1);
+    g.notified(&mut w, 1 << LOG, 2);
+    let said: Vec<&str> = lines_with(&w, m::LOG_REFUSED).collect();
+    assert_eq!(said.len(), 1);
+    assert!(said[0].starts_with("governor| the disk holds no usable log (invalid-state (E3))"), "{said:?}");
+    assert!(SPECS.iter().all(|s| !w.runs(s.child_id)), "no worknode starts");
+    type_line(&mut g, &mut w, "list", 3);
+    assert_eq!(lines_with(&w, "governor| worknode0 #0: Held, Running").count(), 1);
+    type_line(&mut g, &mut w, "halt worknode0", 4);
+    assert_eq!(
+        lines_with(&w, "principal: halted").collect::<Vec<_>>(),
+        ["governor| principal: halted worknode0; audit record missing (invalid-state (E3))"]
+    );
+    type_line(&mut g, &mut w, "grant prober record 100 100", 5);
+    assert_eq!(lines_with(&w, m::NOT_DONE).count(), 1);
+    end(&w);
+}
+
+#[test]
+fn a_fault_is_recorded_and_the_child_stays_down() {
+    let (mut g, mut w) = started(&SPECS);
+    greet(&mut g, &mut w, "worknode0");
+    greet(&mut g, &mut w, "prober");
+    assert!(matches!(call(&mut g, &mut w, "spinner", &Request::Hello, 2), Ok(Reply::Welcome { .. })));
+    g.fault(&mut w, 4, "vm-fault addr=0x10 ip=0x200", 3);
+    assert!(!w.runs(4));
+    let line = lines_with(&w, m::CHILD).next().unwrap();
+    assert!(
+        line.starts_with("governor| child spinner faulted: vm-fault addr=0x10 ip=0x200; audit seq="),
+        "{line}"
+    );
+    assert_eq!(
+        lines_with(&w, m::BOOT_COMPLETE).next(),
+        Some("governor| boot complete children=3 ready=2 faulted=1 halted=0")
+    );
+    end(&w);
+}
+
+#[test]
+fn worknode_lines_are_escaped_and_printed_only_after_their_record() {
+    let (mut g, mut w) = started(&SPECS);
+    greet(&mut g, &mut w, "worknode0");
+    let forged = Request::Log { text: "x\ngovernor| boot complete".try_into().unwrap() };
+    assert_eq!(call(&mut g, &mut w, "worknode0", &forged, 4), Ok(Reply::Ack));
+    assert!(w.lines().any(|l| l == "worknode0| x\\ngovernor| boot complete"));
+    let event = Request::Record { event: b"e".as_slice().try_into().unwrap() };
+    let Ok(Reply::Recorded { seq }) = call(&mut g, &mut w, "worknode0", &event, 5) else { panic!() };
+    let record = w.audit(seq).unwrap();
+    assert_eq!(
+        (record.what, record.reason, record.payload.as_slice()),
+        (What::Action(1), Reason::Allowed.code(), &b"e"[..])
+    );
+    end(&w);
+}
+
+#[test]
+fn undecodable_calls_are_recorded_denials() {
+    let (mut g, mut w) = started(&SPECS);
+    for bytes in [&[][..], &[2, 0][..], &[1, 9][..]] {
+        let response = g.call(&mut w, 1, Ok(bytes), 3);
+        assert!(matches!(response, Err(ErrorCode::Malformed | ErrorCode::UnsupportedVersion)));
+    }
+    assert_eq!(g.call(&mut w, 1, Err(ErrorCode::Malformed), 3), Err(ErrorCode::Malformed));
+    assert_eq!(lines_with(&w, "denied worknode0: malformed (a call on 0)").count(), 1);
+    assert_eq!(g.call(&mut w, 33, Ok(&[1, 0]), 3), Err(ErrorCode::Denied), "not a child's channel");
+    end(&w);
+}
+
+#[test]
+fn help_and_bad_lines_answer_without_changing_anything() {
+    let (mut g, mut w) = started(&SPECS);
+    type_line(&mut g, &mut w, "help", 1);
+    assert!(lines_with(&w, "grant <worknode> <actions>").next().is_some());
+    type_line(&mut g, &mut w, "reboot", 2);
+    type_line(&mut g, &mut w, "halt nobody", 3);
+    type_line(&mut g, &mut w, "resume worknode0", 4);
+    assert!(lines_with(&w, "unknown command (help lists the commands)").next().is_some());
+    assert!(lines_with(&w, "refused: no worknode of that name").next().is_some());
+    assert!(lines_with(&w, "refused: it is not suspended").next().is_some());
+    assert!(
+        w.effects.iter().filter(|e| matches!(e, Effect::Appended { .. })).count() == 3,
+        "only the starts"
+    );
+    type_line(&mut g, &mut w, "list", 5);
+    assert!(lines_with(&w, "cap 3: record,log on 0, forever (live)").next().is_some(), "actions by name");
+    end(&w);
+}
