@@ -277,8 +277,9 @@ check-nostd:
 	done
 
 # Formatting and clippy, warnings as errors, on the three workspaces: the
-# host crates, the fuzz targets, and the PDs of every profile (for ARCH,
-# with the SDK's libsel4 headers; skipped, loudly, without the SDK).
+# host crates, the fuzz targets, and the PDs of every profile on every arch
+# (drivers differ per board; needs the SDK's libsel4 headers: skipped,
+# loudly, without the SDK).
 PROFILES := default test bench bench-gate
 lint: host-tools
 	cargo fmt --all --check
@@ -289,7 +290,9 @@ lint: host-tools
 ifeq ($(sdk-present),)
 	@echo "clippy of the PDs SKIPPED: no Microkit SDK $(MICROKIT_VERSION) at '$(MICROKIT_SDK)'"
 else
-	@for profile in $(PROFILES); do $(MAKE) --no-print-directory lint-pds-$$profile || exit 1; done
+	@for arch in $(ALL_ARCHES); do for profile in $(PROFILES); do \
+		$(MAKE) --no-print-directory lint-pds-$$profile ARCH=$$arch || exit 1; \
+	done; done
 endif
 
 # clippy on the PDs of one profile.

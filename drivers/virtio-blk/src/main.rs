@@ -107,10 +107,10 @@ fn find_device(regs: Region) -> MmioTransport<'static> {
             core::ptr::NonNull::new((regs + offset) as *mut VirtIOHeader).expect("register page at 0");
         // SAFETY: [regs, regs + 0x1000) is the device page mapped uncached
         // in this PD (system.xml), and offset + 0x200 stays inside it.
-        if let Ok(transport) = unsafe { MmioTransport::new(header, 0x200) } {
-            if transport.device_type() == DeviceType::Block {
-                return transport;
-            }
+        if let Ok(transport) = unsafe { MmioTransport::new(header, 0x200) }
+            && transport.device_type() == DeviceType::Block
+        {
+            return transport;
         }
     }
     panic!("no virtio-blk device in the register page: QEMU needs -device virtio-blk-device (see qemu/)");

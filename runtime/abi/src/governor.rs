@@ -10,13 +10,15 @@
 //!
 //! Boot protocol (see `docs/architecture.md`):
 //!
-//! 1. each worknode calls [`Request::Hello`] from its `init`; the governor
-//!    answers [`Reply::Welcome`];
-//! 2. once every child has greeted (or faulted), the governor notifies each
-//!    greeted worknode on its channel: "start";
-//! 3. on that notification the worknode calls [`Request::Ready`]; the
-//!    governor answers [`Reply::Ack`]. When every child is ready or faulted,
-//!    boot is complete.
+//! 1. each worknode calls [`Request::Hello`] from its `init` (which runs
+//!    once the governor lets its thread run: when the log is ready); the
+//!    governor answers [`Reply::Welcome`] and notifies it on its channel,
+//!    at once: "start";
+//! 2. on that notification the worknode calls [`Request::Ready`]; the
+//!    governor answers [`Reply::Ack`]. When every child is ready, faulted
+//!    or halted, boot is complete.
+//!
+//! Every answer waits until its audit record is durable.
 //!
 //! A worknode has no console of its own: it asks the governor to write a
 //! line for it ([`Request::Log`]). Output is an effect like any other, so it

@@ -239,10 +239,10 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
                 };
                 let Actor::Worknode(name) = audit.actor else {
                     covers.push(Cover::Named(*seq));
-                    if audit.what == What::Control(Control::Resume as u16) {
-                        if let Some(spec) = specs.get(audit.resource as usize) {
-                            covers.push(Cover::Start(spec.name.into()));
-                        }
+                    if audit.what == What::Control(Control::Resume as u16)
+                        && let Some(spec) = specs.get(audit.resource as usize)
+                    {
+                        covers.push(Cover::Start(spec.name.into()));
                     }
                     continue;
                 };
@@ -449,7 +449,7 @@ pub fn drive(bytes: &[u8]) -> Result<SimWorld, String> {
         let mut fail_safe = false;
         match op % 10 {
             0 => g.notified(&mut w, 1 << LOG, now),
-            1 | 2 | 3 | 4 => {
+            1..=4 => {
                 let spec = SPECS[usize::from(input.next()) % SPECS.len()];
                 if !w.runs(spec.child_id) {
                     continue;

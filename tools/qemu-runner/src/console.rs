@@ -12,7 +12,7 @@
 //! 2. `grant prober record 100 <LEASE_MS>`: the prober is allowed, then,
 //!    once the lease runs out, refused (`expired`);
 //! 3. a second, long grant: allowed again; the host's wall clock jumps an
-//!    hour ahead ([`Step::StepClock`]) and the prober stays allowed (leases
+//!    hour ahead ([`Step::JumpClock`]) and the prober stays allowed (leases
 //!    run on a monotonic clock); `revoke` it: refused (`revoked`);
 //! 4. `halt spinner`: halted, and the recorder records again afterwards
 //!    (the rest keep working);
@@ -53,7 +53,7 @@ pub enum Step {
     /// Type this line.
     Type(String),
     /// Move the host's wall clock an hour ahead.
-    StepClock,
+    JumpClock,
     /// Keep reading.
     Wait,
     /// The verdict.
@@ -271,7 +271,7 @@ impl Session {
             (Stage::AllowedAgain, Some(Answer::Allowed(_))) => {
                 self.allowed += 1;
                 self.stage = Stage::AfterStep;
-                return Step::StepClock;
+                return Step::JumpClock;
             }
             (Stage::AfterStep, Some(Answer::Allowed(_))) if recorded_prober => {
                 self.after_step += 1;
@@ -444,7 +444,7 @@ mod tests {
         for (line, next) in SCRIPT {
             let want = match *next {
                 "" => Step::Wait,
-                "STEP" => Step::StepClock,
+                "STEP" => Step::JumpClock,
                 t => typed(t),
             };
             assert_eq!(feed(&mut s, line), want, "{line}");

@@ -378,7 +378,7 @@ fn console_session(
                 println!("  > {command}");
                 qemu.send(&command)?;
             }
-            console::Step::StepClock => {
+            console::Step::JumpClock => {
                 println!("  > (the host's wall clock jumps an hour ahead)");
                 clock.jump(3600)?;
             }

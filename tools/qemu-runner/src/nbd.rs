@@ -460,7 +460,7 @@ mod tests {
         assert!(cut.kept > 0 && cut.lost > 0 && cut.torn > 0, "{cut:?}");
         let after = std::fs::read(&image).unwrap();
         assert_eq!(after[512..1536], [1; 1024], "flushed data survives any cut");
-        assert!(after[3584..7168].iter().any(|&b| b == 2) && after[3584..7168].iter().any(|&b| b == 0));
+        assert!(after[3584..7168].contains(&2) && after[3584..7168].contains(&0));
     }
 
     #[test]
