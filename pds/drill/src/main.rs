@@ -24,9 +24,7 @@ const UNMAPPED: usize = 0x10;
 
 #[protection_domain]
 fn init() -> Drill {
-    if let Err(e) = GOVERNOR.hello() {
-        panic!("drill: hello refused: {e}");
-    }
+    GOVERNOR.greet("drill");
     Drill
 }
 

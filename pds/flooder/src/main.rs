@@ -15,7 +15,7 @@
 #![forbid(unsafe_code)]
 
 use sel4_microkit::{ChannelSet, Handler, Infallible, protection_domain};
-use worknode_pd_governed::{Governor, log, markers};
+use worknode_pd_governed::{Governor, log};
 
 mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
@@ -33,9 +33,7 @@ pub const REPORT: u32 = 20_000;
 
 #[protection_domain]
 fn init() -> Flooder {
-    if let Err(e) = GOVERNOR.hello() {
-        panic!("flooder: hello refused: {e}");
-    }
+    GOVERNOR.greet("flooder");
     Flooder
 }
 
@@ -45,13 +43,9 @@ impl Handler for Flooder {
     type Error = Infallible;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
-        if !channels.contains(GOVERNOR.channel()) {
+        if !GOVERNOR.started(channels, "flooder") {
             return Ok(());
         }
-        if let Err(e) = GOVERNOR.ready() {
-            panic!("flooder: ready refused: {e}");
-        }
-        log!(GOVERNOR, "{}", markers::READY_ACKNOWLEDGED);
         let mut refused = 0u32;
         for n in 1..=REQUESTS {
             if GOVERNOR.record_to(RESOURCE, b"flood").is_err() {

@@ -30,7 +30,7 @@
 
 use sel4_microkit::{ChannelSet, Handler, Infallible, MessageInfo, protection_domain};
 use worknode_abi::governor::{Reply, Request};
-use worknode_pd_governed::{Governor, log, markers};
+use worknode_pd_governed::{Governor, log};
 
 mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
@@ -46,9 +46,7 @@ const EVENT: [u8; 16] = [0x5A; 16];
 
 #[protection_domain]
 fn init() -> GateBench {
-    if let Err(e) = GOVERNOR.hello() {
-        panic!("gate_bench: hello refused: {e}");
-    }
+    GOVERNOR.greet("gate_bench");
     GateBench
 }
 
@@ -89,13 +87,9 @@ impl Handler for GateBench {
     type Error = Infallible;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
-        if !channels.contains(GOVERNOR.channel()) {
+        if !GOVERNOR.started(channels, "gate_bench") {
             return Ok(());
         }
-        if let Err(e) = GOVERNOR.ready() {
-            panic!("gate_bench: ready refused: {e}");
-        }
-        log!(GOVERNOR, "{}", markers::READY_ACKNOWLEDGED);
         for round in 0..ROUNDS {
             match self.ppc_phase() {
                 Some(ns) => log!(GOVERNOR, "round {round} ppc calls={CALLS} ns={ns}"),

@@ -13,7 +13,7 @@
 
 use core::fmt;
 
-use sel4_microkit::Channel;
+use sel4_microkit::{Channel, ChannelSet};
 use worknode_abi::ErrorCode;
 use worknode_abi::governor::{Reply, Request, log_text};
 
@@ -63,6 +63,27 @@ impl Governor {
     /// The answer to "start".
     pub fn ready(&self) -> Result<(), ErrorCode> {
         self.call(&Request::Ready).map(|_| ())
+    }
+
+    /// `Hello`, from `init`. A worknode the governor does not welcome can
+    /// do nothing, so a refusal panics, naming `who`: the PD faults, and
+    /// the governor records the fault and stops it.
+    pub fn greet(&self, who: &str) -> Welcome {
+        self.hello().unwrap_or_else(|e| panic!("{who}: hello refused: {e}"))
+    }
+
+    /// For a notification: whether it is the governor's "start". If it
+    /// is, answers `Ready` (a refusal panics, as in [`Governor::greet`])
+    /// and says so on the console ([`markers::READY_ACKNOWLEDGED`]).
+    pub fn started(&self, channels: ChannelSet, who: &str) -> bool {
+        if !channels.contains(self.channel) {
+            return false;
+        }
+        if let Err(e) = self.ready() {
+            panic!("{who}: ready refused: {e}");
+        }
+        let _ = self.log(format_args!("{}", markers::READY_ACKNOWLEDGED));
+        true
     }
 
     /// A console line (cut, and marked, if too long); see [`log!`].

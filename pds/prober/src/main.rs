@@ -22,7 +22,7 @@
 use sel4_microkit::{ChannelSet, Handler, Infallible, protection_domain};
 use worknode_abi::ErrorCode;
 use worknode_abi::governor::log_text;
-use worknode_pd_governed::{Governor, log, markers};
+use worknode_pd_governed::{Governor, log};
 
 /// Channel ids generated from the rendered system.xml.
 mod system {
@@ -48,9 +48,7 @@ enum Answer {
 
 #[protection_domain]
 fn init() -> Prober {
-    if let Err(e) = GOVERNOR.hello() {
-        panic!("prober: hello refused: {e}");
-    }
+    GOVERNOR.greet("prober");
     Prober
 }
 
@@ -60,13 +58,9 @@ impl Handler for Prober {
     type Error = Infallible;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
-        if !channels.contains(GOVERNOR.channel()) {
+        if !GOVERNOR.started(channels, "prober") {
             return Ok(());
         }
-        if let Err(e) = GOVERNOR.ready() {
-            panic!("prober: ready refused: {e}");
-        }
-        log!(GOVERNOR, "{}", markers::READY_ACKNOWLEDGED);
         let mut last = None;
         for attempt in 0..ATTEMPTS {
             let text = log_text(format_args!("probe {attempt}"));

@@ -12,7 +12,7 @@
 
 use sel4_microkit::{ChannelSet, Handler, Infallible, protection_domain};
 use worknode_abi::governor::log_text;
-use worknode_pd_governed::{Governor, log, markers};
+use worknode_pd_governed::{Governor, log};
 
 mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
@@ -24,9 +24,7 @@ const EVENTS: u32 = 20_000;
 
 #[protection_domain]
 fn init() -> Recorder {
-    if let Err(e) = GOVERNOR.hello() {
-        panic!("recorder: hello refused: {e}");
-    }
+    GOVERNOR.greet("recorder");
     Recorder
 }
 
@@ -36,13 +34,9 @@ impl Handler for Recorder {
     type Error = Infallible;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
-        if !channels.contains(GOVERNOR.channel()) {
+        if !GOVERNOR.started(channels, "recorder") {
             return Ok(());
         }
-        if let Err(e) = GOVERNOR.ready() {
-            panic!("recorder: ready refused: {e}");
-        }
-        log!(GOVERNOR, "{}", markers::READY_ACKNOWLEDGED);
         for k in 0..EVENTS {
             let text = log_text(format_args!("recorder event {k}"));
             if let Err(e) = GOVERNOR.record(text.as_bytes()) {

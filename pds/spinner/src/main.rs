@@ -12,7 +12,7 @@
 #![forbid(unsafe_code)]
 
 use sel4_microkit::{ChannelSet, Handler, Infallible, protection_domain};
-use worknode_pd_governed::{Governor, log, markers};
+use worknode_pd_governed::{Governor, log};
 
 /// Channel ids generated from the rendered system.xml.
 mod system {
@@ -26,7 +26,7 @@ pub const SPINNING: &str = "spinning forever";
 
 #[protection_domain]
 fn init() -> Spinner {
-    let _ = GOVERNOR.hello();
+    GOVERNOR.greet("spinner");
     Spinner
 }
 
@@ -35,9 +35,10 @@ struct Spinner;
 impl Handler for Spinner {
     type Error = Infallible;
 
-    fn notified(&mut self, _channels: ChannelSet) -> Result<(), Self::Error> {
-        let _ = GOVERNOR.ready();
-        log!(GOVERNOR, "{}", markers::READY_ACKNOWLEDGED);
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
+        if !GOVERNOR.started(channels, "spinner") {
+            return Ok(());
+        }
         log!(GOVERNOR, "{SPINNING}");
         loop {
             core::hint::spin_loop();

@@ -25,12 +25,8 @@ const GOVERNOR: Governor = Governor::new(system::channel::GOVERNOR);
 #[protection_domain]
 fn init() -> Worknode {
     let name = pd_name().unwrap_or("worknode?");
-    match GOVERNOR.hello() {
-        Ok(welcome) => {
-            log!(GOVERNOR, "welcomed by the governor as #{} of {}", welcome.worknode, welcome.children)
-        }
-        Err(e) => panic!("{name}: hello refused: {e}"),
-    }
+    let welcome = GOVERNOR.greet(name);
+    log!(GOVERNOR, "welcomed by the governor as #{} of {}", welcome.worknode, welcome.children);
     Worknode { name }
 }
 
@@ -42,12 +38,8 @@ impl Handler for Worknode {
     type Error = Infallible;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
-        if !channels.contains(GOVERNOR.channel()) {
+        if !GOVERNOR.started(channels, self.name) {
             return Ok(());
-        }
-        match GOVERNOR.ready() {
-            Ok(()) => log!(GOVERNOR, "{}", markers::READY_ACKNOWLEDGED),
-            Err(e) => panic!("{}: ready refused: {e}", self.name),
         }
         match GOVERNOR.record(b"started") {
             Ok(seq) => log!(GOVERNOR, "{}{seq}", markers::STARTED_EVENT),

@@ -125,6 +125,11 @@ impl fmt::Display for Asked {
     }
 }
 
+/// A request refused because it came out of turn in the boot protocol.
+fn out_of_turn(what: What, resource: u32) -> Key {
+    Key { reason: Reason::OutOfTurn, what, resource, cap: None }
+}
+
 /// A resource range as the console writes it: `7` or `40-49`.
 struct Span(u32, u32);
 
@@ -262,7 +267,8 @@ impl Governor {
             Ok(request) => request,
             Err(error) => {
                 let lineage = self.gate.boot_lineage(index);
-                self.deny(w, index, What::Action(0), 0, Reason::Malformed, lineage, None, &[], now);
+                let key = Key { reason: Reason::Malformed, what: What::Action(0), resource: 0, cap: None };
+                self.deny(w, index, key, lineage, &[], now);
                 return Err(error);
             }
         };
@@ -283,7 +289,7 @@ impl Governor {
             w.print(format_args!("{}child id {child_id} faulted, but it is not a child", m::GOVERNOR));
             return;
         };
-        let _ = self.settle_run(w, index, now);
+        let _ = self.settle_run(w, index);
         let name = self.name(index);
         let record = gate::lifecycle_record(
             name,
@@ -318,10 +324,10 @@ impl Governor {
         let lineage = self.gate.boot_lineage(index);
         let Some(&child) = self.children.get(index) else { return Err(ErrorCode::Internal) };
         if child.stage != Stage::Started {
-            let what = What::Lifecycle(Lifecycle::Greeted as u8);
-            return Err(self.deny(w, index, what, index as u32, Reason::OutOfTurn, lineage, None, &[], now));
+            let key = out_of_turn(What::Lifecycle(Lifecycle::Greeted as u8), index as u32);
+            return Err(self.deny(w, index, key, lineage, &[], now));
         }
-        self.settle_run(w, index, now)?;
+        self.settle_run(w, index)?;
         let name = child.spec.name;
         let record =
             gate::lifecycle_record(name, lineage, Lifecycle::Greeted, Reason::Allowed, index, &[], now);
@@ -340,10 +346,10 @@ impl Governor {
         let lineage = self.gate.boot_lineage(index);
         let Some(&child) = self.children.get(index) else { return Err(ErrorCode::Internal) };
         if child.stage != Stage::Greeted {
-            let what = What::Lifecycle(Lifecycle::Ready as u8);
-            return Err(self.deny(w, index, what, index as u32, Reason::OutOfTurn, lineage, None, &[], now));
+            let key = out_of_turn(What::Lifecycle(Lifecycle::Ready as u8), index as u32);
+            return Err(self.deny(w, index, key, lineage, &[], now));
         }
-        self.settle_run(w, index, now)?;
+        self.settle_run(w, index)?;
         let name = child.spec.name;
         let record =
             gate::lifecycle_record(name, lineage, Lifecycle::Ready, Reason::Allowed, index, &[], now);
@@ -376,23 +382,14 @@ impl Governor {
         let what = What::Action(action.0);
         if !in_turn {
             let lineage = self.gate.boot_lineage(index);
-            return Err(self.deny(w, index, what, resource, Reason::OutOfTurn, lineage, None, bytes, now));
+            return Err(self.deny(w, index, out_of_turn(what, resource), lineage, bytes, now));
         }
         let decision = self.gate.decide(index, child.standing, None, action, resource, now);
         if !decision.allowed() {
-            return Err(self.deny(
-                w,
-                index,
-                what,
-                resource,
-                decision.reason,
-                decision.lineage,
-                decision.cap,
-                bytes,
-                now,
-            ));
+            let key = Key { reason: decision.reason, what, resource, cap: decision.cap };
+            return Err(self.deny(w, index, key, decision.lineage, bytes, now));
         }
-        self.settle_run(w, index, now)?;
+        self.settle_run(w, index)?;
         let name = child.spec.name;
         let seq = self.append(
             w,
@@ -416,21 +413,18 @@ impl Governor {
     /// denials, counts the rest ([`crate::coalesce`]). Returns the error
     /// the worknode is answered with; the refusal stands whether or not the
     /// record could be written.
-    #[allow(clippy::too_many_arguments)]
     fn deny(
         &mut self,
         w: &mut impl World,
         index: usize,
-        what: What,
-        resource: u32,
-        reason: Reason,
+        key: Key,
         lineage: Lineage,
-        cap: Option<u32>,
         bytes: &[u8],
         now: Millis,
     ) -> ErrorCode {
+        let Key { reason, what, resource, cap } = key;
+        debug_assert_ne!(reason, Reason::Allowed, "only refusals are denials");
         let error = reason.error().unwrap_or(ErrorCode::Internal);
-        let key = Key { reason, what, resource, cap };
         match self.denials.denied(index, key, now) {
             Seen::Repeat { flush: false } => return error,
             Seen::Repeat { flush: true } => {
@@ -439,7 +433,7 @@ impl Governor {
             }
             Seen::New => {}
         }
-        if self.settle_run(w, index, now).is_err() {
+        if self.settle_run(w, index).is_err() {
             return error;
         }
         let name = self.name(index);
@@ -484,7 +478,7 @@ impl Governor {
 
     /// Writes the count of child `index`'s unrecorded repeats, if any, and
     /// ends its run: before any other record of that child.
-    fn settle_run(&mut self, w: &mut impl World, index: usize, _now: Millis) -> Result<(), ErrorCode> {
+    fn settle_run(&mut self, w: &mut impl World, index: usize) -> Result<(), ErrorCode> {
         self.write_repeats(w, index)?;
         self.denials.close(index);
         Ok(())
@@ -774,7 +768,7 @@ impl Governor {
             Planned::Revoked { cap, .. } => (Control::Revoke, cap, Some(cap)),
         };
         if let Some(child) = child {
-            let _ = self.settle_run(w, child, now);
+            let _ = self.settle_run(w, child);
         }
         match self.append(w, &gate::control_record(control, resource, cap, line, now), Room::Ordinary) {
             Ok(seq) => {
@@ -815,7 +809,7 @@ impl Governor {
         };
         // Its repeats are recorded before its stop (best effort: the stop
         // does not wait for them).
-        let _ = self.settle_run(w, index, now);
+        let _ = self.settle_run(w, index);
         let audited = self.append_stop(w, &gate::control_record(control, index as u32, None, line, now));
         let stopped = if child.runs() { w.stop(child.spec.child_id) } else { Ok(()) };
         if let Some(child) = self.children.get_mut(index) {
