@@ -130,7 +130,6 @@ impl Ledger {
                 self.boots += 1;
                 self.recovered = 0;
                 self.lost += self.acked;
-                self.acked = 0;
                 return Err(format!(
                     "the disk holds no usable log any more: {} acknowledged records lost",
                     self.lost
