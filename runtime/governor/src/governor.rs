@@ -321,45 +321,47 @@ impl Governor {
     // --- worknode requests ---------------------------------------------
 
     fn hello(&mut self, w: &mut impl World, index: usize, now: Millis) -> Response {
-        let lineage = self.gate.boot_lineage(index);
-        let Some(&child) = self.children.get(index) else { return Err(ErrorCode::Internal) };
-        if child.stage != Stage::Started {
-            let key = out_of_turn(What::Lifecycle(Lifecycle::Greeted as u8), index as u32);
-            return Err(self.deny(w, index, key, lineage, &[], now));
-        }
-        self.settle_run(w, index)?;
-        let name = child.spec.name;
-        let record =
-            gate::lifecycle_record(name, lineage, Lifecycle::Greeted, Reason::Allowed, index, &[], now);
-        let seq = self.append(w, &record, Room::Ordinary)?;
-        if let Some(child) = self.children.get_mut(index) {
-            child.stage = Stage::Greeted;
-        }
-        w.print(format_args!("{}{name}, welcomed as #{index}; {}{seq}", m::HELLO, m::AUDIT_SEQ));
+        let (spec, seq) = self.advance(w, index, Stage::Started, Stage::Greeted, Lifecycle::Greeted, now)?;
+        w.print(format_args!("{}{}, welcomed as #{index}; {}{seq}", m::HELLO, spec.name, m::AUDIT_SEQ));
         // "start": the worknode may act once it has seen it.
-        w.notify(child.spec.channel);
+        w.notify(spec.channel);
         // Both fit in u16: at most MAX_CHILDREN children.
         Ok(Reply::Welcome { worknode: index as u16, children: self.children.len() as u16 })
     }
 
     fn ready(&mut self, w: &mut impl World, index: usize, now: Millis) -> Response {
+        let (spec, seq) = self.advance(w, index, Stage::Greeted, Stage::Ready, Lifecycle::Ready, now)?;
+        w.print(format_args!("{}{}{}{seq}", m::GOVERNOR, spec.name, m::IS_READY));
+        self.check_boot(w);
+        Ok(Reply::Ack)
+    }
+
+    /// Moves child `index` from stage `from` to `to`, recorded as `step`
+    /// before it moves. A request in any other stage is out of turn: a
+    /// denial, recorded and coalesced like any other.
+    fn advance(
+        &mut self,
+        w: &mut impl World,
+        index: usize,
+        from: Stage,
+        to: Stage,
+        step: Lifecycle,
+        now: Millis,
+    ) -> Result<(ChildSpec, u64), ErrorCode> {
         let lineage = self.gate.boot_lineage(index);
         let Some(&child) = self.children.get(index) else { return Err(ErrorCode::Internal) };
-        if child.stage != Stage::Greeted {
-            let key = out_of_turn(What::Lifecycle(Lifecycle::Ready as u8), index as u32);
+        if child.stage != from {
+            let key = out_of_turn(What::Lifecycle(step as u8), index as u32);
             return Err(self.deny(w, index, key, lineage, &[], now));
         }
         self.settle_run(w, index)?;
-        let name = child.spec.name;
-        let record =
-            gate::lifecycle_record(name, lineage, Lifecycle::Ready, Reason::Allowed, index, &[], now);
+        let record = gate::lifecycle_record(child.spec.name, lineage, step, Reason::Allowed, index, &[], now);
         let seq = self.append(w, &record, Room::Ordinary)?;
         if let Some(child) = self.children.get_mut(index) {
-            child.stage = Stage::Ready;
+            debug_assert_eq!(child.stage, from, "nothing moved it while its record was written");
+            child.stage = to;
         }
-        w.print(format_args!("{}{name}{}{seq}", m::GOVERNOR, m::IS_READY));
-        self.check_boot(w);
-        Ok(Reply::Ack)
+        Ok((child.spec, seq))
     }
 
     /// A worknode asks to `action` on `resource` with `bytes` (its line or
