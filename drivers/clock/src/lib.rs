@@ -1,6 +1,8 @@
 //! A monotonic clock in nanoseconds since the clock was opened, for the
-//! governor's leases (the "timer part of an existing PD": reading a clock
-//! needs no interrupt, so no timer PD and no call per reading).
+//! governor's leases and the timer PD (drivers/timer), which owns the
+//! device and its comparator. The governor reads the counter itself, from
+//! a read-only mapping: reading a clock needs no interrupt, so no call per
+//! reading.
 //!
 //! The source per board (`cfg(clock)`, from tools/sysdesc `BOARDS`):
 //! - aarch64 (`qemu_virt_aarch64`): the ARM generic timer's physical
@@ -15,10 +17,9 @@
 //!   ticks at the period its capabilities register states. The TSC's
 //!   frequency is unknown to a PD (seL4 keeps it in the boot info).
 //!
-//! Rejected: a timer PD answering "now" by protected call, which would add
-//! a call to every gate decision (the gate's budget is two round trips,
-//! issue 5); a timer PD will still come for timeouts (scheduled work,
-//! election timeouts), which do need interrupts.
+//! Rejected: the timer PD answering "now" by protected call, which would
+//! add a call to every gate decision (the gate's budget is two round
+//! trips, issue 5). The timer PD serves timeouts, which need interrupts.
 
 #![no_std]
 #![deny(unsafe_code)]
@@ -62,6 +63,14 @@ impl Clock {
         now
     }
 
+    /// The raw device reading at which this clock reads `ns`, rounded up,
+    /// so a comparator set to it never fires before the clock reads `ns`.
+    pub fn ticks_at(&self, ns: u64) -> u64 {
+        let raw_ns = u128::from(self.origin.saturating_add(ns));
+        let scale = u128::from(self.scale);
+        u64::try_from((raw_ns << 32).div_ceil(scale)).unwrap_or(u64::MAX)
+    }
+
     /// Milliseconds since [`Clock::open`].
     pub fn now_ms(&self) -> u64 {
         self.now_ns() / 1_000_000
@@ -101,14 +110,36 @@ impl Clock {
         1 << 32
     }
 
-    fn raw_ns(&self) -> u64 {
+    /// One reading: TIME_LOW (offset 0), which latches TIME_HIGH (offset
+    /// 4) for the next read of it.
+    fn read_pair(&self) -> u64 {
         let base = self.regs as *const u32;
-        // SAFETY: `open`'s contract: `regs` maps the goldfish RTC. Reading
-        // TIME_LOW (offset 0) latches TIME_HIGH (offset 4), so the two
-        // reads form one 64-bit value.
+        // SAFETY: `open`'s contract: `regs` maps the goldfish RTC.
         let (low, high) = unsafe { (base.read_volatile(), base.add(1).read_volatile()) };
-        // Already nanoseconds: the scale is one.
-        self.ticks_to_ns((u64::from(high) << 32) | u64::from(low))
+        (u64::from(high) << 32) | u64::from(low)
+    }
+
+    /// Two PDs read this RTC: the governor and the timer PD, which runs at
+    /// a higher priority and can preempt the governor between the two
+    /// halves of a reading. Its own reading then latches a later high
+    /// half, which is one more than the governor's low half belongs with
+    /// if the low half carried in between: a reading about 4.3 s ahead.
+    /// A preempting reading comes after the carry, so the governor's next
+    /// reading is whole: take a reading only when the one before it is at
+    /// most 1 ms older. At most four tries (each torn reading needs
+    /// another carry, 4.3 s later); then no reading (0), which `now_ns`
+    /// turns into the last reading handed out.
+    fn raw_ns(&self) -> u64 {
+        let mut before = self.read_pair();
+        for _ in 0..4 {
+            let after = self.read_pair();
+            if after.checked_sub(before).is_some_and(|d| d < 1_000_000) {
+                // Already nanoseconds: the scale is one.
+                return self.ticks_to_ns(after);
+            }
+            before = after;
+        }
+        0
     }
 }
 
@@ -127,12 +158,12 @@ impl Clock {
         let capabilities = unsafe { base.byte_add(Self::CAPABILITIES).read_volatile() };
         let period_fs = capabilities >> 32;
         assert!(period_fs > 0 && period_fs <= 100_000_000, "HPET period {period_fs} fs out of range");
-        // SAFETY: as above; setting ENABLE_CNF (bit 0) starts the main
-        // counter and changes nothing else.
-        unsafe {
-            let config = base.byte_add(Self::CONFIGURATION);
-            config.write_volatile(config.read_volatile() | 1);
-        }
+        // SAFETY: as above. The timer PD, the device's owner, starts the
+        // main counter (ENABLE_CNF, bit 0) before any reader opens it (it
+        // runs first, at a higher priority); the governor's mapping is
+        // read-only.
+        let config = unsafe { base.byte_add(Self::CONFIGURATION).read_volatile() };
+        assert!(config & 1 != 0, "the HPET's counter is stopped: the timer PD starts it and must run first");
         // ns per tick = period_fs / 1e6, in 32.32 fixed point.
         ((u128::from(period_fs) << 32) / 1_000_000) as u64
     }

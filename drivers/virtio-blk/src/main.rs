@@ -21,7 +21,6 @@
 #![no_std]
 #![no_main]
 
-mod hal;
 #[cfg(virtio = "pci")]
 mod pci;
 
@@ -37,7 +36,7 @@ use virtio_drivers::transport::Transport;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use worknode_blkq::{Op, Queue, Request, Response, Status};
 
-use crate::hal::{DmaHal, Region};
+use worknode_driver_virtio_hal::{DmaHal, Region};
 
 /// Channel ids generated from the rendered system.xml.
 mod system {
@@ -134,7 +133,7 @@ fn init() -> Driver {
         region(*var!(data_vaddr: usize = 0), *var!(data_paddr: usize = 0), *var!(data_size: usize = 0));
     let queue_vaddr = *var!(queue_vaddr: usize = 0);
     let irq = Channel::new(*var!(irq_channel: usize = 0));
-    hal::set_regions(private, data, regs);
+    worknode_driver_virtio_hal::set_regions(private, &[data], regs);
 
     let mut transport = find_device(regs);
     let negotiated = transport.begin_init(Features::FLUSH | Features::VERSION_1);
@@ -177,7 +176,7 @@ impl Driver {
     fn header_and_status(&self, i: usize) -> (&'static mut [u8], &'static mut [u8]) {
         let header = self.private.vaddr + i * 16;
         let status = self.private.vaddr + 2048 + i;
-        // SAFETY: both ranges lie in the first `hal::RESERVED` bytes of the
+        // SAFETY: both ranges lie in the first `worknode_driver_virtio_hal::RESERVED` bytes of the
         // private DMA region, which the HAL never hands out, and slot i's
         // bytes are used only by the one request in slot i.
         unsafe {

@@ -12,7 +12,7 @@
 use virtio_drivers::transport::pci::PciTransport;
 use virtio_drivers::transport::pci::bus::{Command, ConfigurationAccess, DeviceFunction, PciRoot};
 
-use crate::hal::DmaHal;
+use worknode_driver_virtio_hal::DmaHal;
 
 const CONFIG_ADDRESS: u64 = 0xCF8;
 const CONFIG_DATA: u16 = 0xCFC;

@@ -55,8 +55,9 @@ fn init() -> Pd {
     let governor = Governor::new(&specs, config)
         .unwrap_or_else(|e| panic!("the system description cannot be governed: {e:?}"));
     // SAFETY: system.xml maps the clock device (goldfish RTC, HPET) at
-    // `clock_vaddr`, uncached, for the governor alone (the checker refuses
-    // any other PD a map of it); the generic timer needs none.
+    // `clock_vaddr`, uncached and read-only; its one writer is the timer
+    // PD (the checker's rule 9 refuses any other); the generic timer
+    // needs none.
     #[allow(unsafe_code)]
     let clock = unsafe { Clock::open(*sel4_microkit::var!(clock_vaddr: usize = 0)) };
     let kernel =

@@ -8,6 +8,7 @@
 //!   protected procedure call (a version byte, then a postcard body);
 //! - [`governor`]: the operations a worknode may ask of the governor;
 //! - [`log`]: the operations the governor may ask of the log PD;
+//! - [`timer`]: the clock and timeouts the timer PD offers its clients;
 //! - [`audit`]: the record the governor writes for every gate decision;
 //! - [`console`]: the principal's command lines, from the serial driver;
 //! - [`markers`]: the console lines other programs read.
@@ -24,7 +25,7 @@
 
 pub mod audit;
 pub mod bounded;
-mod bytes;
+pub mod bytes;
 pub mod console;
 pub mod error;
 pub mod flavors;
@@ -32,5 +33,6 @@ pub mod frame;
 pub mod governor;
 pub mod log;
 pub mod markers;
+pub mod timer;
 
 pub use error::ErrorCode;

@@ -396,3 +396,46 @@ mod audit {
         assert_eq!(AuditRecord::decode(&bytes), None, "truncated");
     }
 }
+
+/// The timer PD's API (any client to the timer), pinned and shown in
+/// docs/abi.md.
+#[test]
+fn timer_api() {
+    use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
+    let requests: [(&str, TimerRequest, &[u8]); 4] = [
+        ("`Now`", TimerRequest::Now, &[1, 0]),
+        (
+            "`Set { slot: 1, after_ns: 300, period_ns: 0 }`",
+            TimerRequest::Set { slot: 1, after_ns: 300, period_ns: 0 },
+            &[1, 1, 1, 0xAC, 0x02, 0],
+        ),
+        ("`Cancel { slot: 1 }`", TimerRequest::Cancel { slot: 1 }, &[1, 2, 1]),
+        ("`Fired`", TimerRequest::Fired, &[1, 3]),
+    ];
+    let responses: [(&str, TimerResponse, &[u8]); 4] = [
+        ("`Ok(Now { ns: 5 })`", Ok(TimerReply::Now { ns: 5 }), &[1, 0, 0, 5]),
+        ("`Ok(Done { ns: 5 })`", Ok(TimerReply::Done { ns: 5 }), &[1, 0, 1, 5]),
+        (
+            "`Ok(Fired { counts: [1, 0, 2, 0], ns: 5 })`",
+            Ok(TimerReply::Fired { counts: [1, 0, 2, 0], ns: 5 }),
+            &[1, 0, 2, 1, 0, 2, 0, 5],
+        ),
+        ("`Err(malformed)`", Err(ErrorCode::Malformed), &[1, 1, 1]),
+    ];
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
+    let shown = |name: &str, bytes: &[u8]| {
+        let bytes = format!("`{}`", hex(bytes));
+        doc.lines().any(|l| l.contains(name) && l.contains(&bytes))
+    };
+    for (name, message, bytes) in &requests {
+        assert_eq!(encoded(message), *bytes, "{message:?}");
+        assert_eq!(frame::decode::<TimerRequest>(bytes).as_ref(), Ok(message));
+        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
+    }
+    for (name, message, bytes) in &responses {
+        assert_eq!(encoded(message), *bytes, "{message:?}");
+        assert_eq!(frame::decode::<TimerResponse>(bytes).as_ref(), Ok(message));
+        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
+    }
+}

@@ -34,6 +34,7 @@ mod gate_bench;
 mod machine;
 mod nbd;
 mod serial;
+mod ticker;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -321,12 +322,35 @@ fn test(target: &Target, system: &Path, timeout: Duration, transcript: &Path) ->
         let deadline = node.qemu.started + 3 * timeout;
         verdict = console_session(&mut node.qemu, session, deadline, &clock)?;
     }
+    let timed = std::sync::Arc::clone(&node.qemu.timed);
     let cut = node.power_cut(&mut crash::Random::new(11))?;
     // What the session saw decided must be in the audit trail on the disk.
     if let (Verdict::Pass, Some(session)) = (&verdict, session.as_mut())
         && let Err(why) = session.check_audit(&audit_export(disk)?)
     {
         verdict = Verdict::Fail(why);
+    }
+    // The timer's test: the ticker's line, judged by the guest's clock and
+    // the host's.
+    let mut timer = String::new();
+    if let (Verdict::Pass, Some(_)) = (&verdict, system.pd_index("ticker")) {
+        let text = std::fs::read_to_string(transcript).unwrap_or_default();
+        let host = ticker::host_elapsed(&timed.lock().expect("no panics while held"));
+        let pds: Vec<&str> = system.pds.iter().map(|pd| pd.name.as_str()).collect();
+        match ticker::check(&text, &pds, host) {
+            Ok(t) => {
+                timer = format!(
+                    " timer_ticks={} timer_guest_ms={:.1} timer_host_ms={:.1} oneshots={} oneshot_early={} oneshot_worst_late_us={}",
+                    t.ticks,
+                    t.elapsed_us as f64 / 1000.0,
+                    host.map_or(f64::NAN, |h| h.as_secs_f64() * 1000.0),
+                    t.one_shots,
+                    t.early,
+                    t.worst_late_us
+                )
+            }
+            Err(why) => verdict = Verdict::Fail(why),
+        }
     }
     let mut refused = String::new();
     if let (Verdict::Pass, true) = (&verdict, session_runs) {
@@ -355,7 +379,7 @@ fn test(target: &Target, system: &Path, timeout: Duration, transcript: &Path) ->
         )
     });
     println!(
-        "arch={} boot_s={boot_s:.2} pds_ready={} faulted={}{console} unflushed_at_cut={}{refused} result={result}{reason}",
+        "arch={} boot_s={boot_s:.2} pds_ready={} faulted={}{console}{timer} unflushed_at_cut={}{refused} result={result}{reason}",
         target.arch,
         check.pds_ready(),
         check.faulted(),

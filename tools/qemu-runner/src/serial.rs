@@ -10,8 +10,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::machine::Machine;
 
@@ -34,7 +35,13 @@ pub struct Qemu {
     lines: Receiver<String>,
     /// When the process was started.
     pub started: Instant,
+    /// Console lines holding one of [`TIMED`], with when they arrived
+    /// (since `started`): the host's view of the guest's timing.
+    pub timed: Arc<Mutex<Vec<(Duration, String)>>>,
 }
+
+/// Markers whose lines [`Qemu::timed`] keeps with their arrival time.
+pub const TIMED: &[&str] = &["ticker| "];
 
 impl Qemu {
     /// Starts `machine` headless, with the serial console on a pipe, and
@@ -57,9 +64,14 @@ impl Qemu {
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let tx_err = tx.clone();
+        let timed = Arc::new(Mutex::new(Vec::new()));
+        let keep = Arc::clone(&timed);
         thread::spawn(move || {
             for line in read_lines(stdout) {
                 let _ = writeln!(log, "{line}");
+                if TIMED.iter().any(|m| line.contains(m)) {
+                    keep.lock().expect("no panics while held").push((started.elapsed(), line.clone()));
+                }
                 if tx.send(line).is_err() {
                     break;
                 }
@@ -72,7 +84,7 @@ impl Qemu {
                 }
             }
         });
-        Ok(Qemu { child, input, lines, started })
+        Ok(Qemu { child, input, lines, started, timed })
     }
 
     /// Types `line` on the guest's serial console, ending it with CR as a
@@ -116,7 +128,6 @@ fn read_lines(stream: impl Read) -> impl Iterator<Item = String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     fn shell(script: &str) -> Machine {
         // `sh -c script` ignores the QEMU console arguments appended after it.

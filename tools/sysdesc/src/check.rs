@@ -23,8 +23,13 @@
 //! 8. a governed PD maps no memory region that another PD maps: it shares
 //!    no memory with anyone, so everything it does reaches others through
 //!    the governor's gate;
-//! 9. no other PD maps a region the governor maps (its lease clock, whose
-//!    registers a writer could move, is the governor's alone).
+//! 9. no other PD maps a region the governor maps, with one exception: a
+//!    device region (fixed physical address) the governor maps read-only
+//!    and exactly one other PD, a driver outside the governor, maps. That
+//!    is the lease clock: the timer driver owns the device (its
+//!    comparator), and the governor reads the counter without a call.
+//!    A writer could move the clock's registers, so the one writer is a
+//!    driver in the trusted list, never a worknode and never two PDs.
 //!
 //! Rejected: a list of the regions governed PDs may not map (the disk's,
 //! the clock's). A list is only as good as the last time someone updated
@@ -70,7 +75,7 @@ pub fn check(system: &System) -> Result<(), Vec<Error>> {
 /// governor's memory is its own.
 fn check_memory(system: &System, governor: usize, errors: &mut Vec<Error>) {
     let mappers = |region: &str| -> Vec<usize> {
-        (0..system.pds.len()).filter(|&i| system.pds[i].maps.iter().any(|(mr, _)| mr == region)).collect()
+        (0..system.pds.len()).filter(|&i| system.pds[i].maps.iter().any(|m| m.mr == region)).collect()
     };
     for (index, pd) in system.pds.iter().enumerate() {
         let name = &pd.name;
@@ -86,7 +91,7 @@ fn check_memory(system: &System, governor: usize, errors: &mut Vec<Error>) {
                 };
                 errors.push(Error::at(*line, format!("'{name}' is governed and may not hold {what}")));
             }
-            for (region, line) in &pd.maps {
+            for crate::model::Map { mr: region, line, .. } in &pd.maps {
                 if system.region(region).is_some_and(|r| r.phys_addr.is_some()) {
                     errors.push(Error::at(
                         *line,
@@ -105,14 +110,27 @@ fn check_memory(system: &System, governor: usize, errors: &mut Vec<Error>) {
             }
         }
     }
-    for (region, _) in &system.pds[governor].maps {
-        for other in
-            mappers(region).into_iter().filter(|&o| o != governor && !system.is_descendant(o, governor))
-        {
+    for map in &system.pds[governor].maps {
+        let region = &map.mr;
+        let others: Vec<usize> = mappers(region)
+            .into_iter()
+            .filter(|&o| o != governor && !system.is_descendant(o, governor))
+            .collect();
+        let device = system.region(region).is_some_and(|r| r.phys_addr.is_some());
+        // Rule 9's exception: one driver owns the device, the governor reads it.
+        if device && !map.writable && others.len() == 1 {
+            continue;
+        }
+        for other in others {
             let pd = &system.pds[other];
+            let why = if device && map.writable {
+                " (the governor may share a device only by mapping it read-only)"
+            } else {
+                ""
+            };
             errors.push(Error::at(
                 pd.line,
-                format!("'{}' maps '{region}', which is the governor's alone", pd.name),
+                format!("'{}' maps '{region}', which is the governor's alone{why}", pd.name),
             ));
         }
     }
@@ -325,6 +343,28 @@ mod tests {
                 errors
                     .iter()
                     .any(|e| e.message.contains("'serial' maps 'clock_regs', which is the governor's alone"))
+            );
+        }
+    }
+
+    #[test]
+    fn the_governor_shares_its_clock_only_read_only_and_with_one_driver() {
+        let template =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../system.xml")).unwrap();
+        let governor_map = r#"<map mr="clock_regs" vaddr="0x4000000" perms="r""#;
+        assert!(template.contains(governor_map), "system.xml's governor reads its clock read-only");
+        let writable =
+            template.replacen(governor_map, r#"<map mr="clock_regs" vaddr="0x4000000" perms="rw""#, 1);
+        for board in ["qemu_virt_riscv64", "x86_64_generic"] {
+            assert!(
+                crate::render::render(&template, board, "test").is_ok(),
+                "{board}: the real description passes"
+            );
+            let errors = crate::render::render(&writable, board, "test").unwrap_err();
+            assert!(
+                errors.iter().any(|e| e.message.contains("'timer' maps 'clock_regs'")
+                    && e.message.contains("only by mapping it read-only")),
+                "{board}: {errors:?}"
             );
         }
     }

@@ -42,6 +42,22 @@ pub fn pd_config(system: &System, program: &str, source_name: &str) -> Result<St
     let all: Vec<String> = channels.iter().map(|(peer, id)| format!("({peer:?}, {id})")).collect();
     writeln!(out, "    pub const ALL: &[(&str, usize)] = &[{}];", all.join(", ")).unwrap();
     writeln!(out, "}}").unwrap();
+    if let Some(n) = &system.network {
+        writeln!(out, "/// The nodes' network (`<?worknode-network?>` in system.xml).").unwrap();
+        writeln!(out, "#[allow(dead_code)]").unwrap();
+        writeln!(out, "pub mod network {{").unwrap();
+        writeln!(out, "    /// The subnet's base address; node k is base + 1 + k.").unwrap();
+        writeln!(out, "    pub const SUBNET: [u8; 4] = {:?};", n.subnet).unwrap();
+        writeln!(out, "    /// The subnet's prefix length.").unwrap();
+        writeln!(out, "    pub const PREFIX_LEN: u8 = {};", n.prefix_len).unwrap();
+        writeln!(out, "    /// The TCP port of the message streams.").unwrap();
+        writeln!(out, "    pub const PORT: u16 = {};", n.port).unwrap();
+        writeln!(out, "    /// Most nodes in a cluster.").unwrap();
+        writeln!(out, "    pub const NODES: usize = {};", n.nodes).unwrap();
+        writeln!(out, "    /// Node k's MAC is this prefix, then k.").unwrap();
+        writeln!(out, "    pub const MAC_PREFIX: [u8; 5] = {:?};", n.mac_prefix).unwrap();
+        writeln!(out, "}}").unwrap();
+    }
     writeln!(out, "/// Children of this PD: (name, Microkit child id, this PD's channel id to it).").unwrap();
     writeln!(out, "#[allow(dead_code)]").unwrap();
     writeln!(out, "pub const CHILDREN: &[(&str, usize, usize)] = &[").unwrap();

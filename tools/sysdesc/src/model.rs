@@ -22,13 +22,24 @@ pub struct Pd {
     pub child_id: Option<usize>,
     /// Line of the element, for error messages.
     pub line: u32,
-    /// The memory regions it maps (`<map mr=...>`), with each map's line.
-    pub maps: Vec<(String, u32)>,
+    /// The memory regions it maps (`<map mr=...>`).
+    pub maps: Vec<Map>,
     /// What it holds besides memory and channels that reaches hardware or
     /// other address spaces: `<irq>`, `<ioport>`, `<virtual_machine>`, and
     /// `<setvar region_paddr=...>` (a region's physical address), each
     /// with its line.
     pub devices: Vec<(Device, u32)>,
+}
+
+/// A `<map>`: a memory region in a PD's address space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Map {
+    /// The region's name.
+    pub mr: String,
+    /// Line of the element.
+    pub line: u32,
+    /// Whether `perms` includes `w` (Microkit's default, `rw`, does).
+    pub writable: bool,
 }
 
 /// A capability to hardware, or to a region's physical memory, that a PD's
@@ -89,6 +100,93 @@ pub struct System {
     pub channels: Vec<Channel>,
     /// Every memory region, in file order.
     pub regions: Vec<Region>,
+    /// The nodes' network, from `<?worknode-network ...?>`, if declared.
+    pub network: Option<Network>,
+}
+
+/// The network every node of a cluster shares, declared once in
+/// system.xml as a processing instruction (which the Microkit tool
+/// ignores, so it survives rendering unchanged):
+///
+/// `<?worknode-network subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="02:57:4e:00:00"?>`
+///
+/// Node `k` (0-based) has MAC `mac_prefix:k` and IPv4 address
+/// `subnet + 1 + k`: the node number picks both, and no per-node file
+/// exists. Rejected alternative: a Worknode element that rendering
+/// removes, which the PDs' build scripts, reading the rendered file,
+/// would then not see.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Network {
+    /// The subnet's base address.
+    pub subnet: [u8; 4],
+    /// Its prefix length.
+    pub prefix_len: u8,
+    /// The TCP port of the message streams between nodes.
+    pub port: u16,
+    /// Most nodes a cluster may have.
+    pub nodes: u8,
+    /// The first five bytes of every node's MAC address.
+    pub mac_prefix: [u8; 5],
+}
+
+/// The processing instruction's target.
+pub const NETWORK_PI: &str = "worknode-network";
+
+impl Network {
+    /// Parses the instruction's text, `key="value"` pairs.
+    pub fn parse(text: &str) -> Result<Network, String> {
+        let mut pairs = std::collections::BTreeMap::new();
+        for pair in text.split_whitespace() {
+            let (key, value) =
+                pair.split_once('=').ok_or_else(|| format!("'{pair}' is not key=\"value\""))?;
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .ok_or_else(|| format!("{key}: quote the value"))?;
+            pairs.insert(key, value);
+        }
+        let get =
+            |key: &str| pairs.get(key).copied().ok_or_else(|| format!("{NETWORK_PI} needs {key}=\"...\""));
+        let (base, len) = get("subnet")?.split_once('/').ok_or("subnet: write it as a.b.c.d/len")?;
+        let subnet: std::net::Ipv4Addr = base.parse().map_err(|e| format!("subnet: {e}"))?;
+        let prefix_len: u8 = len.parse().map_err(|e| format!("subnet prefix: {e}"))?;
+        let nodes: u8 = get("nodes")?.parse().map_err(|e| format!("nodes: {e}"))?;
+        let port: u16 = get("port")?.parse().map_err(|e| format!("port: {e}"))?;
+        let mac: Vec<u8> = get("mac_prefix")?
+            .split(':')
+            .map(|b| u8::from_str_radix(b, 16))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("mac_prefix: {e}"))?;
+        let mac_prefix: [u8; 5] =
+            mac.try_into().map_err(|_| "mac_prefix: five bytes, like 02:57:4e:00:00")?;
+        let hosts = 1u64 << (32 - u32::from(prefix_len.min(32)));
+        if !(8..=30).contains(&prefix_len) || u64::from(nodes) + 2 > hosts || nodes == 0 {
+            return Err(format!(
+                "subnet /{prefix_len} cannot hold {nodes} nodes (prefix 8..=30, nodes >= 1)"
+            ));
+        }
+        if u32::from(subnet) & ((1u32 << (32 - prefix_len)) - 1) != 0 {
+            return Err(format!("subnet {subnet}/{prefix_len} has host bits set"));
+        }
+        if mac_prefix[0] & 1 != 0 {
+            return Err("mac_prefix: a multicast MAC (first byte odd)".into());
+        }
+        if port == 0 {
+            return Err("port 0".into());
+        }
+        Ok(Network { subnet: subnet.octets(), prefix_len, port, nodes, mac_prefix })
+    }
+
+    /// Node `k`'s IPv4 address.
+    pub fn address(&self, k: u8) -> [u8; 4] {
+        (u32::from_be_bytes(self.subnet) + 1 + u32::from(k)).to_be_bytes()
+    }
+
+    /// Node `k`'s MAC address.
+    pub fn mac(&self, k: u8) -> [u8; 6] {
+        let p = self.mac_prefix;
+        [p[0], p[1], p[2], p[3], p[4], k]
+    }
 }
 
 impl System {
@@ -119,6 +217,16 @@ impl System {
         for node in root.children().filter(|n| n.has_tag_name("channel")) {
             let channel = system.parse_channel(&doc, node)?;
             system.channels.push(channel);
+        }
+        for node in root.children() {
+            if let Some(pi) = node.pi().filter(|pi| pi.target == NETWORK_PI) {
+                if system.network.is_some() {
+                    return Err(Error::at(line_of(&doc, node), format!("a second <?{NETWORK_PI}?>")));
+                }
+                let network =
+                    Network::parse(pi.value.unwrap_or("")).map_err(|e| Error::at(line_of(&doc, node), e))?;
+                system.network = Some(network);
+            }
         }
         Ok(system)
     }
@@ -201,7 +309,11 @@ impl System {
         for element in node.children().filter(|n| n.is_element()) {
             let at = line_of(doc, element);
             match element.tag_name().name() {
-                "map" => maps.push((required(doc, element, "mr")?.to_string(), at)),
+                "map" => maps.push(Map {
+                    mr: required(doc, element, "mr")?.to_string(),
+                    line: at,
+                    writable: element.attribute("perms").is_none_or(|p| p.contains('w')),
+                }),
                 "irq" => devices.push((Device::Irq, at)),
                 "ioport" => devices.push((Device::IoPort, at)),
                 "virtual_machine" => devices.push((Device::VirtualMachine, at)),
@@ -304,6 +416,33 @@ mod tests {
     <end pd="w0" id="0" pp="true" notify="false"/>
   </channel>
 </system>"#;
+
+    #[test]
+    fn the_network_instruction_gives_each_node_its_addresses() {
+        let text = SMALL.replace(
+            "<system>",
+            r#"<system><?worknode-network subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="02:57:4e:00:00"?>"#,
+        );
+        let network = System::parse(&text).unwrap().network.unwrap();
+        assert_eq!(network.address(0), [10, 0, 0, 1]);
+        assert_eq!(network.address(2), [10, 0, 0, 3]);
+        assert_eq!(network.mac(2), [2, 0x57, 0x4e, 0, 0, 2]);
+        assert_eq!(network.port, 7100);
+        for bad in [
+            r#"subnet="10.0.0.1/24" port="7100" nodes="8" mac_prefix="02:57:4e:00:00""#,
+            r#"subnet="10.0.0.0/30" port="7100" nodes="8" mac_prefix="02:57:4e:00:00""#,
+            r#"subnet="10.0.0.0/24" port="0" nodes="8" mac_prefix="02:57:4e:00:00""#,
+            r#"subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="03:57:4e:00:00""#,
+            r#"subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="02:57:4e:00""#,
+            r#"subnet="10.0.0.0/24" port="7100" mac_prefix="02:57:4e:00:00""#,
+            r#"subnet=10.0.0.0/24"#,
+        ] {
+            assert!(Network::parse(bad).is_err(), "{bad}");
+        }
+        assert!(
+            System::parse(&SMALL.replace("<system>", r#"<system><?worknode-network nodes="x"?>"#)).is_err()
+        );
+    }
 
     #[test]
     fn parses_nesting_and_channels() {

@@ -1,17 +1,21 @@
-//! DMA for virtio-drivers: which physical address the device must use for
-//! a buffer, and where queue memory comes from.
+//! DMA for virtio-drivers in a Microkit PD: which physical address the
+//! device must use for a buffer, and where queue memory comes from. Every
+//! virtio driver PD (virtio-blk, virtio-net) uses it.
 //!
-//! The driver owns two DMA regions, both declared in system.xml with
-//! `setvar region_paddr`, so their physical addresses are patched into
-//! this binary by the Microkit tool: `blk_dma` (private: virtqueue rings,
-//! request headers, status bytes) and `blk_data` (shared with the client:
-//! the data buffers). Translation is "offset within a region"; a buffer
-//! outside both regions cannot be given to the device, and asking for one
-//! is a bug in this driver, so it panics.
+//! A driver owns a private DMA region (virtqueue rings, request headers,
+//! status bytes; the first [`RESERVED`] bytes are the driver's own, the
+//! rest is handed out for virtqueues) and up to [`MAX_SHARED`] regions it
+//! shares with its client (data buffers), all declared in system.xml with
+//! `setvar region_paddr`, so their physical addresses are patched into the
+//! binary by the Microkit tool. Translation is "offset within a region";
+//! a buffer outside every region cannot be given to the device, and
+//! asking for one is a bug in the driver, so it panics.
 //!
 //! Rejected alternative: an identity-mapped DMA pool. Microkit maps regions
 //! at the virtual addresses the description chooses, not at their
 //! physical ones, and the description is clearer when it says both.
+
+#![no_std]
 
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
@@ -21,8 +25,11 @@ use virtio_drivers::{BufferDirection, Hal, PhysAddr};
 /// A region mapped at `vaddr` whose physical address is `paddr`.
 #[derive(Clone, Copy, Debug)]
 pub struct Region {
+    /// Where the region is mapped in this PD.
     pub vaddr: usize,
+    /// Its physical address, as the device sees it.
     pub paddr: usize,
+    /// Its size in bytes.
     pub size: usize,
 }
 
@@ -33,14 +40,19 @@ impl Region {
     }
 }
 
-static PRIVATE: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
-static DATA: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
-static REGISTERS: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+/// Shared data regions a driver may have.
+pub const MAX_SHARED: usize = 2;
+
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY: [AtomicUsize; 3] = [AtomicUsize::new(0), AtomicUsize::new(0), AtomicUsize::new(0)];
+static PRIVATE: [AtomicUsize; 3] = EMPTY;
+static SHARED: [[AtomicUsize; 3]; MAX_SHARED] = [EMPTY; MAX_SHARED];
+static REGISTERS: [AtomicUsize; 3] = EMPTY;
 /// Bytes of the private region handed out so far (never freed: the driver
 /// allocates its queue once at start).
 static NEXT: AtomicUsize = AtomicUsize::new(0);
-/// Bytes at the start of the private region reserved for request headers
-/// and status bytes (see `main.rs`).
+/// Bytes at the start of the private region the driver keeps for itself
+/// (request headers, status bytes); virtqueues are allocated after them.
 pub const RESERVED: usize = 4096;
 
 fn store(cell: &[AtomicUsize; 3], r: Region) {
@@ -59,9 +71,12 @@ fn load(cell: &[AtomicUsize; 3]) -> Region {
 
 /// Records the DMA regions and the device register window; call once
 /// before creating a transport.
-pub fn set_regions(private: Region, data: Region, registers: Region) {
+pub fn set_regions(private: Region, shared: &[Region], registers: Region) {
+    assert!(shared.len() <= MAX_SHARED, "at most {MAX_SHARED} shared DMA regions");
     store(&PRIVATE, private);
-    store(&DATA, data);
+    for (cell, region) in SHARED.iter().zip(shared) {
+        store(cell, *region);
+    }
     store(&REGISTERS, registers);
     NEXT.store(RESERVED, Ordering::Relaxed);
 }
@@ -79,7 +94,7 @@ unsafe impl Hal for DmaHal {
         let region = load(&PRIVATE);
         let len = pages * 4096;
         let start = NEXT.fetch_add(len, Ordering::Relaxed);
-        assert!(start + len <= region.size, "blk_dma region too small for the virtqueue");
+        assert!(start + len <= region.size, "private DMA region too small for the virtqueues");
         let vaddr = region.vaddr + start;
         // SAFETY: [vaddr, vaddr + len) lies inside the private DMA region
         // (checked above), which is mapped read-write in this PD and handed
@@ -107,7 +122,7 @@ unsafe impl Hal for DmaHal {
         let len = buffer.len();
         load(&PRIVATE)
             .translate(vaddr, len)
-            .or_else(|| load(&DATA).translate(vaddr, len))
+            .or_else(|| SHARED.iter().find_map(|cell| load(cell).translate(vaddr, len)))
             .unwrap_or_else(|| panic!("buffer {vaddr:#x}+{len} is not in a DMA region"))
     }
 
