@@ -21,7 +21,6 @@
 
 #![no_std]
 
-use core::ptr::NonNull;
 use core::sync::atomic::AtomicU64;
 
 use sel4_microkit::Channel;
@@ -31,52 +30,7 @@ use worknode_log::{BlockDevice, IoError};
 
 const IS_ENDPOINT_BADGE_BIT: u64 = 1 << 63;
 
-/// Memory shared with a device (and its driver): reached only by copies.
-pub struct SharedRegion {
-    base: NonNull<u8>,
-    len: usize,
-}
-
-impl SharedRegion {
-    /// The region of `len` bytes at `vaddr`.
-    ///
-    /// # Safety
-    /// `[vaddr, vaddr + len)` must be mapped read-write in this PD for as
-    /// long as the region is used, and nothing in this PD may reach it
-    /// other than through this value.
-    pub unsafe fn new(vaddr: usize, len: usize) -> SharedRegion {
-        let base = NonNull::new(vaddr as *mut u8).expect("a shared region at address 0");
-        SharedRegion { base, len }
-    }
-
-    /// Its size in bytes.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether it is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Copies `data` in at `offset`; panics if it does not fit (a bug here,
-    /// not an input).
-    pub fn copy_in(&self, offset: usize, data: &[u8]) {
-        assert!(offset.checked_add(data.len()).is_some_and(|end| end <= self.len), "copy outside the region");
-        // SAFETY: the range is inside the region (checked above), which
-        // `new`'s contract maps read-write; `data` is ordinary memory, so
-        // the two do not overlap.
-        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), self.base.as_ptr().add(offset), data.len()) }
-    }
-
-    /// Copies `out.len()` bytes out from `offset`; panics if they are not
-    /// all inside.
-    pub fn copy_out(&self, offset: usize, out: &mut [u8]) {
-        assert!(offset.checked_add(out.len()).is_some_and(|end| end <= self.len), "copy outside the region");
-        // SAFETY: as for `copy_in`, reading instead of writing.
-        unsafe { core::ptr::copy_nonoverlapping(self.base.as_ptr().add(offset), out.as_mut_ptr(), out.len()) }
-    }
-}
+pub use worknode_driver_shared_region::SharedRegion;
 
 /// The driver, seen as a block device.
 pub struct QueueDisk {

@@ -34,7 +34,7 @@ const ONE_SHOT_NS: u64 = 7_000_000;
 const TICKS: u32 = 100;
 
 fn call(request: TimerRequest) -> TimerReply {
-    let response: TimerResponse = worknode_pd_ipc::call(TIMER, &request).unwrap_or_else(|e| Err(e));
+    let response: TimerResponse = worknode_pd_ipc::call(TIMER, &request).unwrap_or_else(Err);
     response.unwrap_or_else(|e| panic!("timer refused {request:?}: {e}"))
 }
 

@@ -9,6 +9,7 @@
 //! - [`governor`]: the operations a worknode may ask of the governor;
 //! - [`log`]: the operations the governor may ask of the log PD;
 //! - [`timer`]: the clock and timeouts the timer PD offers its clients;
+//! - [`net`]: messages to other nodes, through the network PD;
 //! - [`audit`]: the record the governor writes for every gate decision;
 //! - [`console`]: the principal's command lines, from the serial driver;
 //! - [`markers`]: the console lines other programs read.
@@ -33,6 +34,7 @@ pub mod frame;
 pub mod governor;
 pub mod log;
 pub mod markers;
+pub mod net;
 pub mod timer;
 
 pub use error::ErrorCode;

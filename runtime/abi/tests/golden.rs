@@ -439,3 +439,50 @@ fn timer_api() {
         assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
     }
 }
+
+/// The network PD's API (a client to the network PD), pinned and shown in
+/// docs/abi.md.
+#[test]
+fn net_api() {
+    use worknode_abi::net::{NetReply, NetRequest, NetResponse};
+    let requests: [(&str, NetRequest, &[u8]); 3] = [
+        (
+            "`Send { to: 2, body: \"hi\" }`",
+            NetRequest::Send { to: 2, body: payload(b"hi") },
+            &[1, 0, 2, 2, b'h', b'i'],
+        ),
+        ("`Receive`", NetRequest::Receive, &[1, 1]),
+        ("`Status`", NetRequest::Status, &[1, 2]),
+    ];
+    let responses: [(&str, NetResponse, &[u8]); 5] = [
+        ("`Ok(Sent { seq: 5 })`", Ok(NetReply::Sent { seq: 5 }), &[1, 0, 0, 5]),
+        (
+            "`Ok(Message { from: 1, seq: 5, body: \"hi\" })`",
+            Ok(NetReply::Message { from: 1, seq: 5, body: payload(b"hi") }),
+            &[1, 0, 1, 1, 5, 2, b'h', b'i'],
+        ),
+        ("`Ok(Empty)`", Ok(NetReply::Empty), &[1, 0, 2]),
+        (
+            "`Ok(Status { node: 0, connected: 6, connects: 2, disconnects: 0, refused: 1 })`",
+            Ok(NetReply::Status { node: 0, connected: 6, connects: 2, disconnects: 0, refused: 1 }),
+            &[1, 0, 3, 0, 6, 2, 0, 1],
+        ),
+        ("`Err(exhausted)`", Err(ErrorCode::Exhausted), &[1, 1, 6]),
+    ];
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
+    let shown = |name: &str, bytes: &[u8]| {
+        let bytes = format!("`{}`", hex(bytes));
+        doc.lines().any(|l| l.contains(name) && l.contains(&bytes))
+    };
+    for (name, message, bytes) in &requests {
+        assert_eq!(encoded(message), *bytes, "{message:?}");
+        assert_eq!(frame::decode::<NetRequest>(bytes).as_ref(), Ok(message));
+        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
+    }
+    for (name, message, bytes) in &responses {
+        assert_eq!(encoded(message), *bytes, "{message:?}");
+        assert_eq!(frame::decode::<NetResponse>(bytes).as_ref(), Ok(message));
+        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
+    }
+}

@@ -32,6 +32,10 @@ pub struct Inputs<'a> {
     /// image's path, or the runner's NBD server), for machines that attach
     /// one.
     pub disk: Option<&'a str>,
+    /// `{netdev}` and `{mac}`: the node's NIC on the runner's switch
+    /// (`-netdev` options, and the MAC address). Without one, every line
+    /// that names either is left out: the node has no NIC.
+    pub nic: Option<(&'a str, &'a str)>,
 }
 
 impl Machine {
@@ -52,6 +56,9 @@ impl Machine {
         let mut words = Vec::new();
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("");
+            if inputs.nic.is_none() && (line.contains("{netdev}") || line.contains("{mac}")) {
+                continue;
+            }
             for word in line.split_whitespace() {
                 words.push(substitute(word, inputs)?);
             }
@@ -78,6 +85,8 @@ fn substitute(word: &str, inputs: &Inputs) -> Result<String, String> {
             "image" => inputs.image.display().to_string(),
             "kernel" => inputs.kernel.display().to_string(),
             "disk" => inputs.disk.ok_or("this machine attaches a disk: pass --disk")?.to_string(),
+            "netdev" => inputs.nic.ok_or("this line needs a NIC")?.0.to_string(),
+            "mac" => inputs.nic.ok_or("this line needs a NIC")?.1.to_string(),
             other => return Err(format!("unknown placeholder '{{{other}}}'")),
         };
         out.push_str(&value);
@@ -92,7 +101,7 @@ mod tests {
     use super::*;
 
     fn inputs() -> Inputs<'static> {
-        Inputs { image: Path::new("/b/w.img"), kernel: Path::new("/sdk/sel4_32.elf"), disk: None }
+        Inputs { image: Path::new("/b/w.img"), kernel: Path::new("/sdk/sel4_32.elf"), disk: None, nic: None }
     }
 
     #[test]
@@ -126,5 +135,14 @@ mod tests {
             assert!(machine.args.iter().any(|a| a.contains("/b/w.img")), "{arch} boots the image");
         }
         assert!(Machine::load(&dir, "mips", &inputs()).unwrap_err().contains("unknown architecture"));
+        for arch in ["aarch64", "riscv64"] {
+            let bare = Machine::load(&dir, arch, &Inputs { disk: Some("/d"), ..inputs() }).unwrap();
+            assert!(!bare.args.iter().any(|a| a.contains("virtio-net")), "{arch}: no NIC without a switch");
+            let nic =
+                Inputs { disk: Some("/d"), nic: Some(("dgram,id=nic0", "02:57:4e:00:00:01")), ..inputs() };
+            let wired = Machine::load(&dir, arch, &nic).unwrap();
+            assert!(wired.args.iter().any(|a| a.contains("mac=02:57:4e:00:00:01")), "{arch}: the node's MAC");
+            assert!(wired.args.iter().any(|a| a == "dgram,id=nic0"), "{arch}: the switch's netdev");
+        }
     }
 }

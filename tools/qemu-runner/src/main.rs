@@ -21,6 +21,12 @@
 //!   reads the guest's own timings; last line `gate_vs_ppc=<ratio>` (see
 //!   pds/gate-bench).
 //!
+//! - `net`: boots the nodes of the net profile on the runner's switch
+//!   ([`switch`]) and runs the network test (see [`net_test`]); last line
+//!   `arch=.. nodes=N sent=N delivered=N duplicated=0 reordered=0 ... result=pass|fail`;
+//! - `cluster`: boots N nodes on the switch, node 0's console on this
+//!   terminal and the others' in files (`make cluster`).
+//!
 //! Test disks (`test`, `crash`) are served to QEMU by the runner itself
 //! ([`nbd`]), so a power cut loses what a real one loses; `run` and the
 //! benchmarks give QEMU the image file.
@@ -31,9 +37,12 @@ mod console;
 mod crash;
 mod disk;
 mod gate_bench;
+mod lan;
 mod machine;
 mod nbd;
+mod net_test;
 mod serial;
+mod switch;
 mod ticker;
 
 use std::path::{Path, PathBuf};
@@ -101,6 +110,35 @@ enum Command {
         #[arg(long)]
         expect_loss: bool,
     },
+    /// Boot the nodes on the switch and test the network between them.
+    Net {
+        #[command(flatten)]
+        target: Target,
+        /// The rendered system description (its network names the nodes).
+        #[arg(long)]
+        system: PathBuf,
+        /// Directory for each node's disk and console transcripts.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Seconds each phase may take.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Boot N nodes on the switch: node 0's console here, the others' in
+    /// files (stop: Ctrl-C, or a line with Ctrl-A x).
+    Cluster {
+        #[command(flatten)]
+        target: Target,
+        /// The rendered system description (its network names the nodes).
+        #[arg(long)]
+        system: PathBuf,
+        /// Directory for each node's disk and console transcripts.
+        #[arg(long)]
+        dir: PathBuf,
+        /// How many nodes.
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+    },
 }
 
 /// What every benchmark run takes.
@@ -143,6 +181,16 @@ impl Target {
     /// The machine, its disk given to QEMU as `disk` (a path or the NBD
     /// server's address), run with `env`.
     fn machine(&self, disk: Option<&str>, env: Vec<(String, String)>) -> Result<Machine, String> {
+        self.machine_on(disk, None, env)
+    }
+
+    /// The machine with a NIC on the switch: `nic` is (netdev options, MAC).
+    fn machine_on(
+        &self,
+        disk: Option<&str>,
+        nic: Option<(&str, &str)>,
+        env: Vec<(String, String)>,
+    ) -> Result<Machine, String> {
         if !self.image.is_file() {
             return Err(format!(
                 "no image at {}: build it with `make image ARCH={}`",
@@ -150,7 +198,7 @@ impl Target {
                 self.arch
             ));
         }
-        let inputs = Inputs { image: &self.image, kernel: &self.kernel, disk };
+        let inputs = Inputs { image: &self.image, kernel: &self.kernel, disk, nic };
         let mut machine = Machine::load(&self.machines, &self.arch, &inputs)?;
         machine.env = env;
         let found = std::env::var_os("PATH")
@@ -259,6 +307,12 @@ fn main() -> ExitCode {
         Command::Crash { target, kills, seed, timeout, transcripts, expect_loss } => {
             crash_test(&target, kills, seed, Duration::from_secs(timeout), &transcripts, expect_loss)
         }
+        Command::Net { target, system, dir, timeout } => {
+            net_test::run(&target, &system, &dir, Duration::from_secs(timeout))
+        }
+        Command::Cluster { target, system, dir, nodes } => {
+            cluster(&target, &system, &dir, nodes).map(|()| true)
+        }
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -267,6 +321,53 @@ fn main() -> ExitCode {
         Err(message) => {
             eprintln!("worknode-qemu-runner: {message}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `make cluster`: node 0's console on this terminal (lines typed go to
+/// it), the others' in `<dir>/node<K>/serial.log`. Ctrl-C stops every
+/// node (they share the terminal's process group); so does a line holding
+/// Ctrl-A x, QEMU's own quit keys, or the end of input.
+fn cluster(target: &Target, system: &Path, dir: &Path, nodes: usize) -> Result<(), String> {
+    let network = lan::network(system)?;
+    let mut lan = lan::Lan::new(target, network, nodes, dir, false)?;
+    for k in 0..nodes {
+        lan.boot(k)?;
+    }
+    println!(
+        "cluster: {nodes} nodes; node 0's console follows, the others' are in {}/node<K>/serial.log; quit: Ctrl-C or Ctrl-A x",
+        dir.display()
+    );
+    let (typed, lines) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in std::io::stdin().lines() {
+            let Ok(line) = line else { break };
+            if typed.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    loop {
+        match lines.try_recv() {
+            Ok(line) if line.contains("\u{1}x") => return Ok(()),
+            Ok(line) => {
+                if let Some(qemu) = lan.nodes[0].as_mut() {
+                    qemu.send(&line)?;
+                }
+            }
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => return Ok(()),
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+        }
+        if let Some((k, line)) = lan.next_line(std::time::Instant::now() + Duration::from_millis(20)) {
+            if k == 0 {
+                println!("{line}");
+            } else if line == "qemu: exited" {
+                println!("[node {k} stopped]");
+            }
+        }
+        if lan.nodes.iter().all(Option::is_none) {
+            return Ok(());
         }
     }
 }

@@ -1,0 +1,227 @@
+//! The network PD: the node's TCP/IP stack (smoltcp) over the NIC driver's
+//! frame queues, offering message streams between nodes to the PDs that
+//! call it (`worknode_abi::net`). The streams' logic is `worknode_net`,
+//! tested on the host on a simulated LAN; this file is the glue: the
+//! frame device over the shared rings, the clock and wake-ups from the
+//! timer PD, and the clients' calls.
+//!
+//! Priority 105: above its callers (the governor at 100, test clients),
+//! below the console (110), the timer (140) it calls, and the drivers.
+//!
+//! Addressing comes from system.xml's `<?worknode-network?>` and the MAC
+//! the driver reads from the device: its last byte is the node number.
+//! A MAC outside the cluster's prefix stops the PD with a message saying
+//! so (the node would otherwise take another node's address).
+
+#![no_std]
+#![no_main]
+#![deny(unsafe_code)]
+
+mod device;
+
+/// Channel ids and the network, generated from the rendered system.xml.
+mod system {
+    include!(concat!(env!("OUT_DIR"), "/system.rs"));
+}
+
+use heapless::Vec;
+use sel4_microkit::{
+    Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, protection_domain, var,
+};
+use static_cell::ConstStaticCell;
+use worknode_abi::ErrorCode;
+use worknode_abi::net::{NetReply, NetRequest, NetResponse};
+use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
+use worknode_net::{Config, Node, SendError, Storage};
+
+use crate::device::QueueDevice;
+
+const DRIVER: Channel = Channel::new(system::channel::NIC);
+const TIMER: Channel = Channel::new(system::channel::TIMER);
+/// Every channel but the driver's and the timer's is a client's, and a
+/// client's port is its place among them (channels in peer-name order):
+/// the same number on every node, since every node is built from the
+/// same system.xml.
+fn clients() -> impl Iterator<Item = (u8, Channel)> {
+    system::channel::ALL
+        .iter()
+        .filter(|(peer, _)| *peer != "nic" && *peer != "timer")
+        .enumerate()
+        .map(|(port, &(_, id))| (port as u8, Channel::new(id)))
+}
+const _: () =
+    assert!(system::channel::ALL.len() - 2 <= worknode_net::limits::PORTS, "more clients than ports");
+const _: () =
+    assert!(system::network::NODES <= worknode_net::limits::MAX_NODES, "more nodes than the stack holds");
+
+static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
+
+struct Net {
+    device: QueueDevice,
+    /// Created once the driver has published the MAC.
+    node: Option<Node<'static>>,
+    /// When the one-shot timeout is armed for (µs), to avoid re-arming it
+    /// for the same time on every event.
+    armed_for: u64,
+}
+
+fn now_us() -> u64 {
+    match worknode_pd_ipc::call::<_, TimerResponse>(TIMER, &TimerRequest::Now) {
+        Ok(Ok(TimerReply::Now { ns })) => ns / 1000,
+        other => panic!("the timer PD did not answer Now: {other:?}"),
+    }
+}
+
+#[protection_domain]
+fn init() -> Net {
+    let queues = *var!(queues_vaddr: usize = 0);
+    let rx = (*var!(rx_data_vaddr: usize = 0), *var!(rx_data_size: usize = 0));
+    let tx = (*var!(tx_data_vaddr: usize = 0), *var!(tx_data_size: usize = 0));
+    // SAFETY: system.xml maps the queue region (QUEUES_WORDS words) and
+    // the two data regions read-write in this PD and the driver, and this
+    // PD reaches them only through `QueueDevice` (atomics and copies).
+    #[allow(unsafe_code)]
+    let device = unsafe { QueueDevice::new(queues, rx, tx) };
+    let mut net = Net { device, node: None, armed_for: u64::MAX };
+    net.start();
+    net
+}
+
+impl Net {
+    /// Creates the stack once the driver has published the MAC.
+    fn start(&mut self) {
+        if self.node.is_some() {
+            return;
+        }
+        let Some(mac) = self.device.mac() else { return };
+        let mut config = Config {
+            me: 0,
+            nodes: system::network::NODES as u8,
+            subnet: system::network::SUBNET,
+            prefix_len: system::network::PREFIX_LEN,
+            port: system::network::PORT,
+            mac_prefix: system::network::MAC_PREFIX,
+        };
+        let Some(me) = config.node_of_mac(mac) else {
+            panic!(
+                "the NIC's MAC {mac:02x?} is not a node of this cluster (prefix {:02x?}, {} nodes: system.xml's <?worknode-network?>)",
+                config.mac_prefix, config.nodes
+            );
+        };
+        config.me = me;
+        let now = now_us();
+        // Differs per boot: the clock's reading at start moves with every
+        // boot's timing, and the node number keeps nodes apart.
+        let seed = now.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ u64::from(me) << 56;
+        let ip = config.address(me);
+        self.node = Some(Node::new(config, STORAGE.take(), &mut self.device, now, seed));
+        debug_println!("net| node {me} at {ip}, {} clients", clients().count());
+        // The driver attaches to the rings we initialised, and from then on
+        // asks for notifications itself.
+        DRIVER.notify();
+    }
+
+    /// Runs the stack, notifies clients with news, re-arms the wake-up.
+    fn run(&mut self) {
+        self.start();
+        let Some(node) = self.node.as_mut() else { return };
+        let now = now_us();
+        let mut changed = false;
+        let mut idle = false;
+        // Bounded: a pass handles a burst of frames each way; a ring that
+        // is still not empty when we would sleep gets another pass, and
+        // past that an immediate wake-up from the timer (other PDs run in
+        // between).
+        for _ in 0..4 {
+            changed |= node.poll(now, &mut self.device);
+            if self.device.want_notifications() {
+                idle = true;
+                break;
+            }
+        }
+        self.device.count_into(node);
+        for (port, channel) in clients() {
+            if changed || node.waiting(port) > 0 {
+                channel.notify();
+            }
+        }
+        let next = if idle { node.next_poll_us(now_us()) } else { now };
+        if next != self.armed_for {
+            self.armed_for = next;
+            let after_ns = next.saturating_sub(now).saturating_mul(1000).min(1 << 40);
+            let set = TimerRequest::Set { slot: 0, after_ns, period_ns: 0 };
+            if !matches!(worknode_pd_ipc::call::<_, TimerResponse>(TIMER, &set), Ok(Ok(_))) {
+                debug_println!("net| the timer refused a wake-up");
+            }
+        }
+    }
+
+    fn serve(&mut self, port: u8, request: NetRequest) -> NetResponse {
+        let Some(node) = self.node.as_mut() else { return Err(ErrorCode::InvalidState) };
+        match request {
+            NetRequest::Send { to, body } => match node.send(to, port, &body) {
+                Ok(seq) => Ok(NetReply::Sent { seq }),
+                Err(SendError::NoSuchNode) => Err(ErrorCode::NotFound),
+                Err(SendError::Invalid) => Err(ErrorCode::TooLarge),
+                Err(SendError::NotConnected) => Err(ErrorCode::InvalidState),
+                Err(SendError::Full) => Err(ErrorCode::Exhausted),
+            },
+            NetRequest::Receive => Ok(match node.receive(port) {
+                Some(m) => NetReply::Message {
+                    from: m.from,
+                    seq: m.seq,
+                    // Bodies of other sizes cannot be sent through this
+                    // interface, so one that arrived came from a broken
+                    // peer: cut to what fits, never a panic.
+                    body: Vec::from_slice(&m.body[..m.body.len().min(worknode_abi::net::MAX_NET_BODY)])
+                        .expect("cut to fit"),
+                },
+                None => NetReply::Empty,
+            }),
+            NetRequest::Status => {
+                let s = node.stats();
+                Ok(NetReply::Status {
+                    node: node.config().me,
+                    connected: node.connected(),
+                    connects: s.connects,
+                    disconnects: s.disconnects,
+                    refused: s.runt
+                        + s.oversized
+                        + s.other_mac
+                        + s.other_ip
+                        + s.unknown_node
+                        + s.bad_messages,
+                })
+            }
+        }
+    }
+}
+
+impl Handler for Net {
+    type Error = Infallible;
+
+    fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
+        if channels.contains(DRIVER) || channels.contains(TIMER) {
+            if channels.contains(TIMER) {
+                // Drain the timer's count; the wake-up itself is the news.
+                let _ = worknode_pd_ipc::call::<_, TimerResponse>(TIMER, &TimerRequest::Fired);
+                self.armed_for = u64::MAX;
+            }
+            self.run();
+        }
+        Ok(())
+    }
+
+    fn protected(&mut self, channel: Channel, info: MessageInfo) -> Result<MessageInfo, Self::Error> {
+        let response = match clients().find(|(_, c)| c.index() == channel.index()) {
+            None => Err(ErrorCode::Internal),
+            Some((port, _)) => match worknode_pd_ipc::receive::<NetRequest>(&info) {
+                Ok(request) => self.serve(port, request),
+                Err(e) => Err(e),
+            },
+        };
+        // A send queued bytes, a receive made room: let the stack move.
+        self.run();
+        Ok(worknode_pd_ipc::reply(&response))
+    }
+}

@@ -1,0 +1,121 @@
+//! Several nodes on the runner's switch: `make test-net` (the network
+//! test) and `make cluster` (nodes for a person to use).
+//!
+//! Every node boots the same image with its own disk (`<dir>/node<K>/`)
+//! and its own MAC (the cluster's prefix and K, from system.xml), which
+//! gives it its number and address.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use worknode_sysdesc::model::{Network, System};
+
+use crate::Target;
+use crate::serial::{Next, Qemu};
+use crate::switch::Switch;
+
+/// The nodes, their switch, and where their files go.
+pub struct Lan<'t> {
+    target: &'t Target,
+    pub switch: Switch,
+    network: Network,
+    dir: PathBuf,
+    /// Each node's QEMU, while it runs.
+    pub nodes: Vec<Option<Qemu>>,
+    /// Boots of each node so far (names its transcripts).
+    boots: Vec<u32>,
+}
+
+/// The network a rendered system description declares.
+pub fn network(system: &Path) -> Result<Network, String> {
+    let text =
+        std::fs::read_to_string(system).map_err(|e| format!("cannot read {}: {e}", system.display()))?;
+    let system = System::parse(&text).map_err(|e| format!("{}: {e}", system.display()))?;
+    system.network.ok_or_else(|| "this system declares no network (<?worknode-network?>)".to_string())
+}
+
+impl<'t> Lan<'t> {
+    /// A switch for `count` nodes; no node booted yet. Fresh disks when
+    /// `fresh`.
+    pub fn new(
+        target: &'t Target,
+        network: Network,
+        count: usize,
+        dir: &Path,
+        fresh: bool,
+    ) -> Result<Lan<'t>, String> {
+        if count == 0 || count > usize::from(network.nodes) {
+            return Err(format!("{count} nodes: system.xml's network has room for 1 to {}", network.nodes));
+        }
+        // Unix socket paths are short (108 bytes): the temporary directory.
+        let sockets = std::env::temp_dir().join(format!("worknode-lan-{}", std::process::id()));
+        let switch = Switch::start(&sockets, count, network.mac_prefix, 0x5eed)?;
+        for k in 0..count {
+            let node = dir.join(format!("node{k}"));
+            std::fs::create_dir_all(&node).map_err(|e| format!("cannot create {}: {e}", node.display()))?;
+            if fresh {
+                let _ = std::fs::remove_file(node.join("disk.img"));
+            }
+            crate::disk::ensure(&node.join("disk.img"), target.disk_kib << 10)?;
+        }
+        Ok(Lan {
+            target,
+            switch,
+            network,
+            dir: dir.to_path_buf(),
+            nodes: (0..count).map(|_| None).collect(),
+            boots: vec![0; count],
+        })
+    }
+
+    /// Node `k`'s directory.
+    pub fn node_dir(&self, k: usize) -> PathBuf {
+        self.dir.join(format!("node{k}"))
+    }
+
+    /// Boots node `k` on its disk; its console goes to
+    /// `node<K>/serial.log` (then `serial-1.log`, ... on later boots).
+    pub fn boot(&mut self, k: usize) -> Result<(), String> {
+        let mac = self.network.mac(k as u8);
+        let mac = mac.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":");
+        let netdev = self.switch.netdev(k);
+        self.switch.unplug(k);
+        let disk = self.node_dir(k).join("disk.img");
+        let machine =
+            self.target.machine_on(Some(&disk.display().to_string()), Some((&netdev, &mac)), Vec::new())?;
+        let name = match self.boots[k] {
+            0 => "serial.log".to_string(),
+            n => format!("serial-{n}.log"),
+        };
+        self.boots[k] += 1;
+        self.nodes[k] = Some(Qemu::spawn(&machine, &self.node_dir(k).join(name))?);
+        Ok(())
+    }
+
+    /// Kills node `k`'s QEMU at once (SIGKILL).
+    pub fn kill(&mut self, k: usize) {
+        self.nodes[k] = None;
+    }
+
+    /// The next console line of any node, as (node, line), or `None` when
+    /// `deadline` passed. A node whose QEMU exited is reported once as a
+    /// line `qemu: exited`.
+    pub fn next_line(&mut self, deadline: Instant) -> Option<(usize, String)> {
+        loop {
+            for (k, slot) in self.nodes.iter_mut().enumerate() {
+                let Some(qemu) = slot else { continue };
+                match qemu.next(Instant::now() + Duration::from_millis(2)) {
+                    Next::Line(line) => return Some((k, line)),
+                    Next::Closed => {
+                        *slot = None;
+                        return Some((k, "qemu: exited".into()));
+                    }
+                    Next::TimedOut => {}
+                }
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+        }
+    }
+}
