@@ -248,9 +248,7 @@ endif
 # exchange numbered messages, then the switch drops, duplicates, reorders
 # and injects garbage, then a node is killed and restarted; last line
 # `arch=.. nodes=3 sent=N delivered=N duplicated=0 reordered=0 ... result=pass`.
-# NET_ARCHES: the arches whose NIC driver is built (x86_64's virtio-pci NIC
-# needs PCI configuration space its disk driver holds: see docs/network.md).
-NET_ARCHES := aarch64 riscv64
+NET_ARCHES := $(ALL_ARCHES)
 test-net:
 	$(need-sdk)$(need-qemu)
 	$(MAKE) --no-print-directory image SYSTEM=net

@@ -21,9 +21,6 @@
 #![no_std]
 #![no_main]
 
-#[cfg(virtio = "pci")]
-mod pci;
-
 use core::sync::atomic::AtomicU64;
 
 use heapless::Vec;
@@ -44,9 +41,9 @@ mod system {
 }
 
 /// The driver's one client (the log PD; in the bench profile, the
-/// benchmark): its only channel besides the interrupt.
-const CLIENT: Channel = Channel::new(system::channel::ALL[0].1);
-const _: () = assert!(system::channel::ALL.len() == 1, "the driver serves exactly one client");
+/// benchmark): its channel besides the interrupt and, on PCI boards, the
+/// PCI PD's.
+const CLIENT: Channel = Channel::new(worknode_driver_virtio_hal::client_channel(system::channel::ALL));
 /// Requests in flight at once; each uses 3 descriptors.
 const SLOTS: usize = 8;
 const QUEUE_SIZE: usize = 32;
@@ -115,12 +112,12 @@ fn find_device(regs: Region) -> MmioTransport<'static> {
     panic!("no virtio-blk device in the register page: QEMU needs -device virtio-blk-device (see qemu/)");
 }
 
-/// Finds the block device on the PCI bus and places its registers where
-/// system.xml maps them.
+/// The block device, through the PCI PD, its registers placed where
+/// system.xml maps them; its INTA is routed by the firmware to ISA IRQ 11.
 #[cfg(virtio = "pci")]
 fn find_device(regs: Region) -> DeviceTransport {
-    let ioport = *var!(pci_ioport_id: usize = 0);
-    pci::find_device(ioport, regs.paddr as u64)
+    let pci = Channel::new(system::channel::PCI);
+    worknode_driver_pci_client::transport(pci, regs.paddr as u64, 11, "virtio-blk")
 }
 
 #[protection_domain]

@@ -128,3 +128,24 @@ unsafe impl Hal for DmaHal {
 
     unsafe fn unshare(_paddr: PhysAddr, _buffer: NonNull<[u8]>, _direction: BufferDirection) {}
 }
+
+/// The channel id of a driver's one client among its channels `all`
+/// (peer name, id): every channel but the PCI PD's, which a driver of a
+/// PCI device also has. Fails the build when there is not exactly one.
+pub const fn client_channel(all: &[(&str, usize)]) -> usize {
+    const fn is_pci(name: &str) -> bool {
+        let b = name.as_bytes();
+        b.len() == 3 && b[0] == b'p' && b[1] == b'c' && b[2] == b'i'
+    }
+    let mut found = usize::MAX;
+    let mut i = 0;
+    while i < all.len() {
+        if !is_pci(all[i].0) {
+            assert!(found == usize::MAX, "a driver serves exactly one client");
+            found = all[i].1;
+        }
+        i += 1;
+    }
+    assert!(found != usize::MAX, "a driver serves exactly one client");
+    found
+}

@@ -23,7 +23,9 @@
 //! Every loop is bounded by a ring's or a queue's capacity.
 //!
 //! Transport, per board (`cfg(virtio)`): virtio-mmio on the `virt`
-//! machines, found by scanning the mapped register page.
+//! machines, found by scanning the mapped register page; virtio-pci on
+//! `x86_64_generic`, through the PCI PD (drivers/pci), with the legacy
+//! INTx interrupt through the IOAPIC.
 
 #![no_std]
 #![no_main]
@@ -47,9 +49,9 @@ mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
 }
 
-/// The driver's one client (the network PD).
-const CLIENT: Channel = Channel::new(system::channel::ALL[0].1);
-const _: () = assert!(system::channel::ALL.len() == 1, "the driver serves exactly one client");
+/// The driver's one client (the network PD): its channel besides the
+/// interrupt and, on PCI boards, the PCI PD's.
+const CLIENT: Channel = Channel::new(worknode_driver_virtio_hal::client_channel(system::channel::ALL));
 
 /// Receive buffers the device holds (one descriptor each).
 const RX_BUFFERS: usize = 128;
@@ -74,6 +76,8 @@ bitflags::bitflags! {
 
 #[cfg(virtio = "mmio")]
 type DeviceTransport = MmioTransport<'static>;
+#[cfg(virtio = "pci")]
+type DeviceTransport = virtio_drivers::transport::pci::PciTransport;
 
 struct Driver {
     transport: DeviceTransport,
@@ -114,6 +118,15 @@ fn find_device(regs: Region) -> DeviceTransport {
         }
     }
     panic!("no virtio-net device in the register page: QEMU needs -device virtio-net-device (see qemu/)");
+}
+
+/// The network device, through the PCI PD, its registers placed where
+/// system.xml maps them; its INTA (PCI slot 5) is routed by the firmware
+/// to ISA IRQ 10.
+#[cfg(virtio = "pci")]
+fn find_device(regs: Region) -> DeviceTransport {
+    let pci = Channel::new(system::channel::PCI);
+    worknode_driver_pci_client::transport(pci, regs.paddr as u64, 10, "virtio-net")
 }
 
 #[protection_domain]

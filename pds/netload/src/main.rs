@@ -76,6 +76,10 @@ struct Peer {
 
 struct Load {
     me: Option<u8>,
+    /// Sending starts once the streams to every peer are open, so all
+    /// streams run together (a node that booted late would otherwise
+    /// lag a whole phase behind).
+    started: bool,
     peers: [Peer; NODES],
     /// Totals of finished rounds plus this one (never reset).
     total_sent: u64,
@@ -103,7 +107,14 @@ fn init() -> Load {
         Ok(Ok(_)) => {}
         other => panic!("the timer refused the pace: {other:?}"),
     }
-    Load { me: None, peers: [Peer::default(); NODES], total_sent: 0, total_delivered: 0, done_printed: false }
+    Load {
+        me: None,
+        started: false,
+        peers: [Peer::default(); NODES],
+        total_sent: 0,
+        total_delivered: 0,
+        done_printed: false,
+    }
 }
 
 impl Load {
@@ -211,8 +222,23 @@ impl Handler for Load {
                 _ => return Ok(()),
             },
         };
+        if !self.started {
+            let everyone = ((1u64 << NODES) - 1) & !(1 << me);
+            match call(&NetRequest::Status) {
+                Ok(NetReply::Status { connected, .. }) if connected & everyone == everyone => {
+                    self.started = true;
+                    for peer in &mut self.peers {
+                        peer.allowance = 0;
+                    }
+                    debug_println!("netload| node={me} streams open");
+                }
+                _ => {}
+            }
+        }
         self.receive(me);
-        self.send(me);
+        if self.started {
+            self.send(me);
+        }
         self.report(me);
         Ok(())
     }

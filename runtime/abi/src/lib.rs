@@ -10,6 +10,7 @@
 //! - [`log`]: the operations the governor may ask of the log PD;
 //! - [`timer`]: the clock and timeouts the timer PD offers its clients;
 //! - [`net`]: messages to other nodes, through the network PD;
+//! - [`pci`]: PCI configuration space for the drivers of PCI devices (x86_64);
 //! - [`audit`]: the record the governor writes for every gate decision;
 //! - [`console`]: the principal's command lines, from the serial driver;
 //! - [`markers`]: the console lines other programs read.
@@ -35,6 +36,7 @@ pub mod governor;
 pub mod log;
 pub mod markers;
 pub mod net;
+pub mod pci;
 pub mod timer;
 
 pub use error::ErrorCode;

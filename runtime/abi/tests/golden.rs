@@ -486,3 +486,41 @@ fn net_api() {
         assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
     }
 }
+
+/// The PCI PD's API (a driver to the PCI PD), pinned and shown in
+/// docs/abi.md.
+#[test]
+fn pci_api() {
+    use worknode_abi::pci::{PciReply, PciRequest, PciResponse};
+    let requests: [(&str, PciRequest, &[u8]); 3] = [
+        ("`Locate`", PciRequest::Locate, &[1, 0]),
+        ("`Read { offset: 60 }`", PciRequest::Read { offset: 60 }, &[1, 1, 60]),
+        ("`Write { offset: 4, value: 6 }`", PciRequest::Write { offset: 4, value: 6 }, &[1, 2, 4, 6]),
+    ];
+    let responses: [(&str, PciResponse, &[u8]); 4] = [
+        (
+            "`Ok(Located { bus: 0, device: 4, function: 0 })`",
+            Ok(PciReply::Located { bus: 0, device: 4, function: 0 }),
+            &[1, 0, 0, 0, 4, 0],
+        ),
+        ("`Ok(Value { value: 11 })`", Ok(PciReply::Value { value: 11 }), &[1, 0, 1, 11]),
+        ("`Ok(Written)`", Ok(PciReply::Written), &[1, 0, 2]),
+        ("`Err(denied)`", Err(ErrorCode::Denied), &[1, 1, 4]),
+    ];
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
+    let shown = |name: &str, bytes: &[u8]| {
+        let bytes = format!("`{}`", hex(bytes));
+        doc.lines().any(|l| l.contains(name) && l.contains(&bytes))
+    };
+    for (name, message, bytes) in &requests {
+        assert_eq!(encoded(message), *bytes, "{message:?}");
+        assert_eq!(frame::decode::<PciRequest>(bytes).as_ref(), Ok(message));
+        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
+    }
+    for (name, message, bytes) in &responses {
+        assert_eq!(encoded(message), *bytes, "{message:?}");
+        assert_eq!(frame::decode::<PciResponse>(bytes).as_ref(), Ok(message));
+        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
+    }
+}

@@ -135,7 +135,7 @@ mod tests {
             assert!(machine.args.iter().any(|a| a.contains("/b/w.img")), "{arch} boots the image");
         }
         assert!(Machine::load(&dir, "mips", &inputs()).unwrap_err().contains("unknown architecture"));
-        for arch in ["aarch64", "riscv64"] {
+        for (arch, _) in ARCHES {
             let bare = Machine::load(&dir, arch, &Inputs { disk: Some("/d"), ..inputs() }).unwrap();
             assert!(!bare.args.iter().any(|a| a.contains("virtio-net")), "{arch}: no NIC without a switch");
             let nic =
