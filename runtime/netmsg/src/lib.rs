@@ -89,7 +89,11 @@ pub fn encode(envelope: &Envelope, out: &mut [u8]) -> Result<usize, FrameError> 
 }
 
 /// Decodes one envelope (a frame's bytes after the prefix). The whole
-/// input must be the envelope, of [`VERSION`].
+/// input must be the envelope, of [`VERSION`], in its one canonical
+/// encoding (postcard also reads overlong varints; a message with two
+/// encodings could pass a check on its bytes and mean the same, or the
+/// reverse), as the ABI between PDs requires (`worknode_abi::frame`).
+/// The fuzz target `netmsg` found the overlong encodings this refuses.
 pub fn decode(bytes: &[u8]) -> Result<Envelope, FrameError> {
     let (envelope, rest): (Envelope, _) =
         postcard::take_from_bytes(bytes).map_err(|_| FrameError::Malformed)?;
@@ -99,7 +103,10 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, FrameError> {
     if envelope.version != VERSION {
         return Err(FrameError::UnsupportedVersion(envelope.version));
     }
-    Ok(envelope)
+    match postcard::serialize_with_flavor(&envelope, worknode_abi::flavors::Compare::new(bytes)) {
+        Ok(true) => Ok(envelope),
+        _ => Err(FrameError::Malformed),
+    }
 }
 
 /// Reassembles frames from a byte stream.
@@ -247,5 +254,7 @@ mod tests {
         assert_eq!(decode(&[2, 1, 1, 2, 0, 5, 0]), Err(FrameError::UnsupportedVersion(2)));
         assert_eq!(decode(&[1, 1, 1, 2, 0, 5, 0, 9]), Err(FrameError::Malformed), "trailing byte");
         assert_eq!(decode(&[1, 7, 1, 2, 0, 5, 0]), Err(FrameError::Malformed), "unknown kind");
+        assert_eq!(decode(&[1, 1, 1, 2, 0, 0x85, 0x00, 0]), Err(FrameError::Malformed), "overlong varint");
+        assert!(decode(&[1, 1, 1, 2, 0, 5, 0]).is_ok());
     }
 }
