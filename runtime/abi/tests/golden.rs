@@ -150,6 +150,32 @@ fn payload(bytes: &[u8]) -> heapless::Vec<u8, { worknode_abi::log::MAX_RECORD }>
     heapless::Vec::from_slice(bytes).unwrap()
 }
 
+/// Checks a PD interface's goldens: each message encodes to its bytes,
+/// decodes back from them, and docs/abi.md shows those bytes on the line
+/// that names the message.
+fn check_api<Q, R>(requests: &[(&str, Q, &[u8])], responses: &[(&str, R, &[u8])])
+where
+    Q: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    R: serde::Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+{
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();
+    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
+    let shown = |name: &str, bytes: &[u8]| {
+        let bytes = format!("`{}`", hex(bytes));
+        doc.lines().any(|l| l.contains(name) && l.contains(&bytes))
+    };
+    for (name, message, bytes) in requests {
+        assert_eq!(encoded(message), *bytes, "{message:?}");
+        assert_eq!(frame::decode::<Q>(bytes).as_ref(), Ok(message));
+        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
+    }
+    for (name, message, bytes) in responses {
+        assert_eq!(encoded(message), *bytes, "{message:?}");
+        assert_eq!(frame::decode::<R>(bytes).as_ref(), Ok(message));
+        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
+    }
+}
+
 /// The log PD's API (governor to log), pinned and shown in docs/abi.md.
 #[test]
 fn log_api() {
@@ -187,16 +213,7 @@ fn log_api() {
         let bytes = format!("`{}`", hex(bytes));
         doc.lines().any(|l| l.contains(name) && l.contains(&bytes))
     };
-    for (name, message, bytes) in &requests {
-        assert_eq!(encoded(message), *bytes, "{message:?}");
-        assert_eq!(frame::decode::<LogRequest>(bytes).as_ref(), Ok(message));
-        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
-    }
-    for (name, message, bytes) in &responses {
-        assert_eq!(encoded(message), *bytes, "{message:?}");
-        assert_eq!(frame::decode::<LogResponse>(bytes).as_ref(), Ok(message));
-        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
-    }
+    check_api(&requests, &responses);
     let envelope = EventRecord {
         version: 1,
         source: "w".try_into().unwrap(),
@@ -422,22 +439,7 @@ fn timer_api() {
         ),
         ("`Err(malformed)`", Err(ErrorCode::Malformed), &[1, 1, 1]),
     ];
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
-    let shown = |name: &str, bytes: &[u8]| {
-        let bytes = format!("`{}`", hex(bytes));
-        doc.lines().any(|l| l.contains(name) && l.contains(&bytes))
-    };
-    for (name, message, bytes) in &requests {
-        assert_eq!(encoded(message), *bytes, "{message:?}");
-        assert_eq!(frame::decode::<TimerRequest>(bytes).as_ref(), Ok(message));
-        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
-    }
-    for (name, message, bytes) in &responses {
-        assert_eq!(encoded(message), *bytes, "{message:?}");
-        assert_eq!(frame::decode::<TimerResponse>(bytes).as_ref(), Ok(message));
-        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
-    }
+    check_api(&requests, &responses);
 }
 
 /// The network PD's API (a client to the network PD), pinned and shown in
@@ -469,22 +471,7 @@ fn net_api() {
         ),
         ("`Err(exhausted)`", Err(ErrorCode::Exhausted), &[1, 1, 6]),
     ];
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
-    let shown = |name: &str, bytes: &[u8]| {
-        let bytes = format!("`{}`", hex(bytes));
-        doc.lines().any(|l| l.contains(name) && l.contains(&bytes))
-    };
-    for (name, message, bytes) in &requests {
-        assert_eq!(encoded(message), *bytes, "{message:?}");
-        assert_eq!(frame::decode::<NetRequest>(bytes).as_ref(), Ok(message));
-        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
-    }
-    for (name, message, bytes) in &responses {
-        assert_eq!(encoded(message), *bytes, "{message:?}");
-        assert_eq!(frame::decode::<NetResponse>(bytes).as_ref(), Ok(message));
-        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
-    }
+    check_api(&requests, &responses);
 }
 
 /// The PCI PD's API (a driver to the PCI PD), pinned and shown in
@@ -507,20 +494,5 @@ fn pci_api() {
         ("`Ok(Written)`", Ok(PciReply::Written), &[1, 0, 2]),
         ("`Err(denied)`", Err(ErrorCode::Denied), &[1, 1, 4]),
     ];
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();
-    let hex = |bytes: &[u8]| bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(" ");
-    let shown = |name: &str, bytes: &[u8]| {
-        let bytes = format!("`{}`", hex(bytes));
-        doc.lines().any(|l| l.contains(name) && l.contains(&bytes))
-    };
-    for (name, message, bytes) in &requests {
-        assert_eq!(encoded(message), *bytes, "{message:?}");
-        assert_eq!(frame::decode::<PciRequest>(bytes).as_ref(), Ok(message));
-        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
-    }
-    for (name, message, bytes) in &responses {
-        assert_eq!(encoded(message), *bytes, "{message:?}");
-        assert_eq!(frame::decode::<PciResponse>(bytes).as_ref(), Ok(message));
-        assert!(shown(name, bytes), "docs/abi.md: {name} should show {}", hex(bytes));
-    }
+    check_api(&requests, &responses);
 }

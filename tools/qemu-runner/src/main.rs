@@ -113,13 +113,7 @@ enum Command {
     /// Boot the nodes on the switch and test the network between them.
     Net {
         #[command(flatten)]
-        target: Target,
-        /// The rendered system description (its network names the nodes).
-        #[arg(long)]
-        system: PathBuf,
-        /// Directory for each node's disk and console transcripts.
-        #[arg(long)]
-        dir: PathBuf,
+        lan: LanRun,
         /// Seconds each phase may take.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
@@ -128,17 +122,24 @@ enum Command {
     /// files (stop: Ctrl-C, or a line with Ctrl-A x).
     Cluster {
         #[command(flatten)]
-        target: Target,
-        /// The rendered system description (its network names the nodes).
-        #[arg(long)]
-        system: PathBuf,
-        /// Directory for each node's disk and console transcripts.
-        #[arg(long)]
-        dir: PathBuf,
+        lan: LanRun,
         /// How many nodes.
         #[arg(long, default_value_t = 3)]
         nodes: usize,
     },
+}
+
+/// What every run of several nodes on the switch takes.
+#[derive(Args)]
+struct LanRun {
+    #[command(flatten)]
+    target: Target,
+    /// The rendered system description (its network names the nodes).
+    #[arg(long)]
+    system: PathBuf,
+    /// Directory for each node's disk and console transcripts.
+    #[arg(long)]
+    dir: PathBuf,
 }
 
 /// What every benchmark run takes.
@@ -307,12 +308,10 @@ fn main() -> ExitCode {
         Command::Crash { target, kills, seed, timeout, transcripts, expect_loss } => {
             crash_test(&target, kills, seed, Duration::from_secs(timeout), &transcripts, expect_loss)
         }
-        Command::Net { target, system, dir, timeout } => {
-            net_test::run(&target, &system, &dir, Duration::from_secs(timeout))
+        Command::Net { lan, timeout } => {
+            net_test::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout))
         }
-        Command::Cluster { target, system, dir, nodes } => {
-            cluster(&target, &system, &dir, nodes).map(|()| true)
-        }
+        Command::Cluster { lan, nodes } => cluster(&lan.target, &lan.system, &lan.dir, nodes).map(|()| true),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
