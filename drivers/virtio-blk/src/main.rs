@@ -30,7 +30,7 @@ use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::DeviceType;
 use virtio_drivers::transport::Transport;
 #[cfg(virtio = "mmio")]
-use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
+use virtio_drivers::transport::mmio::MmioTransport;
 use worknode_blkq::{Op, Queue, Request, Response, Status};
 
 use worknode_driver_virtio_hal::{DmaHal, Region};
@@ -88,28 +88,14 @@ struct Driver {
     posted: bool,
 }
 
-fn region(vaddr: usize, paddr: usize, size: usize) -> Region {
-    Region { vaddr, paddr, size }
-}
-
 /// Finds the block device in the mapped virtio-mmio page.
 #[cfg(virtio = "mmio")]
-fn find_device(regs: Region) -> MmioTransport<'static> {
-    let regs = regs.vaddr;
-    // QEMU's virt machines place virtio-mmio slots 0x200 (aarch64) or
-    // 0x1000 (riscv64) apart; one page holds 8 or 1 of them.
-    for offset in (0..0x1000).step_by(0x200) {
-        let header =
-            core::ptr::NonNull::new((regs + offset) as *mut VirtIOHeader).expect("register page at 0");
-        // SAFETY: [regs, regs + 0x1000) is the device page mapped uncached
-        // in this PD (system.xml), and offset + 0x200 stays inside it.
-        if let Ok(transport) = unsafe { MmioTransport::new(header, 0x200) }
-            && transport.device_type() == DeviceType::Block
-        {
-            return transport;
-        }
-    }
-    panic!("no virtio-blk device in the register page: QEMU needs -device virtio-blk-device (see qemu/)");
+fn find_device(regs: Region) -> DeviceTransport {
+    // SAFETY: system.xml maps the device's register page at `regs`,
+    // uncached, for this PD alone.
+    unsafe { worknode_driver_virtio_hal::find_mmio(regs, DeviceType::Block) }.unwrap_or_else(|| {
+        panic!("no virtio-blk device in the register page: QEMU needs -device virtio-blk-device (see qemu/)")
+    })
 }
 
 /// The block device, through the PCI PD, its registers placed where
@@ -123,11 +109,11 @@ fn find_device(regs: Region) -> DeviceTransport {
 #[protection_domain]
 fn init() -> Driver {
     let regs =
-        region(*var!(regs_vaddr: usize = 0), *var!(regs_paddr: usize = 0), *var!(regs_size: usize = 0));
+        Region::new(*var!(regs_vaddr: usize = 0), *var!(regs_paddr: usize = 0), *var!(regs_size: usize = 0));
     let private =
-        region(*var!(dma_vaddr: usize = 0), *var!(dma_paddr: usize = 0), *var!(dma_size: usize = 0));
+        Region::new(*var!(dma_vaddr: usize = 0), *var!(dma_paddr: usize = 0), *var!(dma_size: usize = 0));
     let data =
-        region(*var!(data_vaddr: usize = 0), *var!(data_paddr: usize = 0), *var!(data_size: usize = 0));
+        Region::new(*var!(data_vaddr: usize = 0), *var!(data_paddr: usize = 0), *var!(data_size: usize = 0));
     let queue_vaddr = *var!(queue_vaddr: usize = 0);
     let irq = Channel::new(*var!(irq_channel: usize = 0));
     worknode_driver_virtio_hal::set_regions(private, &[data], regs);

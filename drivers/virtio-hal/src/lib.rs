@@ -20,7 +20,31 @@
 use core::ptr::NonNull;
 use core::sync::atomic::{AtomicUsize, Ordering};
 
+use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
+use virtio_drivers::transport::{DeviceType, Transport};
 use virtio_drivers::{BufferDirection, Hal, PhysAddr};
+
+/// Finds the virtio-mmio device of type `kind` in the register window
+/// `regs`. QEMU's `virt` machines place virtio-mmio slots 0x200 (aarch64)
+/// or 0x1000 (riscv64) apart, so a page holds 8 slots or 1; qemu/ puts
+/// each device in a slot of the page system.xml maps for its driver.
+///
+/// # Safety
+/// `regs` must be a mapping, uncached and in this PD, of virtio-mmio
+/// device registers, used by nothing else in this PD.
+pub unsafe fn find_mmio(regs: Region, kind: DeviceType) -> Option<MmioTransport<'static>> {
+    for offset in (0..regs.size).step_by(0x200) {
+        let header = NonNull::new((regs.vaddr + offset) as *mut VirtIOHeader)?;
+        // SAFETY: the caller's contract: [regs, regs + size) is the device
+        // window, and offset + 0x200 stays inside it.
+        if let Ok(transport) = unsafe { MmioTransport::new(header, 0x200) }
+            && transport.device_type() == kind
+        {
+            return Some(transport);
+        }
+    }
+    None
+}
 
 /// A region mapped at `vaddr` whose physical address is `paddr`.
 #[derive(Clone, Copy, Debug)]
@@ -34,6 +58,11 @@ pub struct Region {
 }
 
 impl Region {
+    /// The region at `vaddr`, physical address `paddr`, of `size` bytes.
+    pub const fn new(vaddr: usize, paddr: usize, size: usize) -> Region {
+        Region { vaddr, paddr, size }
+    }
+
     fn translate(&self, vaddr: usize, len: usize) -> Option<PhysAddr> {
         let offset = vaddr.checked_sub(self.vaddr)?;
         (offset.checked_add(len)? <= self.size).then(|| (self.paddr + offset) as PhysAddr)

@@ -37,10 +37,7 @@ use virtio_drivers::Hal;
 use virtio_drivers::queue::VirtQueue;
 use virtio_drivers::transport::Transport;
 #[cfg(virtio = "mmio")]
-use virtio_drivers::transport::{
-    DeviceType,
-    mmio::{MmioTransport, VirtIOHeader},
-};
+use virtio_drivers::transport::{DeviceType, mmio::MmioTransport};
 use worknode_driver_virtio_hal::{DmaHal, Region};
 use worknode_netq::{BUF_SIZE, Desc, Info, MAX_FRAME, MIN_FRAME, QUEUES_WORDS, Queues};
 
@@ -97,27 +94,14 @@ struct Driver {
     info: Info,
 }
 
-fn region(vaddr: usize, paddr: usize, size: usize) -> Region {
-    Region { vaddr, paddr, size }
-}
-
 /// Finds the network device in the mapped virtio-mmio page.
 #[cfg(virtio = "mmio")]
 fn find_device(regs: Region) -> DeviceTransport {
-    // QEMU's virt machines place virtio-mmio slots 0x200 (aarch64) or
-    // 0x1000 (riscv64) apart; the page system.xml maps holds the slot
-    // qemu/ puts the device in.
-    for offset in (0..regs.size).step_by(0x200) {
-        let header = core::ptr::NonNull::new((regs.vaddr + offset) as *mut VirtIOHeader).expect("page at 0");
-        // SAFETY: [regs, regs + size) is the device page mapped uncached in
-        // this PD (system.xml), and offset + 0x200 stays inside it.
-        if let Ok(transport) = unsafe { MmioTransport::new(header, 0x200) }
-            && transport.device_type() == DeviceType::Network
-        {
-            return transport;
-        }
-    }
-    panic!("no virtio-net device in the register page: QEMU needs -device virtio-net-device (see qemu/)");
+    // SAFETY: system.xml maps the device's register page at `regs`,
+    // uncached, for this PD alone.
+    unsafe { worknode_driver_virtio_hal::find_mmio(regs, DeviceType::Network) }.unwrap_or_else(|| {
+        panic!("no virtio-net device in the register page: QEMU needs -device virtio-net-device (see qemu/)")
+    })
 }
 
 /// The network device, through the PCI PD, its registers placed where
@@ -132,15 +116,15 @@ fn find_device(regs: Region) -> DeviceTransport {
 #[protection_domain]
 fn init() -> Driver {
     let regs =
-        region(*var!(regs_vaddr: usize = 0), *var!(regs_paddr: usize = 0), *var!(regs_size: usize = 0));
+        Region::new(*var!(regs_vaddr: usize = 0), *var!(regs_paddr: usize = 0), *var!(regs_size: usize = 0));
     let private =
-        region(*var!(dma_vaddr: usize = 0), *var!(dma_paddr: usize = 0), *var!(dma_size: usize = 0));
-    let rx_data = region(
+        Region::new(*var!(dma_vaddr: usize = 0), *var!(dma_paddr: usize = 0), *var!(dma_size: usize = 0));
+    let rx_data = Region::new(
         *var!(rx_data_vaddr: usize = 0),
         *var!(rx_data_paddr: usize = 0),
         *var!(rx_data_size: usize = 0),
     );
-    let tx_data = region(
+    let tx_data = Region::new(
         *var!(tx_data_vaddr: usize = 0),
         *var!(tx_data_paddr: usize = 0),
         *var!(tx_data_size: usize = 0),
