@@ -40,8 +40,7 @@ const NET: Channel = Channel::new(system::channel::NET);
 const TIMER: Channel = Channel::new(system::channel::TIMER);
 /// Messages each stream may carry per 10 ms tick of the timer: a steady
 /// 200 a second on every stream, so all streams reach the runner's marks
-/// together (unpaced, the fastest stream finished its round while the
-/// slowest had a third of it).
+/// together and the faults meet every stream mid-round.
 const PER_TICK: u64 = 2;
 const TICK_NS: u64 = 10_000_000;
 const NODES: usize = system::network::NODES;

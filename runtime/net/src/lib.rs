@@ -247,6 +247,9 @@ pub struct Node<'a> {
     /// Local ports for outbound connections: a new one per connection,
     /// so a reopened stream is never taken for the old one.
     next_local_port: u16,
+    /// The stream [`Node::read_streams`] reads first: the one after the
+    /// last one read.
+    read_from: usize,
     stats: Stats,
 }
 
@@ -314,6 +317,7 @@ impl Node<'static> {
             inbound,
             inbox: core::array::from_fn(|_| Deque::new()),
             next_local_port,
+            read_from: 0,
             stats: Stats::default(),
         };
         for i in 0..node.inbound.len() {
@@ -557,18 +561,29 @@ impl Node<'_> {
     }
 
     /// Takes whole messages out of the inbound streams into the inboxes,
-    /// one message per stream per pass, so a busy stream cannot keep a
-    /// port's inbox full while another stream to the same port waits.
+    /// one message per stream per pass, round robin: the stream after the
+    /// last one read goes first, so a busy stream cannot keep a port's
+    /// inbox to itself while another stream to the same port waits.
+    /// (Starting every pass with stream 0 let the lowest-numbered peer take
+    /// every place a slow client freed: one stream ran a round ahead of its
+    /// siblings in `make test-net`; tests/lan.rs,
+    /// `streams_into_one_slow_client_share_it`.)
     fn read_streams(&mut self) {
+        let streams = self.inbound.len();
         // Bounded: BURST passes, each taking at most one frame per stream.
         for _ in 0..BURST {
             let mut progress = false;
-            for i in 0..self.inbound.len() {
+            let start = self.read_from;
+            for i in (0..streams).map(|k| (start + k) % streams) {
                 if self.inbound[i].peer.is_none() {
                     continue;
                 }
                 match self.next_frame(i) {
-                    Ok(true) => progress = true,
+                    Ok(true) => {
+                        progress = true;
+                        // Round robin: the next stream goes first next.
+                        self.read_from = (i + 1) % streams;
+                    }
                     Ok(false) => {}
                     Err(()) => {
                         self.stats.bad_messages += 1;

@@ -95,6 +95,11 @@ struct Lan {
     /// Per (from, to): the next sequence number expected, and counts.
     expected: Vec<Vec<Option<u64>>>,
     delivered: u64,
+    /// Messages each node's client takes per millisecond (a slow client
+    /// leaves its inbox full most of the time).
+    drain: usize,
+    /// Messages delivered, per (from, to).
+    per_stream: std::collections::BTreeMap<(u8, usize), u64>,
 }
 
 fn node(me: u8, nodes: u8, now: u64, seed: u64) -> (Node<'static>, Nic) {
@@ -113,6 +118,8 @@ impl Lan {
             faults: Faults::default(),
             expected: vec![vec![None; n as usize]; n as usize],
             delivered: 0,
+            drain: usize::MAX,
+            per_stream: Default::default(),
         }
     }
 
@@ -154,8 +161,13 @@ impl Lan {
                 }
             }
             // Take every delivered message and check its numbering.
+            let mut budget = self.drain;
             for port in 0..worknode_net::limits::PORTS as u8 {
-                while let Some(m) = self.nodes[k].0.receive(port) {
+                while budget > 0
+                    && let Some(m) = self.nodes[k].0.receive(port)
+                {
+                    budget -= 1;
+                    *self.per_stream.entry((m.from, k)).or_default() += 1;
                     let slot = &mut self.expected[m.from as usize][k];
                     if let Some(want) = *slot {
                         assert_eq!(m.seq, want, "node {k} got seq {} from {} (want {want})", m.seq, m.from);
@@ -334,4 +346,28 @@ fn phases_like_test_net() {
         eprintln!("seed {seed}: sent {} delivered {} at {} ms", a + b + c, lan.delivered, lan.now / 1000);
         assert_eq!(lan.delivered, a + b + c);
     }
+}
+
+#[test]
+fn streams_into_one_slow_client_share_it() {
+    let mut lan = Lan::new(3, 21);
+    assert!(lan.run_until(2000, |l| l.all_connected()));
+    // Node 2's client takes one message a millisecond; nodes 0 and 1 send
+    // to it as fast as their streams take.
+    lan.drain = 1;
+    for _ in 0..3000 {
+        for from in 0..2u8 {
+            for _ in 0..4 {
+                let seq = lan.nodes[usize::from(from)].0.next_seq(2).unwrap();
+                if lan.nodes[usize::from(from)].0.send(2, 1, &body(from, 2, seq)).is_err() {
+                    break;
+                }
+            }
+        }
+        lan.step();
+    }
+    let a = lan.per_stream.get(&(0, 2)).copied().unwrap_or(0);
+    let b = lan.per_stream.get(&(1, 2)).copied().unwrap_or(0);
+    assert!(a + b > 2000, "the client was kept busy ({a} + {b})");
+    assert!(a.abs_diff(b) * 10 <= a + b, "both streams get their share: {a} from node 0, {b} from node 1");
 }
