@@ -20,6 +20,11 @@ pub struct Machine {
     pub args: Vec<String>,
     /// Environment variables QEMU runs with (besides the runner's own).
     pub env: Vec<(String, String)>,
+    /// How the system's console lines start (`<pd>| ` for each PD, ...),
+    /// for taking apart lines printed into each other
+    /// ([`crate::serial::Reassembler`]); empty: lines are taken as they
+    /// come.
+    pub line_starts: Vec<String>,
 }
 
 /// What the placeholders in an `.args` file stand for.
@@ -65,7 +70,7 @@ impl Machine {
         }
         let mut words = words.into_iter();
         let program = words.next().ok_or("no QEMU program named")?;
-        Ok(Machine { program, args: words.collect(), env: Vec::new() })
+        Ok(Machine { program, args: words.collect(), env: Vec::new(), line_starts: Vec::new() })
     }
 
     /// The Debian package that provides this machine's QEMU, for error

@@ -202,6 +202,7 @@ impl Target {
         let inputs = Inputs { image: &self.image, kernel: &self.kernel, disk, nic };
         let mut machine = Machine::load(&self.machines, &self.arch, &inputs)?;
         machine.env = env;
+        machine.line_starts = self.line_starts()?;
         let found = std::env::var_os("PATH")
             .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(&machine.program).is_file()));
         if !found {
@@ -213,6 +214,19 @@ impl Target {
             ));
         }
         Ok(machine)
+    }
+
+    /// How the image's console lines start: each PD's `<name>| `, the
+    /// governor's echo and the monitor's `MON|`. The PDs are those of the
+    /// system description built beside the image (`worknode.system` for
+    /// `worknode.img`); an image without one gets its lines as they come.
+    fn line_starts(&self) -> Result<Vec<String>, String> {
+        let path = self.image.with_extension("system");
+        let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
+        let system = System::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut starts: Vec<String> = system.pds.iter().map(|pd| format!("{}| ", pd.name)).collect();
+        starts.extend([markers::ECHO.to_string(), "MON|".to_string()]);
+        Ok(starts)
     }
 
     /// The disk image, created if absent.
@@ -434,16 +448,13 @@ fn test(target: &Target, system: &Path, timeout: Duration, transcript: &Path) ->
     // the host's.
     let mut timer = String::new();
     if let (Verdict::Pass, Some(_)) = (&verdict, system.pd_index("ticker")) {
-        let text = std::fs::read_to_string(transcript).unwrap_or_default();
-        let host = ticker::host_elapsed(&timed.lock().expect("no panics while held"));
-        let pds: Vec<&str> = system.pds.iter().map(|pd| pd.name.as_str()).collect();
-        match ticker::check(&text, &pds, host) {
-            Ok(t) => {
+        match ticker::check(&timed.lock().expect("no panics while held")) {
+            Ok((t, host)) => {
                 timer = format!(
                     " timer_ticks={} timer_guest_ms={:.1} timer_host_ms={:.1} oneshots={} oneshot_early={} oneshot_worst_late_us={}",
                     t.ticks,
                     t.elapsed_us as f64 / 1000.0,
-                    host.map_or(f64::NAN, |h| h.as_secs_f64() * 1000.0),
+                    host.as_secs_f64() * 1000.0,
                     t.one_shots,
                     t.early,
                     t.worst_late_us

@@ -1,10 +1,20 @@
 //! A QEMU process whose serial console we read line by line.
 //!
 //! QEMU runs with the guest's serial port on its standard output. A thread
-//! turns that into lines (and copies them to a transcript file); the caller
-//! waits for lines with a deadline. Dropping [`Qemu`] kills the process, so
-//! no test path can leave a QEMU behind, whether it passes, fails, times out
-//! or panics.
+//! turns that into lines (and copies them, as printed, to a transcript
+//! file); the caller waits for lines with a deadline. Dropping [`Qemu`]
+//! kills the process, so no test path can leave a QEMU behind, whether it
+//! passes, fails, times out or panics.
+//!
+//! The console's output is the kernel's debug console, which every PD
+//! writes a character per system call, so a PD that preempts another in
+//! the middle of a line prints its own lines into it:
+//! `ticker| sta` `governor| last event seq=786 ...` `rt`. The reader takes
+//! such lines apart ([`Reassembler`]) before anyone judges them, with the
+//! ways the system's lines start ([`Machine::line_starts`]). Rejected: a
+//! console PD that all output goes through (sDDF's serial virtualiser):
+//! one more shared region and channel per PD, and the kernel and the
+//! monitor would still print around it.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -43,6 +53,101 @@ pub struct Qemu {
 /// Markers whose lines [`Qemu::timed`] keeps with their arrival time.
 pub const TIMED: &[&str] = &["ticker| "];
 
+/// Lines cut by others' lines and not yet finished, at most; beyond them
+/// the oldest is passed on as it is (a line whose rest never came).
+const MAX_CUT: usize = 8;
+
+/// Puts back together the lines that other PDs' lines were printed into.
+///
+/// A PD prints into another's line only by preempting it, and the
+/// preempted PD resumes only once the preempting one waits, so the cut
+/// lines nest: the rest of the line cut last comes first. Each physical
+/// line is split where a known line start occurs inside it; the pieces
+/// before the last are lines cut short, the last piece a whole line, and
+/// a physical line that does not begin like a line is the rest of the
+/// line cut last. A line start found by its characters alone would not
+/// do: in `elapsed_usgovernor| `, the `usgovernor` is the ticker's
+/// `elapsed_us` cut by the governor.
+#[derive(Debug)]
+pub struct Reassembler {
+    /// How the system's lines start (`<pd>| `, ...).
+    starts: Vec<String>,
+    /// Lines cut short, the one cut last at the end, each with when its
+    /// first piece arrived.
+    cut: Vec<(Duration, String)>,
+}
+
+impl Reassembler {
+    /// A reassembler for lines that start with one of `starts`; with none
+    /// it passes physical lines on as they are.
+    pub fn new(starts: &[String]) -> Reassembler {
+        Reassembler { starts: starts.iter().filter(|s| !s.is_empty()).cloned().collect(), cut: Vec::new() }
+    }
+
+    /// The first line start in `text` at or after `from`, as (position,
+    /// length); of two at one position, the longer (`virtio-net| `
+    /// over `net| `).
+    fn next_start(&self, text: &str, from: usize) -> Option<(usize, usize)> {
+        let tail = text.get(from..)?;
+        self.starts
+            .iter()
+            .filter_map(|s| tail.find(s.as_str()).map(|at| (from + at, s.len())))
+            .min_by_key(|&(at, len)| (at, std::cmp::Reverse(len)))
+    }
+
+    /// Takes one physical line that arrived at `at`; returns the whole
+    /// lines it finishes, in the order they were finished, each with
+    /// when its first piece arrived.
+    pub fn push(&mut self, physical: &str, at: Duration) -> Vec<(Duration, String)> {
+        let mut done = Vec::new();
+        let lead = self.next_start(physical, 0).filter(|&(pos, _)| pos == 0).map_or(0, |(_, len)| len);
+        // The pieces: [0, p1), [p1, p2), ..., [pk, end). Bounded by the
+        // line's length: each start found moves past itself.
+        let mut bounds = vec![0];
+        let mut from = lead;
+        while let Some((pos, len)) = self.next_start(physical, from) {
+            bounds.push(pos);
+            from = pos + len;
+        }
+        let pieces: Vec<&str> = bounds
+            .iter()
+            .enumerate()
+            .map(|(i, &start)| &physical[start..bounds.get(i + 1).copied().unwrap_or(physical.len())])
+            .collect();
+        let (first, rest) = pieces.split_first().expect("at least the piece at 0");
+        let mut line = match self.cut.pop() {
+            Some((when, mut cut)) if lead == 0 => {
+                cut.push_str(first);
+                (when, cut)
+            }
+            other => {
+                self.cut.extend(other);
+                (at, (*first).to_string())
+            }
+        };
+        for piece in rest {
+            self.cut_short(line, &mut done);
+            line = (at, (*piece).to_string());
+        }
+        done.push(line);
+        debug_assert!(self.cut.len() <= MAX_CUT);
+        done
+    }
+
+    /// Keeps `line` as cut short, passing the oldest on when too many are.
+    fn cut_short(&mut self, line: (Duration, String), done: &mut Vec<(Duration, String)>) {
+        if self.cut.len() == MAX_CUT {
+            done.push(self.cut.remove(0));
+        }
+        self.cut.push(line);
+    }
+
+    /// The lines still cut short when the output ends, oldest first.
+    pub fn finish(&mut self) -> Vec<(Duration, String)> {
+        std::mem::take(&mut self.cut)
+    }
+}
+
 impl Qemu {
     /// Starts `machine` headless, with the serial console on a pipe, and
     /// copies every console line to `transcript`.
@@ -66,16 +171,21 @@ impl Qemu {
         let tx_err = tx.clone();
         let timed = Arc::new(Mutex::new(Vec::new()));
         let keep = Arc::clone(&timed);
+        let mut reassembler = Reassembler::new(&machine.line_starts);
         thread::spawn(move || {
-            for line in read_lines(stdout) {
-                let _ = writeln!(log, "{line}");
-                if TIMED.iter().any(|m| line.contains(m)) {
-                    keep.lock().expect("no panics while held").push((started.elapsed(), line.clone()));
+            let pass_on = |(at, line): (Duration, String)| {
+                if TIMED.iter().any(|m| line.starts_with(m)) {
+                    keep.lock().expect("no panics while held").push((at, line.clone()));
                 }
-                if tx.send(line).is_err() {
-                    break;
+                tx.send(line).is_ok()
+            };
+            for physical in read_lines(stdout) {
+                let _ = writeln!(log, "{physical}");
+                if !reassembler.push(&physical, started.elapsed()).into_iter().all(&pass_on) {
+                    return;
                 }
             }
+            let _ = reassembler.finish().into_iter().all(&pass_on);
         });
         thread::spawn(move || {
             for line in read_lines(stderr) {
@@ -131,7 +241,12 @@ mod tests {
 
     fn shell(script: &str) -> Machine {
         // `sh -c script` ignores the QEMU console arguments appended after it.
-        Machine { program: "sh".into(), args: vec!["-c".into(), script.into()], env: Vec::new() }
+        Machine {
+            program: "sh".into(),
+            args: vec!["-c".into(), script.into()],
+            env: Vec::new(),
+            line_starts: Vec::new(),
+        }
     }
 
     #[test]
@@ -147,6 +262,93 @@ mod tests {
         assert_eq!(qemu.next(deadline), Next::Closed);
         drop(qemu);
         assert_eq!(std::fs::read_to_string(&transcript).unwrap(), "one\ntwo\n\u{fffd}three\n");
+    }
+
+    fn starts() -> Vec<String> {
+        ["governor| ", "log| ", "ticker| ", "net| ", "virtio-net| ", "principal> ", "MON|"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    /// Feeds `physical` lines, one millisecond apart, and returns the
+    /// whole lines with the millisecond their first piece arrived.
+    fn reassemble(physical: &[&str]) -> Vec<(u64, String)> {
+        let mut r = Reassembler::new(&starts());
+        let mut out = Vec::new();
+        for (ms, line) in (0..).zip(physical) {
+            out.extend(r.push(line, Duration::from_millis(ms)));
+        }
+        out.extend(r.finish());
+        out.into_iter().map(|(at, l)| (at.as_millis() as u64, l)).collect()
+    }
+
+    fn texts(lines: &[(u64, String)]) -> Vec<&str> {
+        lines.iter().map(|(_, l)| l.as_str()).collect()
+    }
+
+    #[test]
+    fn whole_lines_pass_as_they_are() {
+        let physical = ["Booting all finished", "governor| a", "", "virtio-net| mac 02", "principal> list"];
+        assert_eq!(texts(&reassemble(&physical)), physical);
+    }
+
+    #[test]
+    fn a_line_printed_into_another_is_taken_out() {
+        // As seen on x86_64: the ticker cut by the governor, whose line
+        // ended the physical line; the ticker's rest came after it.
+        let got = reassemble(&[
+            "ticker| stagovernor| last event seq=786 from recorder",
+            "governor| started worknode0; audit seq=787",
+            "rt",
+        ]);
+        assert_eq!(
+            got,
+            [
+                (0, "governor| last event seq=786 from recorder".to_string()),
+                (1, "governor| started worknode0; audit seq=787".to_string()),
+                (0, "ticker| start".to_string()),
+            ]
+        );
+        // Cut just before its line ending: the rest is an empty line.
+        assert_eq!(texts(&reassemble(&["ticker| startlog| x", ""])), ["log| x", "ticker| start"]);
+        // The name cannot be told by its characters: `usgovernor`.
+        let got = reassemble(&["ticker| done elapsed_usgovernor| a", "=1000 early=0"]);
+        assert_eq!(texts(&got), ["governor| a", "ticker| done elapsed_us=1000 early=0"]);
+    }
+
+    #[test]
+    fn cuts_nest_and_the_last_cut_resumes_first() {
+        // The ticker cut by the governor, the governor by the log.
+        let got = reassemble(&["ticker| tigovernor| golog| whole", "vernor", "cker"]);
+        assert_eq!(texts(&got), ["log| whole", "governor| governor", "ticker| ticker"]);
+        // Twice in one line of the ticker's, by two lines of others'.
+        let got = reassemble(&["ticker| a=1governor| x", "2 b=3log| y", "4"]);
+        assert_eq!(texts(&got), ["governor| x", "log| y", "ticker| a=12 b=34"]);
+        // The monitor's and the echo's lines are lines of their own.
+        let got = reassemble(&["ticker| aMON|ERROR: fault", "principal> halt", "b"]);
+        assert_eq!(texts(&got), ["MON|ERROR: fault", "principal> halt", "ticker| ab"]);
+    }
+
+    #[test]
+    fn the_longer_start_wins_and_a_line_start_does_not_cut_itself() {
+        assert_eq!(texts(&reassemble(&["virtio-net| rx", "net| node 0"])), ["virtio-net| rx", "net| node 0"]);
+        let got = reassemble(&["governor| avirtio-net| b", "c"]);
+        assert_eq!(texts(&got), ["virtio-net| b", "governor| ac"]);
+    }
+
+    #[test]
+    fn cut_lines_are_bounded_and_none_is_lost() {
+        let mut physical: Vec<String> = (0..MAX_CUT + 3).map(|i| format!("ticker| {i}")).collect();
+        physical.push("governor| end".into());
+        let joined = physical.concat();
+        let got = reassemble(&[joined.as_str()]);
+        assert_eq!(got.len(), MAX_CUT + 4, "every piece comes out once");
+        assert_eq!(got[0].1, "ticker| 0", "the oldest cut line is passed on first");
+        assert!(got.iter().any(|(_, l)| l == "governor| end"));
+        // Without line starts, nothing is taken apart.
+        let mut plain = Reassembler::new(&[]);
+        assert_eq!(plain.push("ticker| agovernor| b", Duration::ZERO).len(), 1);
+        assert!(plain.finish().is_empty());
     }
 
     #[test]
