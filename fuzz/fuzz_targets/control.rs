@@ -10,13 +10,14 @@
 
 use libfuzzer_sys::fuzz_target;
 use worknode_authority::Actions;
-use worknode_governor::sim::{Effect, LOG, SERIAL, SPECS, SimWorld, check, snapshot};
+use worknode_governor::sim::{Effect, LOG, NET, SERIAL, SPECS, SimWorld, check, snapshot};
 use worknode_governor::{Config, Governor, LogStatus};
 
 fuzz_target!(|data: &[u8]| {
     let config = Config {
         log: Some(LOG),
         serial: Some(SERIAL),
+        net: Some(NET),
         boot: Actions::LOG.with(Actions::RECORD),
         print_records: true,
     };

@@ -3,13 +3,14 @@
 //!
 //! Checks: no panic; whatever decodes re-encodes to exactly the same bytes
 //! (one encoding per message); the frame length never exceeds the registers
-//! the sender claimed to fill.
+//! the sender claimed to fill. The registers are also fed, as they come,
+//! to the governors' mail decoder (mail arrives from the network).
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use worknode_abi::frame::{self, MAX_FRAME_LEN, WORD_BYTES};
-use worknode_abi::governor::{Request, Response};
+use worknode_abi::governor::{Mail, Request, Response};
 
 fn check<'a, T: serde::Serialize + serde::Deserialize<'a>>(bytes: &'a [u8]) {
     if let Ok(message) = frame::decode::<T>(bytes) {
@@ -37,4 +38,12 @@ fuzz_target!(|data: &[u8]| {
     // And the registers as a frame of their own length, label unchecked.
     check::<Request>(registers);
     check::<Response>(registers);
+    if let Ok(mail) = Mail::decode(registers) {
+        let mut again = [0u8; MAX_FRAME_LEN];
+        assert_eq!(
+            mail.encode(&mut again).expect("decoded mail re-encodes"),
+            registers,
+            "non-canonical mail"
+        );
+    }
 });

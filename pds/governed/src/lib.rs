@@ -12,12 +12,17 @@
 #![forbid(unsafe_code)]
 
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 
 use sel4_microkit::{Channel, ChannelSet};
 use worknode_abi::ErrorCode;
 use worknode_abi::governor::{Reply, Request, log_text};
 
 pub use worknode_abi::markers;
+
+/// Whether "start" came (a PD has one thread; the flag only needs to be
+/// a static that is not `mut`).
+static STARTED: AtomicBool = AtomicBool::new(false);
 
 /// The governor, at the other end of this PD's one channel.
 #[derive(Clone, Copy, Debug)]
@@ -72,11 +77,13 @@ impl Governor {
         self.hello().unwrap_or_else(|e| panic!("{who}: hello refused: {e}"))
     }
 
-    /// For a notification: whether it is the governor's "start". If it
-    /// is, answers `Ready` (a refusal panics, as in [`Governor::greet`])
-    /// and says so on the console ([`markers::READY_ACKNOWLEDGED`]).
+    /// For a notification: whether it is the governor's "start" (its
+    /// first notification; later ones are news: mail, the network, a
+    /// grant). If it is, answers `Ready` (a refusal panics, as in
+    /// [`Governor::greet`]) and says so on the console
+    /// ([`markers::READY_ACKNOWLEDGED`]).
     pub fn started(&self, channels: ChannelSet, who: &str) -> bool {
-        if !channels.contains(self.channel) {
+        if !channels.contains(self.channel) || STARTED.swap(true, Ordering::Relaxed) {
             return false;
         }
         if let Err(e) = self.ready() {
@@ -104,6 +111,38 @@ impl Governor {
         let event = event.try_into().map_err(|_| ErrorCode::TooLarge)?;
         recorded(self.call(&Request::RecordTo { resource, event })?)
     }
+}
+
+impl Governor {
+    /// Sends `body` to worknode `worknode` on node `node`; the answer is
+    /// the send's audit sequence number.
+    pub fn send(&self, node: u8, worknode: u16, body: &[u8]) -> Result<u64, ErrorCode> {
+        let body = body.try_into().map_err(|_| ErrorCode::TooLarge)?;
+        match self.call(&Request::Send { node, worknode, body })? {
+            Reply::Sent { seq } => Ok(seq),
+            _ => Err(ErrorCode::Internal),
+        }
+    }
+
+    /// Takes the oldest message in this worknode's mailbox.
+    pub fn receive(&self) -> Result<Option<Mail>, ErrorCode> {
+        match self.call(&Request::Receive)? {
+            Reply::Mail { node, worknode, body } => Ok(Some(Mail { node, worknode, body })),
+            Reply::Empty => Ok(None),
+            _ => Err(ErrorCode::Internal),
+        }
+    }
+}
+
+/// A message from a worknode on another node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mail {
+    /// The sending node.
+    pub node: u8,
+    /// The sending worknode's index on that node.
+    pub worknode: u16,
+    /// The message.
+    pub body: heapless::Vec<u8, { worknode_abi::governor::MAX_MESSAGE }>,
 }
 
 fn recorded(reply: Reply) -> Result<u64, ErrorCode> {

@@ -3,8 +3,9 @@
 //! Glue. seL4 events (protected calls, notifications, child faults) become
 //! inputs of the governor core ([`worknode_governor::Governor`]), and its
 //! effects become seL4 calls: appends and reads on the log PD, console
-//! lines, notifications, and stopping and starting child threads
-//! ([`Kernel`], its [`World`]). What happens, and in which order, is the
+//! lines, notifications, stopping and starting child threads, and mail
+//! through the network PD on nodes that have one ([`Kernel`], its
+//! [`World`]). What happens, and in which order, is the
 //! core's, tested on the host (`runtime/governor`).
 
 #![no_std]
@@ -23,6 +24,7 @@ use worknode_abi::ErrorCode;
 use worknode_abi::console::{ConsoleReply, ConsoleRequest, ConsoleResponse, MAX_LINE};
 use worknode_abi::governor::MAX_EVENT;
 use worknode_abi::log::{LogReply, LogRequest, LogResponse, MAX_RECORD, Room};
+use worknode_abi::net::{MAX_NET_BODY, NetReply, NetRequest, NetResponse};
 use worknode_authority::Actions;
 use worknode_driver_clock::Clock;
 use worknode_governor::limits::MAX_CHILDREN;
@@ -47,6 +49,7 @@ fn init() -> Pd {
     let config = Config {
         log: channel_to("log"),
         serial: channel_to("serial"),
+        net: channel_to("net"),
         boot: Actions::LOG.with(Actions::RECORD),
         print_records: !cfg!(feature = "gate-bench"),
     };
@@ -60,8 +63,12 @@ fn init() -> Pd {
     // needs none.
     #[allow(unsafe_code)]
     let clock = unsafe { Clock::open(*sel4_microkit::var!(clock_vaddr: usize = 0)) };
-    let kernel =
-        Kernel { log: config.log.map(Channel::new), serial: config.serial.map(Channel::new), records: 0 };
+    let kernel = Kernel {
+        log: config.log.map(Channel::new),
+        serial: config.serial.map(Channel::new),
+        net: config.net.map(Channel::new),
+        records: 0,
+    };
     let mut pd = Pd { governor, kernel, clock };
     pd.governor.init(&mut pd.kernel);
     pd
@@ -77,6 +84,7 @@ struct Pd {
 struct Kernel {
     log: Option<Channel>,
     serial: Option<Channel>,
+    net: Option<Channel>,
     /// Audit records a `gate-bench` build kept in memory.
     #[cfg_attr(not(feature = "gate-bench"), allow(dead_code))]
     records: u64,
@@ -86,6 +94,11 @@ impl Kernel {
     fn ask_log(&self, request: &LogRequest) -> Result<LogReply, ErrorCode> {
         let log = self.log.ok_or(ErrorCode::NotFound)?;
         worknode_pd_ipc::call::<LogRequest, LogResponse>(log, request).and_then(|response| response)
+    }
+
+    fn ask_net(&self, request: &NetRequest) -> Result<NetReply, ErrorCode> {
+        let net = self.net.ok_or(ErrorCode::NotFound)?;
+        worknode_pd_ipc::call::<NetRequest, NetResponse>(net, request).and_then(|response| response)
     }
 }
 
@@ -149,6 +162,33 @@ impl World for Kernel {
 
     fn start(&mut self, child_id: usize) -> Result<(), ErrorCode> {
         Child::new(child_id).tcb().tcb_resume().map_err(|_| ErrorCode::Internal)
+    }
+
+    fn net_open(&mut self, node: u8) -> Result<bool, ErrorCode> {
+        if usize::from(node) >= system::network::NODES {
+            return Err(ErrorCode::NotFound);
+        }
+        match self.ask_net(&NetRequest::Status)? {
+            NetReply::Status { node: me, .. } if me == node => Err(ErrorCode::NotFound),
+            NetReply::Status { connected, .. } => Ok(connected & (1 << node) != 0),
+            _ => Err(ErrorCode::Internal),
+        }
+    }
+
+    fn net_send(&mut self, node: u8, mail: &[u8]) -> Result<(), ErrorCode> {
+        let body = Vec::from_slice(mail).map_err(|_| ErrorCode::TooLarge)?;
+        match self.ask_net(&NetRequest::Send { to: node, body })? {
+            NetReply::Sent { .. } => Ok(()),
+            _ => Err(ErrorCode::Internal),
+        }
+    }
+
+    fn net_receive(&mut self) -> Result<Option<(u8, Vec<u8, MAX_NET_BODY>)>, ErrorCode> {
+        match self.ask_net(&NetRequest::Receive)? {
+            NetReply::Message { from, body, .. } => Ok(Some((from, body))),
+            NetReply::Empty => Ok(None),
+            _ => Err(ErrorCode::Internal),
+        }
     }
 }
 

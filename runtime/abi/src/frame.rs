@@ -64,6 +64,13 @@ pub fn decode<'a, T: Deserialize<'a> + Serialize>(frame: &'a [u8]) -> Result<T, 
     if version != ABI_VERSION {
         return Err(ErrorCode::UnsupportedVersion);
     }
+    decode_canonical(body)
+}
+
+/// Decodes a postcard value that occupies exactly `body` and is its one
+/// encoding (no overlong varints, no trailing bytes): a frame's body, or
+/// a message carried inside another (`governor::Mail`).
+pub fn decode_canonical<'a, T: Deserialize<'a> + Serialize>(body: &'a [u8]) -> Result<T, ErrorCode> {
     let (message, rest) = postcard::take_from_bytes(body).map_err(|_| ErrorCode::Malformed)?;
     if !rest.is_empty() {
         return Err(ErrorCode::Malformed);

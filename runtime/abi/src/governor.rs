@@ -26,11 +26,20 @@
 //! caller's name (from the channel) and escapes control characters, so no
 //! worknode can forge another PD's lines.
 //!
+//! A worknode sends a message to a worknode on another node with
+//! [`Request::Send`], decided by the gate as `send` on the resource naming
+//! that node ([`node_resource`]) and recorded before it leaves; the
+//! governors carry it between nodes as a [`Mail`] through the network PD.
+//! A governor puts mail that arrives into its addressee's mailbox and
+//! notifies it; the worknode takes it with [`Request::Receive`]. A message
+//! from the network is data for a worknode, never authority: it acts as
+//! nobody, and the gate decides the answer like any other send.
+//!
 //! Variants are only ever appended: their position is their wire tag.
 
 use core::fmt;
 
-use heapless::String;
+use heapless::{String, Vec};
 use serde::{Deserialize, Serialize};
 
 use crate::ErrorCode;
@@ -42,6 +51,58 @@ pub const MAX_LOG_TEXT: usize = 256;
 /// its own envelope ([`crate::log::EventRecord`]) and the result must fit a
 /// log append frame.
 pub const MAX_EVENT: usize = 256;
+
+/// The largest message a worknode may send to another node, in bytes. The
+/// governors' [`Mail`] around it must fit the network PD's
+/// [`crate::net::MAX_NET_BODY`].
+pub const MAX_MESSAGE: usize = 128;
+/// Resources `NODE_RESOURCES + k` name node `k` of the cluster: a grant of
+/// `send` on them lets a worknode send to that node's worknodes.
+pub const NODE_RESOURCES: u32 = 0x1_0000;
+/// The version of [`Mail`]'s layout.
+pub const MAIL_VERSION: u8 = 1;
+
+/// A [`Mail`]'s fields around its body take at most 9 bytes (version 1,
+/// two indexes 3 each, the body's length 2).
+const _: () = assert!(MAX_MESSAGE + 9 <= crate::net::MAX_NET_BODY, "mail fits a network message");
+const _: () = assert!(MAX_MESSAGE + 16 <= crate::frame::MAX_FRAME_LEN, "a send fits a frame");
+
+/// The resource that names node `node`.
+pub const fn node_resource(node: u8) -> u32 {
+    NODE_RESOURCES + node as u32
+}
+
+/// A worknode's message between governors, as the network PD carries it
+/// (the body of a stream message on the governor's port).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mail<'a> {
+    /// [`MAIL_VERSION`]; a governor drops mail of another version.
+    pub version: u8,
+    /// The sending worknode's index on its node.
+    pub from: u16,
+    /// The addressee's index on the receiving node.
+    pub to: u16,
+    /// The message.
+    #[serde(borrow)]
+    pub body: Bytes<'a, MAX_MESSAGE>,
+}
+
+impl<'a> Mail<'a> {
+    /// Decodes mail that arrived from the network: the whole of `bytes`,
+    /// canonical, of [`MAIL_VERSION`].
+    pub fn decode(bytes: &'a [u8]) -> Result<Mail<'a>, ErrorCode> {
+        let mail: Mail<'a> = crate::frame::decode_canonical(bytes)?;
+        if mail.version != MAIL_VERSION {
+            return Err(ErrorCode::UnsupportedVersion);
+        }
+        Ok(mail)
+    }
+
+    /// Encodes the mail into `buf`, returning the bytes written.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ErrorCode> {
+        postcard::to_slice(self, buf).map(|b| &*b).map_err(|_| ErrorCode::TooLarge)
+    }
+}
 
 /// An operation a worknode asks of the governor.
 ///
@@ -82,10 +143,30 @@ pub enum Request<'a> {
         #[serde(borrow)]
         event: Bytes<'a, MAX_EVENT>,
     },
+    /// Send `body` to worknode `worknode` on node `node`: decided as
+    /// `send` on [`node_resource`]`(node)`, recorded, then handed to the
+    /// network PD; answered [`Reply::Sent`] once it is on the stream to
+    /// that node. `invalid-state`: no stream to that node is open yet, and
+    /// `exhausted`: its buffer is full; the governor notifies the worknode
+    /// when the network has news, and it may try again. `not-found`: no
+    /// network, or no such node (this node is not one). Valid after
+    /// `Ready`.
+    Send {
+        /// The receiving node.
+        node: u8,
+        /// The addressee's index on that node.
+        worknode: u16,
+        /// The message.
+        #[serde(borrow)]
+        body: Bytes<'a, MAX_MESSAGE>,
+    },
+    /// Take the oldest message in this worknode's mailbox: [`Reply::Mail`],
+    /// or [`Reply::Empty`]. Valid after `Ready`.
+    Receive,
 }
 
 /// A successful answer from the governor.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Reply {
     /// Answer to [`Request::Hello`].
     Welcome {
@@ -102,6 +183,23 @@ pub enum Reply {
         /// Its sequence number in the log.
         seq: u64,
     },
+    /// Answer to [`Request::Send`]: the message is on its way.
+    Sent {
+        /// The sequence number of the send's audit record.
+        seq: u64,
+    },
+    /// Answer to [`Request::Receive`]: a message.
+    Mail {
+        /// The sending node.
+        node: u8,
+        /// The sending worknode's index on that node.
+        worknode: u16,
+        /// The message.
+        #[serde(with = "crate::bytes")]
+        body: Vec<u8, MAX_MESSAGE>,
+    },
+    /// Answer to [`Request::Receive`]: the mailbox is empty.
+    Empty,
 }
 
 /// What the governor sends back for every call.

@@ -28,6 +28,14 @@ fn record_to(resource: u32) -> Request<'static> {
     Request::RecordTo { resource, event: Bytes::new(&[0xAB]).unwrap() }
 }
 
+fn send() -> Request<'static> {
+    Request::Send { node: 2, worknode: 7, body: Bytes::new(b"hi").unwrap() }
+}
+
+fn mail() -> Reply {
+    Reply::Mail { node: 1, worknode: 7, body: heapless::Vec::from_slice(b"hi").unwrap() }
+}
+
 #[test]
 fn requests() {
     let cases: &[(Request<'_>, &[u8])] = &[
@@ -38,6 +46,8 @@ fn requests() {
         (Request::Record { event: Bytes::new(&[0xAB]).unwrap() }, &[1, 3, 1, 0xAB]),
         (record_to(100), &[1, 4, 100, 1, 0xAB]),
         (record_to(300), &[1, 4, 0xAC, 0x02, 1, 0xAB]),
+        (send(), &[1, 5, 2, 7, 2, b'h', b'i']),
+        (Request::Receive, &[1, 6]),
     ];
     for (message, bytes) in cases {
         assert_eq!(encoded(message), *bytes, "{message:?}");
@@ -70,6 +80,9 @@ fn responses() {
         (Ok(Reply::Welcome { worknode: 300, children: 61 }), &[1, 0, 0, 0xAC, 0x02, 61]),
         (Ok(Reply::Ack), &[1, 0, 1]),
         (Ok(Reply::Recorded { seq: 300 }), &[1, 0, 2, 0xAC, 0x02]),
+        (Ok(Reply::Sent { seq: 300 }), &[1, 0, 3, 0xAC, 0x02]),
+        (Ok(mail()), &[1, 0, 4, 1, 7, 2, b'h', b'i']),
+        (Ok(Reply::Empty), &[1, 0, 5]),
         (Err(ErrorCode::Malformed), &[1, 1, 1]),
         (Err(ErrorCode::InvalidState), &[1, 1, 3]),
         (Err(ErrorCode::Denied), &[1, 1, 4]),
@@ -77,7 +90,7 @@ fn responses() {
     ];
     for (message, bytes) in cases {
         assert_eq!(encoded(message), *bytes, "{message:?}");
-        assert_eq!(frame::decode::<Response>(bytes), Ok(*message));
+        assert_eq!(frame::decode::<Response>(bytes).as_ref(), Ok(message));
     }
 }
 
@@ -92,9 +105,10 @@ fn every_error_code_encodes_as_its_number() {
 #[test]
 fn unknown_tags_are_malformed() {
     assert_eq!(frame::decode::<Request>(&[1, 3]), Err(ErrorCode::Malformed));
-    assert_eq!(frame::decode::<Request>(&[1, 5]), Err(ErrorCode::Malformed), "no tag 5 yet");
+    assert_eq!(frame::decode::<Request>(&[1, 7]), Err(ErrorCode::Malformed), "no tag 7 yet");
     assert_eq!(frame::decode::<Response>(&[1, 2]), Err(ErrorCode::Malformed));
     assert_eq!(frame::decode::<Response>(&[1, 0, 2]), Err(ErrorCode::Malformed));
+    assert_eq!(frame::decode::<Response>(&[1, 0, 6]), Err(ErrorCode::Malformed), "no reply tag 6 yet");
     // Error code 0 and 14 name nothing.
     assert_eq!(frame::decode::<Response>(&[1, 1, 0]), Err(ErrorCode::Malformed));
     assert_eq!(frame::decode::<Response>(&[1, 1, 14]), Err(ErrorCode::Malformed));
@@ -120,19 +134,24 @@ fn docs_agree_with_the_code() {
         assert!(row_with(&[&cells[0], &cells[1]]), "docs/abi.md lacks the row for {code}");
     }
     let record = Request::Record { event: Bytes::new(&[0xAB]).unwrap() };
-    let requests: [(&str, Request<'_>); 5] = [
+    let requests: [(&str, Request<'_>); 7] = [
         ("`Hello`", Request::Hello),
         ("`Ready`", Request::Ready),
         ("`Log`", log("hi")),
         ("`Record`", record),
         ("`RecordTo`", record_to(100)),
+        ("`Send`", send()),
+        ("`Receive`", Request::Receive),
     ];
     for (name, message) in requests {
         let bytes = format!("`{}`", hex(&encoded(&message)));
         assert!(row_with(&[name, &bytes]), "docs/abi.md: {name} should show {bytes}");
     }
-    let responses: [(&str, Response); 7] = [
+    let responses: [(&str, Response); 10] = [
         ("`Ok(Recorded { seq: 300 })`", Ok(Reply::Recorded { seq: 300 })),
+        ("`Ok(Sent { seq: 300 })`", Ok(Reply::Sent { seq: 300 })),
+        ("`Ok(Mail { node: 1, worknode: 7, body: \"hi\" })`", Ok(mail())),
+        ("`Ok(Empty)`", Ok(Reply::Empty)),
         ("`Ok(Welcome { worknode: 2, children: 3 })`", Ok(Reply::Welcome { worknode: 2, children: 3 })),
         ("`Ok(Welcome { worknode: 300, children: 61 })`", Ok(Reply::Welcome { worknode: 300, children: 61 })),
         ("`Ok(Ack)`", Ok(Reply::Ack)),
@@ -144,6 +163,33 @@ fn docs_agree_with_the_code() {
         let bytes = format!("`{}`", hex(&encoded(&message)));
         assert!(row_with(&[name, &bytes]), "docs/abi.md: {name} should show {bytes}");
     }
+    let bytes = format!("`{}`", hex(&postcard::to_allocvec(&golden_mail()).unwrap()));
+    assert!(
+        row_with(&["`Mail { version: 1, from: 7, to: 300", &bytes]),
+        "docs/abi.md: Mail should show {bytes}"
+    );
+}
+
+fn golden_mail() -> worknode_abi::governor::Mail<'static> {
+    worknode_abi::governor::Mail { version: 1, from: 7, to: 300, body: Bytes::new(b"hi").unwrap() }
+}
+
+/// The governors' mail, inside a network message (no frame header: the
+/// network message carries its own version).
+#[test]
+fn mail_between_governors() {
+    use worknode_abi::governor::{MAIL_VERSION, Mail};
+    let bytes = postcard::to_allocvec(&golden_mail()).unwrap();
+    assert_eq!(bytes, [1, 7, 0xAC, 0x02, 2, b'h', b'i']);
+    assert_eq!(golden_mail().version, MAIL_VERSION);
+    assert_eq!(Mail::decode(&bytes), Ok(golden_mail()));
+    let mut buf = [0u8; 16];
+    assert_eq!(golden_mail().encode(&mut buf).unwrap(), &bytes[..]);
+    // Another version, an overlong varint, a trailing byte: refused.
+    assert_eq!(Mail::decode(&[2, 7, 0xAC, 0x02, 2, b'h', b'i']), Err(ErrorCode::UnsupportedVersion));
+    assert_eq!(Mail::decode(&[1, 0x87, 0x00, 0xAC, 0x02, 2, b'h', b'i']), Err(ErrorCode::Malformed));
+    assert_eq!(Mail::decode(&[1, 7, 0xAC, 0x02, 2, b'h', b'i', 0]), Err(ErrorCode::Malformed));
+    assert_eq!(worknode_abi::governor::node_resource(2), 0x1_0002);
 }
 
 fn payload(bytes: &[u8]) -> heapless::Vec<u8, { worknode_abi::log::MAX_RECORD }> {

@@ -20,6 +20,12 @@
 //! is missing (or pending: made before the log was ready, it waits and is
 //! written first when the log is).
 //!
+//! Mail between nodes: a worknode's `Send` is a gated action like a
+//! record (decided as `send` on the resource naming the node, recorded,
+//! then handed to the network PD); mail that arrives is placed in its
+//! addressee's mailbox ([`crate::mail`]) and the addressee notified.
+//! Mail is data: it acts as nobody, so placing it needs no record.
+//!
 //! Every console line a worknode causes is a decision's: its own lines
 //! are printed after their allowed `log` record is durable; the governor's
 //! lines about it name the audit record they report. Requests out of turn
@@ -34,7 +40,7 @@ use worknode_abi::ErrorCode;
 use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord, Control, Lifecycle, What};
 use worknode_abi::bounded::Bytes;
 use worknode_abi::frame;
-use worknode_abi::governor::{Reply, Request, Response};
+use worknode_abi::governor::{MAIL_VERSION, Mail, Reply, Request, Response, node_resource};
 use worknode_abi::log::{MAX_RECORD, Room};
 use worknode_abi::markers as m;
 use worknode_authority::{Actions, AuthorityError, Lineage, Millis, Reason, Standing};
@@ -44,7 +50,8 @@ use crate::coalesce::{Coalescer, Key, Run, Seen};
 use crate::console::Escaped;
 use crate::control::{self, Command};
 use crate::gate::{self, ControlError, FOREVER, Gate, Planned};
-use crate::limits::{LINES_PER_NOTIFICATION, MAX_CHANNEL, PENDING_STOPS};
+use crate::limits::{LINES_PER_NOTIFICATION, MAIL_PER_PULL, MAX_CHANNEL, PENDING_STOPS};
+use crate::mail::{Mailboxes, Mailed};
 use crate::world::World;
 
 /// How a governor is set up, from the system description.
@@ -57,6 +64,9 @@ pub struct Config {
     /// The governor's channel to the serial driver (the principal's
     /// console), if the system has one.
     pub serial: Option<usize>,
+    /// The governor's channel to the network PD, if the node has one;
+    /// without it a `Send` is `not-found`.
+    pub net: Option<usize>,
     /// What every child may do from boot, on its own resource.
     pub boot: Actions,
     /// Print `recorded <worknode> seq=N` for every event. Off only in the
@@ -160,15 +170,18 @@ pub struct Governor {
     /// Notifications on channels that are no child's, nor the log's or
     /// the console's, and "ready" from a log that was not waiting.
     stray: u32,
+    mail: Mailboxes,
 }
 
 impl Governor {
     /// A governor for `children` as `config` says.
     pub fn new(children: &[ChildSpec], config: Config) -> Result<Governor, SetupError> {
         let children = Children::new(children).map_err(SetupError::Children)?;
-        for channel in [config.log, config.serial].into_iter().flatten() {
-            if channel > MAX_CHANNEL || children.by_channel(channel).is_some() || config.log == config.serial
-            {
+        let services = [config.log, config.serial, config.net];
+        for (i, channel) in services.iter().enumerate() {
+            let Some(channel) = *channel else { continue };
+            let shared = services.iter().enumerate().any(|(j, other)| j != i && *other == Some(channel));
+            if channel > MAX_CHANNEL || children.by_channel(channel).is_some() || shared {
                 return Err(SetupError::Channel(channel));
             }
         }
@@ -184,6 +197,7 @@ impl Governor {
             buf: Vec::new(),
             boot_reported: false,
             stray: 0,
+            mail: Mailboxes::default(),
         })
     }
 
@@ -200,6 +214,11 @@ impl Governor {
     /// Where the event log is.
     pub fn log_state(&self) -> LogState {
         self.log
+    }
+
+    /// The mailboxes.
+    pub fn mail(&self) -> &Mailboxes {
+        &self.mail
     }
 
     /// Whether the boot summary has been printed.
@@ -235,9 +254,13 @@ impl Governor {
         if is(self.config.serial) {
             self.read_console(w, now);
         }
+        if is(self.config.net) {
+            self.network_news(w);
+        }
         let others = channels
             & !self.config.log.map_or(0, |c| 1u64 << c)
-            & !self.config.serial.map_or(0, |c| 1u64 << c);
+            & !self.config.serial.map_or(0, |c| 1u64 << c)
+            & !self.config.net.map_or(0, |c| 1u64 << c);
         // At most 64 iterations: one per bit.
         let mut mask = others & ((1u64 << (MAX_CHANNEL + 1)) - 1);
         self.stray += (others & !mask).count_ones();
@@ -280,6 +303,8 @@ impl Governor {
             Request::RecordTo { resource, event } => {
                 self.act(w, index, Actions::RECORD, resource, &event, now)
             }
+            Request::Send { node, worknode, body } => self.send(w, index, node, worknode, &body, now),
+            Request::Receive => self.receive(w, index, now),
         }
     }
 
@@ -375,6 +400,36 @@ impl Governor {
         bytes: &[u8],
         now: Millis,
     ) -> Response {
+        let (name, seq) = self.gated(w, index, action, resource, bytes, now, |_| Ok(()))?;
+        if action == Actions::LOG {
+            // Text from a Log request is UTF-8 (checked when decoded).
+            let text = core::str::from_utf8(bytes).unwrap_or("<not UTF-8>");
+            w.print(format_args!("{name}| {}", Escaped(text)));
+            return Ok(Reply::Ack);
+        }
+        if self.config.print_records {
+            w.print(format_args!("{}{name} seq={seq}", m::RECORDED));
+        }
+        Ok(Reply::Recorded { seq })
+    }
+
+    /// The gate's part of an action: in turn, decided, and recorded
+    /// durably, or refused (and the refusal recorded, coalesced). `able`
+    /// runs once the gate allowed and before the record is written: an
+    /// error from it (the effect cannot happen now) refuses the request
+    /// with nothing recorded, as nothing was done. Returns the worknode's
+    /// name and the record's sequence number.
+    #[allow(clippy::too_many_arguments)]
+    fn gated<W: World>(
+        &mut self,
+        w: &mut W,
+        index: usize,
+        action: Actions,
+        resource: u32,
+        bytes: &[u8],
+        now: Millis,
+        able: impl FnOnce(&mut W) -> Result<(), ErrorCode>,
+    ) -> Result<(&'static str, u64), ErrorCode> {
         let Some(&child) = self.children.get(index) else { return Err(ErrorCode::Internal) };
         let in_turn = match child.stage {
             Stage::Greeted => action == Actions::LOG,
@@ -391,6 +446,7 @@ impl Governor {
             let key = Key { reason: decision.reason, what, resource, cap: decision.cap };
             return Err(self.deny(w, index, key, decision.lineage, bytes, now));
         }
+        able(w)?;
         self.settle_run(w, index)?;
         let name = child.spec.name;
         let seq = self.append(
@@ -399,16 +455,145 @@ impl Governor {
             Room::Ordinary,
         )?;
         self.denials.allowed(index, what, resource);
-        if action == Actions::LOG {
-            // Text from a Log request is UTF-8 (checked when decoded).
-            let text = core::str::from_utf8(bytes).unwrap_or("<not UTF-8>");
-            w.print(format_args!("{name}| {}", Escaped(text)));
-            return Ok(Reply::Ack);
+        Ok((name, seq))
+    }
+
+    /// A worknode sends `body` to worknode `to` on node `node`: decided
+    /// as `send` on the node's resource, recorded, then handed to the
+    /// network PD as [`Mail`]. A node without an open stream is refused
+    /// before anything is recorded; the sender is notified when the
+    /// network has news.
+    fn send(
+        &mut self,
+        w: &mut impl World,
+        index: usize,
+        node: u8,
+        to: u16,
+        body: &[u8],
+        now: Millis,
+    ) -> Response {
+        let net = self.config.net;
+        let mut wait = false;
+        let result = self.gated(w, index, Actions::SEND, node_resource(node), body, now, |w| {
+            net.ok_or(ErrorCode::NotFound)?;
+            match w.net_open(node)? {
+                true => Ok(()),
+                false => {
+                    wait = true;
+                    Err(ErrorCode::InvalidState)
+                }
+            }
+        });
+        if wait {
+            self.mail.wait(index);
         }
-        if self.config.print_records {
-            w.print(format_args!("{}{name} seq={seq}", m::RECORDED));
+        let (name, seq) = result?;
+        let mail = Mail {
+            version: MAIL_VERSION,
+            // Both fit: at most MAX_CHILDREN children.
+            from: index as u16,
+            to,
+            body: body.try_into().map_err(|_| ErrorCode::TooLarge)?,
+        };
+        let mut buf = [0u8; worknode_abi::net::MAX_NET_BODY];
+        let sent = mail.encode(&mut buf).and_then(|bytes| w.net_send(node, bytes));
+        match sent {
+            Ok(()) => Ok(Reply::Sent { seq }),
+            Err(e) => {
+                // Recorded as allowed, but the stream broke or filled
+                // between the check and the send: the record stands for a
+                // decision whose message did not leave, and the console
+                // says so.
+                if matches!(e, ErrorCode::InvalidState | ErrorCode::Exhausted) {
+                    self.mail.wait(index);
+                }
+                w.print(format_args!(
+                    "{}{name}'s send to node {node} ({}{seq}) did not leave: {e}",
+                    m::GOVERNOR,
+                    m::AUDIT_SEQ
+                ));
+                Err(e)
+            }
         }
-        Ok(Reply::Recorded { seq })
+    }
+
+    /// A worknode takes the oldest message in its mailbox. Not gated: the
+    /// mailbox is its own, and taking from it changes nothing but it. One
+    /// that finds it empty is notified of the network's next news.
+    fn receive(&mut self, w: &mut impl World, index: usize, now: Millis) -> Response {
+        let Some(&child) = self.children.get(index) else { return Err(ErrorCode::Internal) };
+        if child.stage != Stage::Ready {
+            let lineage = self.gate.boot_lineage(index);
+            let key = out_of_turn(What::Action(Actions::READ.0), index as u32);
+            return Err(self.deny(w, index, key, lineage, &[], now));
+        }
+        let mail = self.mail.take(index);
+        if mail.is_none() {
+            // An empty mailbox: the worknode hears of the network's next
+            // news (it may be waiting for an answer).
+            self.mail.wait(index);
+        }
+        // Room was made: the held message, and more, may go in now.
+        self.pull(w);
+        Ok(match mail {
+            Some(Mailed { node, from, body }) => Reply::Mail { node, worknode: from, body },
+            None => Reply::Empty,
+        })
+    }
+
+    /// The network PD has news: the children waiting for it are told, and
+    /// the mail that arrived is placed.
+    fn network_news(&mut self, w: &mut impl World) {
+        let mut waiting = self.mail.take_waiting();
+        // At most 64 iterations: one per bit.
+        while waiting != 0 {
+            let index = waiting.trailing_zeros() as usize;
+            waiting &= waiting - 1;
+            if let Some(child) = self.children.get(index).filter(|c| c.stage == Stage::Ready) {
+                w.notify(child.spec.channel);
+            }
+        }
+        self.pull(w);
+    }
+
+    /// Takes mail from the network PD while it can be placed (at most
+    /// [`MAIL_PER_PULL`] messages), and notifies each addressee.
+    fn pull(&mut self, w: &mut impl World) {
+        if self.config.net.is_none() {
+            return;
+        }
+        let children = &self.children;
+        let deliverable = |index: usize| {
+            children.get(index).is_some_and(|c| c.stage == Stage::Ready && c.standing != Standing::Halted)
+        };
+        for _ in 0..MAIL_PER_PULL {
+            if self.mail.holding() {
+                match self.mail.place_held(deliverable) {
+                    Some(index) => {
+                        if let Some(child) = children.get(index) {
+                            w.notify(child.spec.channel);
+                        }
+                    }
+                    None if self.mail.holding() => return,
+                    None => {}
+                }
+            }
+            let Ok(Some((node, bytes))) = w.net_receive() else { return };
+            match Mail::decode(&bytes) {
+                Ok(mail) => {
+                    let body = heapless::Vec::from_slice(&mail.body).unwrap_or_default();
+                    self.mail.hold(usize::from(mail.to), Mailed { node, from: mail.from, body });
+                }
+                Err(_) => self.mail.dropped = self.mail.dropped.saturating_add(1),
+            }
+        }
+        // The last message taken is placed if it can be; otherwise it
+        // waits for room, and nothing more is taken meanwhile.
+        if let Some(index) = self.mail.place_held(deliverable)
+            && let Some(child) = children.get(index)
+        {
+            w.notify(child.spec.channel);
+        }
     }
 
     /// Refuses a request: records the first of a run of identical
@@ -778,7 +963,14 @@ impl Governor {
                 self.gate.commit(plan);
                 match done {
                     Planned::Granted(cap) => {
-                        w.print(format_args!("{}granted cap {cap}; {}{seq}", m::PRINCIPAL, m::AUDIT_SEQ))
+                        w.print(format_args!("{}granted cap {cap}; {}{seq}", m::PRINCIPAL, m::AUDIT_SEQ));
+                        // News for the holder: what it was refused may be
+                        // allowed now.
+                        if let Some(holder) = child.and_then(|i| self.children.get(i))
+                            && holder.stage == Stage::Ready
+                        {
+                            w.notify(holder.spec.channel);
+                        }
                     }
                     Planned::Revoked { count, .. } => w.print(format_args!(
                         "{}revoked {count} capabilities; {}{seq}",

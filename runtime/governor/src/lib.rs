@@ -18,6 +18,7 @@ pub mod control;
 pub mod gate;
 pub mod governor;
 pub mod limits;
+pub mod mail;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod world;

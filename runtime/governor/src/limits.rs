@@ -17,10 +17,20 @@ pub const LINES_PER_NOTIFICATION: usize = 4;
 /// worknode's unrecorded repeats are at most this many minus one.
 pub const REPEAT_FLUSH: u32 = 1024;
 
+/// Messages from other nodes a worknode's mailbox holds; while it is full,
+/// further mail waits in the network PD (back-pressure, no drop).
+pub const MAILBOX: usize = 2;
+
+/// Messages taken from the network PD per notification or receive at most
+/// (bounded work; the network PD notifies again while more wait).
+pub const MAIL_PER_PULL: usize = 8;
+
 /// Channel ids (Microkit: 0..=61), so a notification set fits a `u64`.
 pub const MAX_CHANNEL: usize = 61;
 
 const _: () =
     assert!(MAX_CHILDREN == worknode_authority::limits::MAX_GOVERNED, "the tables hold every child");
 const _: () = assert!(MAX_CHANNEL < 64, "a set of channels is a u64 mask");
+const _: () = assert!(MAX_CHILDREN <= 64, "the children waiting for the network are a u64 mask");
+const _: () = assert!(MAILBOX >= 1 && MAIL_PER_PULL >= MAILBOX, "a pull can fill a mailbox");
 const _: () = assert!(REPEAT_FLUSH >= 2, "a run of repeats is worth coalescing");

@@ -66,13 +66,19 @@ pub enum Effect {
     Stop(usize),
     /// A child's thread let run.
     Start(usize),
+    /// Mail handed to the network PD for `node`.
+    NetSend {
+        /// The receiving node.
+        node: u8,
+        /// The encoded mail.
+        mail: Vec<u8>,
+    },
     /// The reply to a call from the child on this channel (the driver
     /// adds it).
     Reply {
         /// The caller's channel.
         channel: usize,
-        /// What it asked (its discriminant: 0 Hello .. 4 RecordTo, 5 an
-        /// undecodable call).
+        /// What it asked ([`asked`]).
         asked: u8,
         /// The answer.
         response: Response,
@@ -106,7 +112,30 @@ pub struct SimWorld {
     pub console: VecDeque<String>,
     /// Children whose threads run, by child id.
     pub running: BTreeMap<usize, bool>,
+    /// The nodes with an open stream (bit = node); this node is node 0.
+    pub net_open: u64,
+    /// Why the network PD refuses the next sends, if it does.
+    pub net_refuses: Option<ErrorCode>,
+    /// Messages that arrived for the governor: (node, bytes).
+    pub net_inbox: VecDeque<(u8, Vec<u8>)>,
 }
+
+/// What a request asks, as [`Effect::Reply`] says it: its variant's tag,
+/// or [`UNDECODABLE`].
+pub fn asked(request: &Request<'_>) -> u8 {
+    match request {
+        Request::Hello => 0,
+        Request::Ready => 1,
+        Request::Log { .. } => 2,
+        Request::Record { .. } => 3,
+        Request::RecordTo { .. } => 4,
+        Request::Send { .. } => 5,
+        Request::Receive => 6,
+    }
+}
+
+/// What an undecodable call asked.
+pub const UNDECODABLE: u8 = 255;
 
 impl SimWorld {
     /// A world whose log recovered `recovered` records (they are not
@@ -121,6 +150,9 @@ impl SimWorld {
             status,
             console: VecDeque::new(),
             running: BTreeMap::new(),
+            net_open: 0,
+            net_refuses: None,
+            net_inbox: VecDeque::new(),
         }
     }
 
@@ -197,6 +229,31 @@ impl World for SimWorld {
         self.effects.push(Effect::Start(child_id));
         Ok(())
     }
+
+    fn net_open(&mut self, node: u8) -> Result<bool, ErrorCode> {
+        match node {
+            0 | 8.. => Err(ErrorCode::NotFound),
+            _ => Ok(self.net_open & (1 << node) != 0),
+        }
+    }
+
+    fn net_send(&mut self, node: u8, mail: &[u8]) -> Result<(), ErrorCode> {
+        if let Some(e) = self.net_refuses {
+            return Err(e);
+        }
+        assert!(mail.len() <= worknode_abi::net::MAX_NET_BODY, "mail the network PD could not take");
+        self.effects.push(Effect::NetSend { node, mail: mail.to_vec() });
+        Ok(())
+    }
+
+    fn net_receive(
+        &mut self,
+    ) -> Result<Option<(u8, heapless::Vec<u8, { worknode_abi::net::MAX_NET_BODY }>)>, ErrorCode> {
+        Ok(self
+            .net_inbox
+            .pop_front()
+            .map(|(node, bytes)| (node, heapless::Vec::from_slice(&bytes).unwrap_or_default())))
+    }
 }
 
 /// What a durable record allows to happen once.
@@ -210,6 +267,8 @@ enum Cover {
     Notify(String),
     /// Letting this worknode's thread run.
     Start(String),
+    /// Handing this worknode's mail to the network PD.
+    NetSend(String),
     /// A successful reply of this kind to this worknode (`seq` for
     /// `Recorded`).
     Reply { who: String, asked: u8, seq: Option<u64> },
@@ -222,6 +281,7 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
     let by_id = |c: usize| specs.iter().find(|s| s.child_id == c).map(|s| s.name);
     let mut covers: Vec<Cover> = Vec::new();
     let mut durable: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut started: alloc::collections::BTreeSet<&str> = alloc::collections::BTreeSet::new();
     let take = |covers: &mut Vec<Cover>, want: &Cover| match covers.iter().position(|c| c == want) {
         Some(at) => {
             covers.remove(at);
@@ -257,6 +317,10 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
                         covers.push(Cover::Reply { who: who.clone(), asked: 3, seq: Some(*seq) });
                         covers.push(Cover::Reply { who, asked: 4, seq: Some(*seq) });
                     }
+                    (What::Action(bits), true) if bits == Actions::SEND.0 => {
+                        covers.push(Cover::NetSend(who.clone()));
+                        covers.push(Cover::Reply { who, asked: 5, seq: Some(*seq) });
+                    }
                     (What::Lifecycle(step), true) if step == Lifecycle::Greeted as u8 => {
                         covers.push(Cover::Notify(who.clone()));
                         covers.push(Cover::Reply { who, asked: 0, seq: None });
@@ -272,9 +336,20 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
             }
             Effect::Refused { .. } | Effect::Stop(_) => {}
             Effect::Notify(channel) => {
+                // The first notification is "start", which its greeting's
+                // record covers; later ones are news (mail, the network),
+                // which carry no authority.
                 let who = by_channel(*channel).unwrap_or("?");
-                if !take(&mut covers, &Cover::Notify(who.into())) {
+                if !take(&mut covers, &Cover::Notify(who.into())) && !started.contains(who) {
                     return fail(format!("{who} was notified without a durable greeting"));
+                }
+                started.insert(who);
+            }
+            Effect::NetSend { mail, .. } => {
+                let from = worknode_abi::governor::Mail::decode(mail).map(|m| usize::from(m.from));
+                let who = from.ok().and_then(|i| specs.get(i)).map_or("?", |s| s.name);
+                if !take(&mut covers, &Cover::NetSend(who.into())) {
+                    return fail(format!("{who}'s mail left without a durable `send` record"));
                 }
             }
             Effect::Start(child_id) => {
@@ -286,7 +361,9 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
             Effect::Reply { channel, asked, response } => {
                 let who: String = by_channel(*channel).unwrap_or("?").into();
                 let seq = match response {
-                    Ok(Reply::Recorded { seq }) => Some(*seq),
+                    Ok(Reply::Recorded { seq } | Reply::Sent { seq }) => Some(*seq),
+                    // Taking one's own mail changes nothing but the mailbox.
+                    Ok(Reply::Mail { .. } | Reply::Empty) => continue,
                     Ok(_) => None,
                     Err(_) => continue,
                 };
@@ -403,6 +480,8 @@ pub const SPECS: [ChildSpec; 4] = [
 pub const LOG: usize = 0;
 /// The console's channel in driver runs.
 pub const SERIAL: usize = 61;
+/// The network PD's channel in driver runs.
+pub const NET: usize = 60;
 
 /// What the tables and children look like, to tell whether an input
 /// changed anything.
@@ -432,6 +511,7 @@ pub fn drive(bytes: &[u8]) -> Result<SimWorld, String> {
     let config = Config {
         log: Some(LOG),
         serial: Some(SERIAL),
+        net: Some(NET),
         boot: Actions::LOG.with(Actions::RECORD),
         print_records: true,
     };
@@ -493,6 +573,19 @@ pub fn drive(bytes: &[u8]) -> Result<SimWorld, String> {
                 let mask = u64::from(input.next()) | (u64::from(input.next()) << 56);
                 g.notified(&mut w, mask, now);
             }
+            9 if input.next() % 2 == 0 => {
+                // The network: streams open and close, the network PD
+                // refuses sends, mail (or garbage) arrives.
+                match input.next() % 4 {
+                    0 => w.net_open = u64::from(input.next()),
+                    1 => w.net_refuses = [None, Some(ErrorCode::Exhausted)][usize::from(input.next() % 2)],
+                    _ => {
+                        let node = input.next() % 4;
+                        w.net_inbox.push_back((node, mail(&mut input)));
+                    }
+                }
+                g.notified(&mut w, 1 << NET, now);
+            }
             _ => {
                 w.mode = match input.next() % 4 {
                     0 => LogMode::Full,
@@ -535,30 +628,49 @@ fn request(input: &mut Bytes<'_>) -> (u8, Vec<u8>) {
     let mut buf = [0u8; frame::MAX_FRAME_LEN];
     let text = ["hi", "started", "x\ngovernor| boot complete", "é", ""][usize::from(input.next()) % 5];
     let event = text.as_bytes().try_into().unwrap_or_else(|_| unreachable!());
-    let (asked, request) = match input.next() % 7 {
-        0 => (0, Request::Hello),
-        1 => (1, Request::Ready),
-        2 => (2, Request::Log { text: text.try_into().unwrap_or_else(|_| unreachable!()) }),
-        3 => (3, Request::Record { event }),
-        4 | 5 => (4, Request::RecordTo { resource: u32::from(input.next() % 4) * 50, event }),
+    let request = match input.next() % 10 {
+        0 => Request::Hello,
+        1 => Request::Ready,
+        2 => Request::Log { text: text.try_into().unwrap_or_else(|_| unreachable!()) },
+        3 => Request::Record { event },
+        4 | 5 => Request::RecordTo { resource: u32::from(input.next() % 4) * 50, event },
+        6 => Request::Send {
+            node: input.next() % 4,
+            worknode: u16::from(input.next() % 5),
+            body: text.as_bytes().try_into().unwrap_or_else(|_| unreachable!()),
+        },
+        7 => Request::Receive,
         _ => {
             // Bytes that may or may not decode: what they ask is what they
             // decode to.
             let len = usize::from(input.next() % 12);
             let bytes: Vec<u8> = (0..len).map(|_| input.next()).collect();
-            let asked = match frame::decode::<Request>(&bytes) {
-                Ok(Request::Hello) => 0,
-                Ok(Request::Ready) => 1,
-                Ok(Request::Log { .. }) => 2,
-                Ok(Request::Record { .. }) => 3,
-                Ok(Request::RecordTo { .. }) => 4,
-                Err(_) => 5,
-            };
+            let asked = frame::decode::<Request>(&bytes).map_or(UNDECODABLE, |r| asked(&r));
             return (asked, bytes);
         }
     };
     let len = frame::encode(&request, &mut buf).unwrap_or_else(|e| panic!("{e}"));
-    (asked, buf[..len].to_vec())
+    (asked(&request), buf[..len].to_vec())
+}
+
+/// Mail as it may arrive: for one of the children or for none, of this
+/// version or another, or bytes that may not decode.
+fn mail(input: &mut Bytes<'_>) -> Vec<u8> {
+    use worknode_abi::governor::Mail;
+    let body = [input.next()];
+    let mail = Mail {
+        version: if input.next().is_multiple_of(8) { 2 } else { 1 },
+        from: u16::from(input.next() % 5),
+        to: u16::from(input.next() % 6),
+        body: worknode_abi::bounded::Bytes::new(&body).unwrap_or_else(|_| unreachable!()),
+    };
+    match input.next() % 8 {
+        0 => (0..input.next() % 8).map(|_| input.next()).collect(),
+        _ => {
+            let mut buf = [0u8; 64];
+            mail.encode(&mut buf).map(<[u8]>::to_vec).unwrap_or_default()
+        }
+    }
 }
 
 /// A console line: mostly well formed, about the children and the
@@ -572,7 +684,7 @@ fn command(input: &mut Bytes<'_>, g: &Governor) -> String {
         1 => format!("suspend {name}"),
         2 => format!("resume {name}"),
         3 => format!("grant {name} record,log 50 {}", u32::from(input.next()) * 10),
-        4 => format!("grant {name} send 0-100 100000"),
+        4 => format!("grant {name} send 65536-65539 100000"),
         5 => format!("revoke {cap}"),
         6 => "list".into(),
         7 => "help".into(),

@@ -5,7 +5,8 @@
 //! fault, with the clock's reading); its effects are the calls it makes on
 //! a [`World`]: append an audit record and wait until it is durable,
 //! print a console line, notify a worknode, stop or start a worknode's
-//! thread, and the few queries a ready log and the console answer.
+//! thread, hand mail to the network PD and take what arrived, and the few
+//! queries a ready log, the console and the network answer.
 //!
 //! The governor PD implements it with seL4 calls (`pds/governor`); the
 //! tests implement it with a recorder that checks the order of effects
@@ -22,6 +23,7 @@ use heapless::{String, Vec};
 use worknode_abi::ErrorCode;
 use worknode_abi::console::MAX_LINE;
 use worknode_abi::log::{MAX_RECORD, Room};
+use worknode_abi::net::MAX_NET_BODY;
 
 /// What the log said about itself when it became ready.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,4 +54,12 @@ pub trait World {
     fn stop(&mut self, child_id: usize) -> Result<(), ErrorCode>;
     /// Lets the thread of the child with Microkit id `child_id` run.
     fn start(&mut self, child_id: usize) -> Result<(), ErrorCode>;
+    /// Whether the stream to node `node` is open; `not-found` for this
+    /// node or a node not in the cluster.
+    fn net_open(&mut self, node: u8) -> Result<bool, ErrorCode>;
+    /// Hands encoded mail to the network PD, for node `node`.
+    fn net_send(&mut self, node: u8, mail: &[u8]) -> Result<(), ErrorCode>;
+    /// The oldest message that arrived for the governor, with the node
+    /// that sent it.
+    fn net_receive(&mut self) -> Result<Option<(u8, Vec<u8, MAX_NET_BODY>)>, ErrorCode>;
 }

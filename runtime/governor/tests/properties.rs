@@ -18,3 +18,31 @@ proptest! {
         }
     }
 }
+
+/// The random runs reach what they are meant to check: mail handed to the
+/// network and mail taken from a mailbox, besides records.
+#[test]
+fn random_runs_reach_sends_and_mail() {
+    use worknode_abi::governor::Reply;
+    use worknode_governor::sim::Effect;
+    let (mut sent, mut taken) = (0, 0);
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    for _ in 0..3000 {
+        let bytes: Vec<u8> = (0..600)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let w = drive(&bytes).unwrap_or_else(|why| panic!("{why}"));
+        sent += w.effects.iter().filter(|e| matches!(e, Effect::NetSend { .. })).count();
+        taken += w
+            .effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Reply { response: Ok(Reply::Mail { .. }), .. }))
+            .count();
+    }
+    assert!(sent > 0 && taken > 0, "sends {sent}, mail taken {taken}");
+}

@@ -10,7 +10,7 @@ use worknode_abi::frame;
 use worknode_abi::governor::{Reply, Request, Response};
 use worknode_abi::markers as m;
 use worknode_authority::{Actions, Reason, Standing};
-use worknode_governor::sim::{Effect, LOG, LogMode, SERIAL, SimWorld, check};
+use worknode_governor::sim::{Effect, LOG, LogMode, NET, SERIAL, SimWorld, check};
 use worknode_governor::{ChildSpec, Config, Governor, LogState, LogStatus, Stage};
 
 const SPECS: [ChildSpec; 3] = [
@@ -23,6 +23,7 @@ fn config() -> Config {
     Config {
         log: Some(LOG),
         serial: Some(SERIAL),
+        net: Some(NET),
         boot: Actions::LOG.with(Actions::RECORD),
         print_records: true,
     }
@@ -48,14 +49,8 @@ fn call(g: &mut Governor, w: &mut SimWorld, who: &str, request: &Request<'_>, no
     let mut buf = [0u8; frame::MAX_FRAME_LEN];
     let len = frame::encode(request, &mut buf).unwrap();
     let response = g.call(w, spec.channel, Ok(&buf[..len]), now);
-    let asked = match request {
-        Request::Hello => 0,
-        Request::Ready => 1,
-        Request::Log { .. } => 2,
-        Request::Record { .. } => 3,
-        Request::RecordTo { .. } => 4,
-    };
-    w.effects.push(Effect::Reply { channel: spec.channel, asked, response });
+    let asked = worknode_governor::sim::asked(request);
+    w.effects.push(Effect::Reply { channel: spec.channel, asked, response: response.clone() });
     response
 }
 
@@ -275,7 +270,7 @@ fn sixty_children_and_endless_short_grants_fit() {
         (0..62).map(|i| &*Box::leak(format!("c{i:02}").into_boxed_str())).collect();
     let sixty_two: Vec<ChildSpec> =
         (0..62).map(|i| ChildSpec { name: names[i], child_id: i, channel: i }).collect();
-    let bare = Config { log: None, serial: None, ..config() };
+    let bare = Config { log: None, serial: None, net: None, ..config() };
     assert!(Governor::new(&sixty_two, bare).is_ok(), "62 children fit the tables");
     assert!(
         Governor::new(&sixty_two, config()).is_err(),
@@ -283,7 +278,10 @@ fn sixty_children_and_endless_short_grants_fit() {
     );
     let specs: Vec<ChildSpec> =
         (0..60).map(|i| ChildSpec { name: names[i], child_id: i, channel: i + 1 }).collect();
-    let (mut g, mut w) = held(&specs, Ok(LogStatus { recovered: 0, log_id: 1 }));
+    // Sixty children leave no channel for a network PD.
+    let mut g = Governor::new(&specs, Config { net: None, ..config() }).unwrap();
+    let mut w = SimWorld::new(Ok(LogStatus { recovered: 0, log_id: 1 }));
+    g.init(&mut w);
     g.notified(&mut w, 1 << LOG, 1);
     assert!(specs.iter().all(|s| w.runs(s.child_id)));
     for round in 0..500u64 {
@@ -386,5 +384,93 @@ fn help_and_bad_lines_answer_without_changing_anything() {
     );
     type_line(&mut g, &mut w, "list", 5);
     assert!(lines_with(&w, "cap 3: record,log on 0, forever (live)").next().is_some(), "actions by name");
+    end(&w);
+}
+
+fn send(node: u8, worknode: u16, body: &'static [u8]) -> Request<'static> {
+    Request::Send { node, worknode, body: body.try_into().unwrap() }
+}
+
+fn mail(version: u8, from: u16, to: u16, body: &[u8]) -> Vec<u8> {
+    let mail = worknode_abi::governor::Mail { version, from, to, body: body.try_into().unwrap() };
+    let mut buf = [0u8; 64];
+    mail.encode(&mut buf).unwrap().to_vec()
+}
+
+/// Issue 12's ping, the governor's half: a send is the gate's `send` on
+/// the node's resource, denied and recorded without a grant, refused
+/// with nothing recorded while the node's stream is not open (and the
+/// sender told when it opens), and recorded before the mail leaves.
+#[test]
+fn a_send_to_another_node_is_decided_recorded_then_handed_to_the_network() {
+    let (mut g, mut w) = started(&SPECS);
+    greet(&mut g, &mut w, "worknode0");
+    let ping = send(2, 0, b"ping 1");
+    assert_eq!(call(&mut g, &mut w, "worknode0", &ping, 10), Err(ErrorCode::Denied), "no grant yet");
+    let denied = lines_with(&w, "denied worknode0: no-capability (send on 65538)").count();
+    assert_eq!(denied, 1, "the denial is recorded and said");
+    type_line(&mut g, &mut w, "grant worknode0 send 65537-65538 60000", 11);
+    let records = w.records.len();
+    assert_eq!(call(&mut g, &mut w, "worknode0", &ping, 12), Err(ErrorCode::InvalidState), "no stream yet");
+    assert_eq!(w.records.len(), records, "nothing happened, nothing recorded");
+    assert!(!w.effects.iter().any(|e| matches!(e, Effect::NetSend { .. })));
+    // The stream opens: the network PD's news wakes the sender.
+    w.net_open = 1 << 2;
+    g.notified(&mut w, 1 << NET, 13);
+    assert_eq!(w.effects.last(), Some(&Effect::Notify(1)), "worknode0 is told to try again");
+    let Ok(Reply::Sent { seq }) = call(&mut g, &mut w, "worknode0", &ping, 14) else { panic!("sent") };
+    let record = w.audit(seq).unwrap();
+    assert_eq!((record.what, record.resource), (What::Action(Actions::SEND.0), 65538));
+    assert_eq!(&*record.payload, b"ping 1");
+    let sent = w.effects.iter().find_map(|e| match e {
+        Effect::NetSend { node, mail } => Some((*node, mail.clone())),
+        _ => None,
+    });
+    assert_eq!(sent, Some((2, mail(1, 0, 0, b"ping 1"))));
+    // A node the grant does not cover, and this node (not a peer).
+    assert_eq!(call(&mut g, &mut w, "worknode0", &send(3, 0, b"x"), 15), Err(ErrorCode::Denied));
+    type_line(&mut g, &mut w, "grant worknode0 send 65536 60000", 16);
+    assert_eq!(call(&mut g, &mut w, "worknode0", &send(0, 0, b"x"), 17), Err(ErrorCode::NotFound));
+    // The network PD refuses after the record: the console says so.
+    w.net_refuses = Some(ErrorCode::Exhausted);
+    assert_eq!(call(&mut g, &mut w, "worknode0", &ping, 18), Err(ErrorCode::Exhausted));
+    assert_eq!(lines_with(&w, "worknode0's send to node 2 (audit seq").count(), 1);
+    end(&w);
+}
+
+/// Mail that arrives goes to its addressee's mailbox, in order; a full
+/// mailbox leaves the rest in the network PD (nothing dropped); bad mail
+/// and mail for no ready child is dropped and counted.
+#[test]
+fn mail_is_placed_in_order_held_while_a_mailbox_is_full_and_bad_mail_dropped() {
+    use worknode_governor::limits::MAILBOX;
+    let (mut g, mut w) = started(&SPECS);
+    greet(&mut g, &mut w, "worknode0");
+    greet(&mut g, &mut w, "prober");
+    let total = MAILBOX + 3;
+    for n in 0..total {
+        w.net_inbox.push_back((1, mail(1, 4, 0, &[n as u8])));
+    }
+    g.notified(&mut w, 1 << NET, 10);
+    assert_eq!(g.mail().len(0), MAILBOX);
+    assert_eq!(w.net_inbox.len(), total - MAILBOX - 1, "one held, the rest left in the network PD");
+    let mut got = Vec::new();
+    for _ in 0..total + 1 {
+        match call(&mut g, &mut w, "worknode0", &Request::Receive, 11) {
+            Ok(Reply::Mail { node: 1, worknode: 4, body }) => got.push(body[0]),
+            Ok(Reply::Empty) => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(got, (0..total as u8).collect::<Vec<_>>(), "every message, once, in order");
+    // Garbage, another version, an index that is no child, a child not ready.
+    for bytes in [vec![0xFF, 0x01], mail(2, 0, 0, b"v2"), mail(1, 0, 40, b"nobody"), mail(1, 0, 1, b"held")] {
+        w.net_inbox.push_back((2, bytes));
+    }
+    g.notified(&mut w, 1 << NET, 12);
+    assert_eq!((g.mail().dropped, g.mail().len(0), g.mail().len(1)), (4, 0, 0));
+    assert!(w.net_inbox.is_empty());
+    // Out of turn: a child not ready may not receive.
+    assert!(call(&mut g, &mut w, "spinner", &Request::Receive, 13).is_err());
     end(&w);
 }

@@ -92,6 +92,11 @@ impl<'t> Lan<'t> {
         Ok(())
     }
 
+    /// Types `line` on node `k`'s console.
+    pub fn type_line(&mut self, k: usize, line: &str) -> Result<(), String> {
+        self.nodes.get_mut(k).and_then(Option::as_mut).ok_or(format!("node {k} is not running"))?.send(line)
+    }
+
     /// Kills node `k`'s QEMU at once (SIGKILL).
     pub fn kill(&mut self, k: usize) {
         self.nodes[k] = None;

@@ -12,6 +12,12 @@
 //! second; the host test (runtime/net/tests/lan.rs) takes the same streams
 //! through longer runs on simulated time.
 //!
+//! Meanwhile each node's pinger (pds/pinger) pings its counterpart on
+//! every other node through its governor: the gate refuses its first send
+//! (to a node outside the cluster) and its pings until the runner types
+//! the principal's grant on each console once the node's boot is
+//! complete; then every peer must answer 5 pings (`pings`, `pongs`).
+//!
 //! Passes when every message sent was delivered, none twice and none out
 //! of order (netload checks each message's number and contents), garbage
 //! frames were refused (counted by the network PD), the streams reopened
@@ -19,8 +25,10 @@
 //! restart: messages a peer sent into its stream to the killed node
 //! before that stream was found broken (`lost_at_restart`; at most once
 //! across a reconnection, docs/network.md); `sent` is `delivered` plus
-//! those. Last line: `arch=.. nodes=3 sent=N delivered=N duplicated=0
-//! reordered=0 reconnects=R lost_at_restart=L refused=F garbage=G result=pass`.
+//! those; and every pinger got its pongs, with the gate's refusal on
+//! record on every node. Last line: `arch=.. nodes=3 sent=N delivered=N
+//! duplicated=0 reordered=0 reconnects=R lost_at_restart=L refused=F
+//! garbage=G pings=P pongs=P ping_denials=3 result=pass`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -31,6 +39,11 @@ use crate::lan::{Lan, network};
 
 /// Messages each way on every stream in a round (pds/netload's TARGET).
 const ROUND: u64 = 3000;
+/// Pings per peer (pds/pinger's ROUNDS).
+const PINGS: u64 = 5;
+/// The principal's grant that lets the pinger send to the cluster's
+/// nodes (resources 65536 + k), for ten minutes.
+const GRANT: &str = "grant pinger send 65536-65599 600000";
 
 /// A `done` line of netload.
 #[derive(Clone, Copy, Debug, Default)]
@@ -67,6 +80,12 @@ struct Seen {
     progress: BTreeMap<(usize, usize), u64>,
     /// Each node's `done` lines, in order.
     done: BTreeMap<usize, Vec<Done>>,
+    /// Each node's pinger result: (pings, pongs), from its first boot.
+    pinged: BTreeMap<usize, (u64, u64)>,
+    /// Nodes whose governor refused the pinger a send and said so.
+    ping_denied: std::collections::BTreeSet<usize>,
+    /// Nodes whose boot completed, to be granted (and granted).
+    booted: Vec<usize>,
     trouble: Option<String>,
 }
 
@@ -74,6 +93,17 @@ impl Seen {
     fn observe(&mut self, k: usize, line: &str) {
         if line.contains("panicked") || line.contains("qemu: exited") {
             self.trouble.get_or_insert_with(|| format!("node {k}: {line}"));
+        }
+        if line.starts_with("governor| boot complete") {
+            self.booted.push(k);
+        }
+        if line.starts_with("governor| denied pinger: no-capability (send on ") {
+            self.ping_denied.insert(k);
+        }
+        if let Some(rest) = line.strip_prefix("pinger| done ")
+            && let (Some(pings), Some(pongs)) = (field(rest, "pings"), field(rest, "pongs"))
+        {
+            self.pinged.entry(k).or_insert((pings, pongs));
         }
         let Some(at) = line.find("netload| ") else { return };
         let rest = &line[at..];
@@ -102,29 +132,32 @@ pub fn run(target: &Target, system: &Path, dir: &Path, timeout: Duration) -> Res
     let started = Instant::now();
     let mut clean_skipped = 0;
     let mut under_faults = 0;
-    let wait = |lan: &mut Lan,
-                seen: &mut Seen,
-                what: &str,
-                done: &dyn Fn(&Seen) -> bool|
-     -> Result<(), String> {
-        let deadline = Instant::now() + timeout;
-        while !done(seen) {
-            if let Some(why) = &seen.trouble {
-                return Err(why.clone());
-            }
-            match lan.next_line(deadline) {
-                Some((k, line)) => {
-                    if line.contains("netload| done") || line.contains("panicked") || line.contains("net| ") {
-                        println!("  node{k} | {line}");
-                    }
-                    seen.observe(k, &line);
+    let wait =
+        |lan: &mut Lan, seen: &mut Seen, what: &str, done: &dyn Fn(&Seen) -> bool| -> Result<(), String> {
+            let deadline = Instant::now() + timeout;
+            while !done(seen) {
+                if let Some(why) = &seen.trouble {
+                    return Err(why.clone());
                 }
-                None => return Err(format!("timed out waiting for {what}")),
+                match lan.next_line(deadline) {
+                    Some((k, line)) => {
+                        let shown = ["netload| done", "panicked", "net| ", "pinger| done", "denied pinger"];
+                        if shown.iter().any(|s| line.contains(s)) {
+                            println!("  node{k} | {line}");
+                        }
+                        seen.observe(k, &line);
+                        // The principal grants the pinger its sends on each
+                        // node once that node's boot is complete.
+                        for k in std::mem::take(&mut seen.booted) {
+                            lan.type_line(k, GRANT)?;
+                        }
+                    }
+                    None => return Err(format!("timed out waiting for {what}")),
+                }
             }
-        }
-        println!("  {what}: {:.1}s", started.elapsed().as_secs_f64());
-        Ok(())
-    };
+            println!("  {what}: {:.1}s", started.elapsed().as_secs_f64());
+            Ok(())
+        };
     let all_done = move |s: &Seen| (0..count).all(|k| s.done.contains_key(&k));
     let pairs = move |seen: &Seen, at_least: &dyn Fn(usize, usize) -> u64| {
         (0..count).all(|k| {
@@ -151,6 +184,7 @@ pub fn run(target: &Target, system: &Path, dir: &Path, timeout: Duration) -> Res
         under_faults = seen.progress.iter().map(|(pair, n)| n - base.get(pair).copied().unwrap_or(0)).sum();
         lan.switch.set(|f| *f = Default::default());
         wait(&mut lan, &mut seen, "clean LAN again: the round complete on every node", &all_done)?;
+        wait(&mut lan, &mut seen, "every pinger answered by every peer", &|s| s.pinged.len() == count)?;
         // Nothing may be lost before a restart: every stream so far lived
         // from its first message to its last.
         clean_skipped = seen.done.values().filter_map(|d| d.last()).map(|d| d.skipped).sum();
@@ -178,8 +212,18 @@ pub fn run(target: &Target, system: &Path, dir: &Path, timeout: Duration) -> Res
     let reconnects = sum(|d| d.restarts);
     let skipped = sum(|d| d.skipped);
     let refused = sum(|d| d.refused);
+    let pings: u64 = seen.pinged.values().map(|p| p.0).sum();
+    let pongs: u64 = seen.pinged.values().map(|p| p.1).sum();
+    let ping_denials = seen.ping_denied.len();
+    let want_pings = PINGS * (count * (count - 1)) as u64;
     let verdict = match result {
         Err(why) => Err(why),
+        Ok(()) if pings != want_pings || pongs != want_pings => {
+            Err(format!("{pings} pings and {pongs} pongs, where {want_pings} of each were due"))
+        }
+        Ok(()) if ping_denials != count => {
+            Err(format!("the gate's refusal of the pinger was said on {ping_denials} of {count} nodes"))
+        }
         Ok(()) if sent != delivered + skipped => {
             Err(format!("{sent} sent but {delivered} delivered and {skipped} lost with broken streams"))
         }
@@ -207,7 +251,8 @@ pub fn run(target: &Target, system: &Path, dir: &Path, timeout: Duration) -> Res
     };
     println!(
         "arch={} nodes={count} sent={sent} delivered={delivered} duplicated={duplicated} reordered={reordered} \
-         reconnects={reconnects} lost_at_restart={skipped} under_faults={under_faults} refused={refused} garbage={} result={result}{reason}",
+         reconnects={reconnects} lost_at_restart={skipped} under_faults={under_faults} refused={refused} garbage={} \
+         pings={pings} pongs={pongs} ping_denials={ping_denials} result={result}{reason}",
         target.arch, switch.garbage
     );
     Ok(verdict.is_ok())

@@ -48,7 +48,8 @@ fn field(line: &str, key: &str) -> Result<u64, String> {
 /// take.
 pub fn check(lines: &[(Duration, String)]) -> Result<(Ticks, Duration), String> {
     let find = |what: &str| lines.iter().find(|(_, l)| l.starts_with(&format!("{PREFIX}{what}")));
-    let (done_at, line) = find("done ").ok_or("the ticker never printed its result (timer PD or ticker stuck)")?;
+    let (done_at, line) =
+        find("done ").ok_or("the ticker never printed its result (timer PD or ticker stuck)")?;
     let (start_at, _) = find("start").ok_or("the ticker's start line never arrived")?;
     let host = done_at.checked_sub(*start_at).ok_or("the ticker's result arrived before its start")?;
     let t = Ticks {
