@@ -6,6 +6,8 @@
 #   make image / test-qemu / test-host / check-nostd / fuzz / clean
 #   make bench-log                             log appends vs raw disk writes
 #   make bench-gate                            a gated action vs a raw PPC
+#   make bench-net                             messages through the streams vs
+#                                              raw frames, between two nodes
 #   make bite-check                            the crash test must catch a log
 #                                              that does not flush
 #   make sim [SEEDS=500]                       Raft cluster simulator (host only)
@@ -18,8 +20,8 @@
 #                 release, benchmark
 #   PROFILE       Cargo profile of the PDs: release (default), size
 #                 (opt-level "z") or dev
-#   SYSTEM        system.xml profile: default (what `run` boots), test, bench
-#                 or bench-gate
+#   SYSTEM        system.xml profile: default (what `run` boots), test, bench,
+#                 bench-gate, net or bench-net
 #
 # Every check that can fail before a long build (unknown ARCH, no SDK, no
 # QEMU, no usable Rust toolchain) stops make with one line saying what to do.
@@ -131,7 +133,7 @@ pd_cargo = env \
 			-Zbuild-std-features=compiler-builtins-mem \
 			--target $(TARGET)
 
-.PHONY: all help run image test test-host test-qemu test-qemu-all test-net cluster check-nostd lint fuzz host-tools clean bench-log bench-gate sim bench-raft bite-check
+.PHONY: all help run image test test-host test-qemu test-qemu-all test-net cluster check-nostd lint fuzz host-tools clean bench-log bench-gate bench-net sim bench-raft bite-check
 
 all: image
 
@@ -292,6 +294,19 @@ bench-gate:
 		--kernel $(KERNEL_ELF) --disk $(BUILD_DIR)/bench-gate/disk.img \
 		--transcript $(BUILD_DIR)/bench-gate/serial.log
 
+# Messages through the streams (smoltcp) against raw frames through the
+# rings, between two nodes on the switch, in one run counting instructions
+# (-icount shift=0; pds/net's raw phase, pds/netbench); last line
+# `stream_vs_raw=<ratio>`. The profile's network PD is built with the
+# `bench` feature, which no other profile has.
+pd_features_bench-net := --features worknode-pd-net/bench
+bench-net:
+	$(need-sdk)$(need-qemu)
+	$(MAKE) --no-print-directory image SYSTEM=bench-net
+	$(RUNNER) bench-net --arch $(ARCH) --image $(BUILD_DIR)/bench-net/worknode.img \
+		--kernel $(KERNEL_ELF) --system $(BUILD_DIR)/bench-net/worknode.system \
+		--dir $(BUILD_DIR)/bench-net --disk-kib 1024
+
 # Every runtime crate must build for the bare-metal targets the PDs use.
 check-nostd:
 	$(need-rustc)
@@ -309,7 +324,7 @@ check-nostd:
 # host crates, the fuzz targets, and the PDs of every profile on every arch
 # (drivers differ per board; needs the SDK's libsel4 headers: skipped,
 # loudly, without the SDK).
-PROFILES := default test bench bench-gate net
+PROFILES := default test bench bench-gate net bench-net
 lint: host-tools
 	cargo fmt --all --check
 	cd pds && cargo fmt --all --check

@@ -17,6 +17,8 @@
 #![no_main]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "bench")]
+mod bench;
 mod device;
 
 /// Channel ids and the network, generated from the rendered system.xml.
@@ -58,6 +60,11 @@ static STORAGE: ConstStaticCell<Storage> = ConstStaticCell::new(Storage::new());
 
 struct Net {
     device: QueueDevice,
+    /// Whether the driver was told to attach to the rings.
+    attached: bool,
+    /// `make bench-net`'s raw phase, before the stack starts.
+    #[cfg(feature = "bench")]
+    raw: bench::Raw,
     /// Created once the driver has published the MAC.
     node: Option<Node<'static>>,
     /// When the one-shot timeout is armed for (µs), to avoid re-arming it
@@ -82,7 +89,14 @@ fn init() -> Net {
     // PD reaches them only through `QueueDevice` (atomics and copies).
     #[allow(unsafe_code)]
     let device = unsafe { QueueDevice::new(queues, rx, tx) };
-    let mut net = Net { device, node: None, armed_for: u64::MAX };
+    let mut net = Net {
+        device,
+        attached: false,
+        #[cfg(feature = "bench")]
+        raw: bench::Raw::default(),
+        node: None,
+        armed_for: u64::MAX,
+    };
     net.start();
     net
 }
@@ -109,6 +123,21 @@ impl Net {
             );
         };
         config.me = me;
+        if !self.attached {
+            // The driver attaches to the rings we initialised, and from
+            // then on asks for notifications itself.
+            self.attached = true;
+            DRIVER.notify();
+        }
+        #[cfg(feature = "bench")]
+        if !self.raw.run(me, mac, &mut self.device, now_us().saturating_mul(1000)) {
+            // Driver notifications move the phase on; a wake-up every
+            // millisecond as well, in case one finds nothing to say.
+            let _ = self.device.want_notifications();
+            let set = TimerRequest::Set { slot: 0, after_ns: 1_000_000, period_ns: 0 };
+            let _ = worknode_pd_ipc::call::<_, TimerResponse>(TIMER, &set);
+            return;
+        }
         let now = now_us();
         // Differs per boot: the clock's reading at start moves with every
         // boot's timing, and the node number keeps nodes apart.
@@ -116,9 +145,6 @@ impl Net {
         let ip = config.address(me);
         self.node = Some(Node::new(config, STORAGE.take(), &mut self.device, now, seed));
         debug_println!("net| node {me} at {ip}, {} clients", clients().count());
-        // The driver attaches to the rings we initialised, and from then on
-        // asks for notifications itself.
-        DRIVER.notify();
     }
 
     /// Runs the stack, notifies clients with news, re-arms the wake-up.
@@ -145,8 +171,11 @@ impl Net {
                 channel.notify();
             }
         }
-        let next = if idle { node.next_poll_us(now_us()) } else { now };
-        if next != self.armed_for {
+        let next = if idle { node.next_poll_us(now) } else { now };
+        // A wake-up already armed no later than needed stands: waking
+        // early costs a pass, re-arming costs a call to the timer on
+        // every pass (and a pass follows every client call).
+        if next < self.armed_for || self.armed_for < now {
             self.armed_for = next;
             let after_ns = next.saturating_sub(now).saturating_mul(1000).min(1 << 40);
             let set = TimerRequest::Set { slot: 0, after_ns, period_ns: 0 };
@@ -213,15 +242,31 @@ impl Handler for Net {
     }
 
     fn protected(&mut self, channel: Channel, info: MessageInfo) -> Result<MessageInfo, Self::Error> {
-        let response = match clients().find(|(_, c)| c.index() == channel.index()) {
-            None => Err(ErrorCode::Internal),
+        let (response, work) = match clients().find(|(_, c)| c.index() == channel.index()) {
+            None => (Err(ErrorCode::Internal), false),
             Some((port, _)) => match worknode_pd_ipc::receive::<NetRequest>(&info) {
-                Ok(request) => self.serve(port, request),
-                Err(e) => Err(e),
+                Ok(request) => {
+                    let full =
+                        self.node.as_ref().is_some_and(|n| n.waiting(port) >= worknode_net::limits::INBOX);
+                    let response = self.serve(port, request);
+                    let work = match &response {
+                        Ok(NetReply::Sent { .. }) => true,
+                        Ok(NetReply::Message { .. }) => full,
+                        _ => false,
+                    };
+                    (response, work)
+                }
+                Err(e) => (Err(e), false),
             },
         };
-        // A send queued bytes, a receive made room: let the stack move.
-        self.run();
+        // A send queued bytes, a receive made room in a full inbox (whose
+        // streams were not read): let the stack move. A receive from an
+        // inbox with room changes nothing the stack waits for. Rejected: a
+        // wake-up from the timer once per batch of calls instead of a pass
+        // per send (`make bench-net`, aarch64: 2.8 MB/s against 3.8).
+        if work {
+            self.run();
+        }
         Ok(worknode_pd_ipc::reply(&response))
     }
 }

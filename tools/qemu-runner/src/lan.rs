@@ -24,6 +24,9 @@ pub struct Lan<'t> {
     pub nodes: Vec<Option<Qemu>>,
     /// Boots of each node so far (names its transcripts).
     boots: Vec<u32>,
+    /// Arguments every node's QEMU gets besides its machine file's
+    /// (`make bench-net`: instruction counting).
+    pub qemu_args: Vec<String>,
 }
 
 /// The network a rendered system description declares.
@@ -65,6 +68,7 @@ impl<'t> Lan<'t> {
             dir: dir.to_path_buf(),
             nodes: (0..count).map(|_| None).collect(),
             boots: vec![0; count],
+            qemu_args: Vec::new(),
         })
     }
 
@@ -81,8 +85,9 @@ impl<'t> Lan<'t> {
         let netdev = self.switch.netdev(k);
         self.switch.unplug(k);
         let disk = self.node_dir(k).join("disk.img");
-        let machine =
+        let mut machine =
             self.target.machine_on(Some(&disk.display().to_string()), Some((&netdev, &mac)), Vec::new())?;
+        machine.args.extend(self.qemu_args.iter().cloned());
         let name = match self.boots[k] {
             0 => "serial.log".to_string(),
             n => format!("serial-{n}.log"),

@@ -24,6 +24,9 @@
 //! - `net`: boots the nodes of the net profile on the runner's switch
 //!   ([`switch`]) and runs the network test (see [`net_test`]); last line
 //!   `arch=.. nodes=N sent=N delivered=N duplicated=0 reordered=0 ... result=pass|fail`;
+//! - `bench-net`: boots two nodes of the bench-net profile counting
+//!   instructions and compares messages through the streams with raw
+//!   frames (`net_bench`); last line `stream_vs_raw=<ratio>`.
 //! - `cluster`: boots N nodes on the switch, node 0's console on this
 //!   terminal and the others' in files (`make cluster`).
 //!
@@ -40,6 +43,7 @@ mod gate_bench;
 mod lan;
 mod machine;
 mod nbd;
+mod net_bench;
 mod net_test;
 mod serial;
 mod switch;
@@ -115,6 +119,15 @@ enum Command {
         #[command(flatten)]
         lan: LanRun,
         /// Seconds each phase may take.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Time messages through the streams against raw frames between two
+    /// nodes (bench-net-profile image).
+    BenchNet {
+        #[command(flatten)]
+        lan: LanRun,
+        /// Seconds the whole benchmark may take.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
@@ -324,6 +337,9 @@ fn main() -> ExitCode {
         }
         Command::Net { lan, timeout } => {
             net_test::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout))
+        }
+        Command::BenchNet { lan, timeout } => {
+            net_bench::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout))
         }
         Command::Cluster { lan, nodes } => cluster(&lan.target, &lan.system, &lan.dir, nodes).map(|()| true),
     };
