@@ -39,6 +39,9 @@ use worknode_net::{Config, Node, SendError, Storage};
 use crate::device::QueueDevice;
 
 const DRIVER: Channel = Channel::new(system::channel::NIC);
+/// The line said at the first connection from outside the cluster,
+/// followed by the count (the runner's test-net looks for it).
+const STRANGER: &str = "net| refused a connection from outside the cluster; unknown_node=";
 const TIMER: Channel = Channel::new(system::channel::TIMER);
 /// Every channel but the driver's and the timer's is a client's, and a
 /// client's port is its place among them (channels in peer-name order):
@@ -62,6 +65,8 @@ struct Net {
     device: QueueDevice,
     /// Whether the driver was told to attach to the rings.
     attached: bool,
+    /// Whether the first connection from outside the cluster was said.
+    stranger_said: bool,
     /// `make bench-net`'s raw phase, before the stack starts.
     #[cfg(feature = "bench")]
     raw: bench::Raw,
@@ -92,6 +97,7 @@ fn init() -> Net {
     let mut net = Net {
         device,
         attached: false,
+        stranger_said: false,
         #[cfg(feature = "bench")]
         raw: bench::Raw::default(),
         node: None,
@@ -166,6 +172,11 @@ impl Net {
             }
         }
         self.device.count_into(node);
+        // Said once per boot (a stranger can knock at will); counted always.
+        if node.stats().unknown_node > 0 && !self.stranger_said {
+            self.stranger_said = true;
+            debug_println!("{STRANGER}{}", node.stats().unknown_node);
+        }
         for (port, channel) in clients() {
             if changed || node.waiting(port) > 0 {
                 channel.notify();

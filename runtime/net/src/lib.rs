@@ -34,6 +34,7 @@
 #![forbid(unsafe_code)]
 
 pub mod limits;
+pub mod probe;
 
 use heapless::{Deque, Vec};
 use limits::{
@@ -552,20 +553,26 @@ impl Node<'_> {
             let slot = &self.inbound[i];
             let socket = self.sockets.get::<tcp::Socket>(slot.handle);
             use tcp::State;
+            // Only node i may connect to port + i.
+            let from = socket.remote_endpoint().and_then(|e| match e.addr {
+                IpAddress::Ipv4(ip) => self.config.node_of(ip),
+            });
+            let rightful = from == Some(i as u8) && i != usize::from(self.config.me);
             match (socket.state(), slot.peer) {
-                (State::Listen | State::SynReceived, _) => {}
+                (State::Listen, _) => {}
+                // Checked at the SYN: a stranger's half-open handshake
+                // would otherwise hold the port (smoltcp waits in
+                // SYN-RECEIVED as long as the stranger keeps quiet).
+                (State::SynReceived, _) if rightful => {}
+                (State::SynReceived, _) => {
+                    self.stats.unknown_node += 1;
+                    self.relisten(i);
+                }
                 (State::Established | State::CloseWait, Some(_)) => {}
+                (State::Established, None) if rightful => self.inbound[i].peer = Some(i as u8),
                 (State::Established, None) => {
-                    let from = socket.remote_endpoint().and_then(|e| match e.addr {
-                        IpAddress::Ipv4(ip) => self.config.node_of(ip),
-                    });
-                    // Only node i may connect to port + i.
-                    if from == Some(i as u8) && i != usize::from(self.config.me) {
-                        self.inbound[i].peer = Some(i as u8);
-                    } else {
-                        self.stats.unknown_node += 1;
-                        self.relisten(i);
-                    }
+                    self.stats.unknown_node += 1;
+                    self.relisten(i);
                 }
                 _ => self.relisten(i),
             }

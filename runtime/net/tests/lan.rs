@@ -407,3 +407,23 @@ fn an_idle_node_sleeps_until_something_is_due() {
     }
     assert!(alone.next_poll_us(at) > at, "a lone node waits for its backoff");
 }
+
+/// A stranger's SYN to a stream port (from an address outside the
+/// cluster) is refused and counted at once; it does not hold the port, so
+/// the rightful peer's stream still opens. It held the port before:
+/// smoltcp waits in SYN-RECEIVED for as long as the stranger keeps quiet,
+/// and only the address of an established connection was checked.
+#[test]
+fn a_strangers_syn_is_refused_and_does_not_hold_the_port() {
+    let mut lan = Lan::new(3, 21);
+    let target = lan.nodes[1].0.config();
+    let (mac, ip, port) = (target.mac(1), target.address(1), target.port);
+    let stranger = ([0x02, 0x57, 0x4e, 0, 0, 200], smoltcp::wire::Ipv4Address::new(10, 0, 0, 200), 40_000);
+    // At port + 0: node 0's stream to node 1 comes there.
+    let syn = worknode_net::probe::syn(stranger, (mac, ip, port), 1);
+    lan.nodes[1].1.rx.push_back(syn.to_vec());
+    assert!(lan.run_until(3000, |l| l.all_connected()), "node 0's stream to node 1 opens");
+    assert_eq!(lan.nodes[1].0.stats().unknown_node, 1, "the stranger is counted once");
+    let sent = exchange(&mut lan, 50, 10_000);
+    assert_eq!(lan.delivered, sent, "and the streams carry everything");
+}

@@ -52,7 +52,7 @@ impl<'t> Lan<'t> {
         }
         // Unix socket paths are short (108 bytes): the temporary directory.
         let sockets = std::env::temp_dir().join(format!("worknode-lan-{}", std::process::id()));
-        let switch = Switch::start(&sockets, count, network.mac_prefix, 0x5eed)?;
+        let switch = Switch::start(&sockets, count, &network, 0x5eed)?;
         for k in 0..count {
             let node = dir.join(format!("node{k}"));
             std::fs::create_dir_all(&node).map_err(|e| format!("cannot create {}: {e}", node.display()))?;

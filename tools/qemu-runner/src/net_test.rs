@@ -25,10 +25,12 @@
 //! restart: messages a peer sent into its stream to the killed node
 //! before that stream was found broken (`lost_at_restart`; at most once
 //! across a reconnection, docs/network.md); `sent` is `delivered` plus
-//! those; and every pinger got its pongs, with the gate's refusal on
-//! record on every node. Last line: `arch=.. nodes=3 sent=N delivered=N
+//! those; every pinger got its pongs, with the gate's refusal on record on
+//! every node; and every node refused a connection from outside the
+//! cluster (the garbage includes a stranger's SYNs to the stream ports). Last line: `arch=.. nodes=3 sent=N delivered=N
 //! duplicated=0 reordered=0 reconnects=R lost_at_restart=L refused=F
-//! garbage=G pings=P pongs=P ping_denials=3 result=pass`.
+//! garbage=G strangers_refused=3 pings=P pongs=P ping_denials=3
+//! result=pass`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -84,6 +86,9 @@ struct Seen {
     pinged: BTreeMap<usize, (u64, u64)>,
     /// Nodes whose governor refused the pinger a send and said so.
     ping_denied: std::collections::BTreeSet<usize>,
+    /// Nodes whose network PD refused a stranger's connection (the
+    /// switch's garbage includes SYNs from outside the cluster).
+    strangers: std::collections::BTreeSet<usize>,
     /// Nodes whose boot completed, to be granted (and granted).
     booted: Vec<usize>,
     trouble: Option<String>,
@@ -96,6 +101,9 @@ impl Seen {
         }
         if line.starts_with("governor| boot complete") {
             self.booted.push(k);
+        }
+        if line.starts_with("net| refused a connection from outside the cluster") {
+            self.strangers.insert(k);
         }
         if line.starts_with("governor| denied pinger: no-capability (send on ") {
             self.ping_denied.insert(k);
@@ -239,6 +247,10 @@ pub fn run(target: &Target, system: &Path, dir: &Path, timeout: Duration) -> Res
             Err(format!("only {under_faults} messages delivered under faults"))
         }
         Ok(()) if refused == 0 => Err(format!("{} garbage frames injected, none refused", switch.garbage)),
+        Ok(()) if seen.strangers.len() != count => Err(format!(
+            "a connection from outside the cluster was refused on {} of {count} nodes",
+            seen.strangers.len()
+        )),
         Ok(()) => Ok(()),
     };
     println!(
@@ -252,8 +264,10 @@ pub fn run(target: &Target, system: &Path, dir: &Path, timeout: Duration) -> Res
     println!(
         "arch={} nodes={count} sent={sent} delivered={delivered} duplicated={duplicated} reordered={reordered} \
          reconnects={reconnects} lost_at_restart={skipped} under_faults={under_faults} refused={refused} garbage={} \
-         pings={pings} pongs={pongs} ping_denials={ping_denials} result={result}{reason}",
-        target.arch, switch.garbage
+         strangers_refused={} pings={pings} pongs={pongs} ping_denials={ping_denials} result={result}{reason}",
+        target.arch,
+        switch.garbage,
+        seen.strangers.len()
     );
     Ok(verdict.is_ok())
 }

@@ -12,7 +12,8 @@
 //! dropping, duplicating, delaying and reordering (an extra random delay
 //! for some frames), cutting a link in one direction, and injecting
 //! garbage frames (runt, oversized, for another MAC or address, random
-//! bytes) towards every node. Deterministic per seed, up to the host's
+//! bytes, and a stranger's SYN to a stream port, from an address outside
+//! the cluster: `worknode_net::probe`) towards every node. Deterministic per seed, up to the host's
 //! thread timing.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,6 +23,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use std::net::Ipv4Addr;
+
+use worknode_net::probe;
+use worknode_sysdesc::model::Network;
 
 /// What the switch does to frames, set by the test.
 #[derive(Clone, Debug, Default)]
@@ -67,6 +73,9 @@ struct Shared {
     ports: Vec<UnixDatagram>,
     nodes: Vec<PathBuf>,
     mac_prefix: [u8; 5],
+    /// The nodes' subnet and stream port, for the stranger's SYN.
+    subnet: [u8; 4],
+    port: u16,
     random: Mutex<u64>,
 }
 
@@ -146,7 +155,19 @@ impl Shared {
             to as u8,
         ];
         let mut frame: Vec<u8> = (0..60).map(|_| self.next() as u8).collect();
-        match kind % 5 {
+        match kind % 6 {
+            5 => {
+                // A stranger (an address outside the cluster) opens a
+                // connection to one of the node's stream ports.
+                let base = u32::from_be_bytes(self.subnet);
+                let ip = |k: u32| Ipv4Addr::from(base + 1 + k);
+                let mut stranger_mac = mac;
+                stranger_mac[5] = 200;
+                let peer = (self.next() % self.nodes.len() as u64) as u16;
+                let stranger = (stranger_mac, ip(200), 40_000 + (self.next() % 1000) as u16);
+                let port = (mac, ip(to as u32), self.port + peer);
+                return probe::syn(stranger, port, self.next() as u32).to_vec();
+            }
             0 => frame.truncate(9),                                        // runt
             1 => frame.resize(1600, 0xAA),                                 // oversized
             2 => frame[..6].copy_from_slice(&[0x02, 0, 0, 0, 0x77, 0x77]), // another MAC (the NIC may filter it)
@@ -166,7 +187,7 @@ impl Shared {
 impl Switch {
     /// A switch for `nodes` nodes with sockets in `dir`; frames to node `k`
     /// go to `dir/node-k.sock`, which that node's QEMU binds.
-    pub fn start(dir: &Path, nodes: usize, mac_prefix: [u8; 5], seed: u64) -> Result<Switch, String> {
+    pub fn start(dir: &Path, nodes: usize, network: &Network, seed: u64) -> Result<Switch, String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let mut ports = Vec::new();
         let mut node_paths = Vec::new();
@@ -187,7 +208,9 @@ impl Switch {
             stop: AtomicBool::new(false),
             ports,
             nodes: node_paths,
-            mac_prefix,
+            mac_prefix: network.mac_prefix,
+            subnet: network.subnet,
+            port: network.port,
             random: Mutex::new(seed | 1),
         });
         let mut threads = Vec::new();
@@ -227,12 +250,15 @@ impl Switch {
                 }
                 if s.faults.lock().expect("no panics while held").garbage && Instant::now() >= next_garbage {
                     next_garbage = Instant::now() + Duration::from_millis(10);
+                    // Every node gets every kind in turn (a kind per
+                    // node in turn would give each node only some kinds
+                    // when the kinds are a multiple of the nodes).
                     for to in 0..s.nodes.len() {
                         let frame = s.garbage(to, kind);
-                        kind += 1;
                         s.deliver(to, &frame);
                         s.stats.lock().expect("no panics while held").garbage += 1;
                     }
+                    kind += 1;
                 }
             }
         }));
@@ -284,7 +310,9 @@ mod tests {
     fn forwards_by_mac_and_cuts_links() {
         let dir = std::env::temp_dir().join(format!("wn-switch-{}", std::process::id()));
         let prefix = [2, 0x57, 0x4e, 0, 0];
-        let switch = Switch::start(&dir, 3, prefix, 1).unwrap();
+        let network =
+            Network { subnet: [10, 0, 0, 0], prefix_len: 24, port: 7100, nodes: 3, mac_prefix: prefix };
+        let switch = Switch::start(&dir, 3, &network, 1).unwrap();
         let nodes: Vec<UnixDatagram> = (0..3)
             .map(|k| {
                 switch.unplug(k);
