@@ -136,6 +136,19 @@ impl Handler for Timer {
             if let Err(e) = self.irq.irq_ack() {
                 debug_println!("timer| irq ack failed: {e}");
             }
+            // The kernel masks the line from the interrupt until this ack,
+            // and x86_64's IOAPIC does not keep an edge that comes while
+            // its pin is masked: a deadline that passed between `run`
+            // setting the comparator and the ack (a PD above this one ran
+            // in between) would never interrupt, and every timeout would
+            // stall (seen in `make test-qemu ARCH=x86_64`: the ticker
+            // never finished). Now unmasked, run again for such a
+            // deadline; the comparator it sets interrupts normally.
+            // Rejected: acking before `run`, which on aarch64's level
+            // triggered timer interrupts once more for every interrupt.
+            if self.timeouts.next_deadline().is_some_and(|due| due <= self.clock.now_ns()) {
+                self.run();
+            }
         }
         Ok(())
     }
