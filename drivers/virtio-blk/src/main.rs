@@ -128,7 +128,7 @@ fn init() -> Driver {
     let capacity = u64::from(low) | u64::from(high) << 32;
     let can_flush = negotiated.contains(Features::FLUSH);
     debug_println!(
-        "virtio-blk| {} sectors, flush {}",
+        "blk| {} sectors, flush {}",
         capacity,
         if can_flush { "supported" } else { "NOT supported" }
     );
@@ -308,7 +308,7 @@ impl Handler for Driver {
         if channels.contains(self.irq) {
             self.complete();
             if let Err(e) = self.irq.irq_ack() {
-                debug_println!("virtio-blk| irq ack failed: {e}");
+                debug_println!("blk| irq ack failed: {e}");
             }
         }
         self.submit();

@@ -173,7 +173,7 @@ fn init() -> Driver {
     let info = Info { mac: Some(mac), ..Info::default() };
     info.publish(shared);
     debug_println!(
-        "virtio-net| mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {} receive buffers",
+        "nic| mac {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {} receive buffers",
         mac[0],
         mac[1],
         mac[2],
@@ -332,7 +332,7 @@ impl Handler for Driver {
             let _ = self.transport.ack_interrupt();
             self.receive(queues.as_ref());
             if let Err(e) = self.irq.irq_ack() {
-                debug_println!("virtio-net| irq ack failed: {e}");
+                debug_println!("nic| irq ack failed: {e}");
             }
         }
         if let Some(q) = queues {

@@ -61,12 +61,15 @@ impl BlockDevice for Window<'_> {
 
 fn raw_phase(disk: &mut QueueDisk, first: u64) -> Result<(), IoError> {
     let sector = [0x5Au8; SECTOR];
-    debug_println!("bench| raw begin records={RECORDS} bytes={}", worknode_log::format::HEADER_LEN + PAYLOAD);
+    debug_println!(
+        "log_bench| raw begin records={RECORDS} bytes={}",
+        worknode_log::format::HEADER_LEN + PAYLOAD
+    );
     for i in 0..RECORDS {
         disk.write(first + i, &sector)?;
     }
     disk.flush()?;
-    debug_println!("bench| raw end");
+    debug_println!("log_bench| raw end");
     Ok(())
 }
 
@@ -74,7 +77,7 @@ fn log_phase(disk: &mut QueueDisk, sectors: u64) -> Result<u64, worknode_log::Lo
     let window = Window { disk, sectors };
     let mut log = Log::<_, BATCH>::format_over(window, 0xBE4C)?;
     let payload = [0xA5u8; PAYLOAD];
-    debug_println!("bench| log begin records={RECORDS} group={GROUP}");
+    debug_println!("log_bench| log begin records={RECORDS} group={GROUP}");
     for i in 1..=RECORDS {
         log.append(&payload)?;
         if i % GROUP == 0 {
@@ -82,7 +85,7 @@ fn log_phase(disk: &mut QueueDisk, sectors: u64) -> Result<u64, worknode_log::Lo
         }
     }
     let durable = log.commit()?;
-    debug_println!("bench| log end durable={durable}");
+    debug_println!("log_bench| log end durable={durable}");
     Ok(durable)
 }
 

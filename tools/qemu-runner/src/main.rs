@@ -815,14 +815,14 @@ fn read_bench<T>(
     }
 }
 
-/// Boots the bench image and times `bench| <phase> begin|end` markers.
+/// Boots the bench image and times `log_bench| <phase> begin|end` markers.
 fn bench(target: &Target, timeout: Duration, transcript: &Path) -> Result<bool, String> {
     let disk = target.disk()?.display().to_string();
     let machine = target.machine(Some(&disk), Vec::new())?;
     let mut marks = bench::Marks::default();
     let report = read_bench(&machine, timeout, transcript, |line| {
-        if let Some(mark) = bench::marker(line) {
-            println!("  | {mark}");
+        if bench::marker(line) {
+            println!("  | {line}");
         }
         Ok(marks.note(line, std::time::Instant::now()))
     })?;

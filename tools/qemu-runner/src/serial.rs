@@ -99,6 +99,8 @@ impl Reassembler {
     /// lines it finishes, in the order they were finished, each with
     /// when its first piece arrived.
     pub fn push(&mut self, physical: &str, at: Duration) -> Vec<(Duration, String)> {
+        let (physical, at) = self.rejoin_start(physical, at);
+        let physical = physical.as_str();
         let mut done = Vec::new();
         let lead = self.next_start(physical, 0).filter(|&(pos, _)| pos == 0).map_or(0, |(_, len)| len);
         // The pieces: [0, p1), [p1, p2), ..., [pk, end). Bounded by the
@@ -132,6 +134,38 @@ impl Reassembler {
         done.push(line);
         debug_assert!(self.cut.len() <= MAX_CUT);
         done
+    }
+
+    /// A line cut inside its own start (`tick` `governor| ...` `er| start`)
+    /// left the start's head at the end of the line cut last; when
+    /// `physical` begins with the start's tail, the head comes off that
+    /// line and goes back in front of `physical`, with when it arrived if
+    /// it was the whole cut line. Not a misreading of a line whose text
+    /// runs on into `physical`: that text would hold a line start in its
+    /// middle, which no line of the system does.
+    fn rejoin_start(&mut self, physical: &str, at: Duration) -> (String, Duration) {
+        let begins = self.next_start(physical, 0).is_some_and(|(pos, _)| pos == 0);
+        let Some((when, top)) = self.cut.last_mut().filter(|_| !begins) else {
+            return (physical.to_string(), at);
+        };
+        let head = self
+            .starts
+            .iter()
+            .filter_map(|s| {
+                (1..s.len()).rev().find(|&k| {
+                    s.is_char_boundary(k) && top.ends_with(&s[..k]) && physical.starts_with(&s[k..])
+                })
+            })
+            .max();
+        let Some(k) = head else { return (physical.to_string(), at) };
+        let mut joined = top.split_off(top.len() - k);
+        joined.push_str(physical);
+        let when = *when;
+        if top.is_empty() {
+            self.cut.pop();
+            return (joined, when);
+        }
+        (joined, at)
     }
 
     /// Keeps `line` as cut short, passing the oldest on when too many are.
@@ -265,7 +299,8 @@ mod tests {
     }
 
     fn starts() -> Vec<String> {
-        ["governor| ", "log| ", "ticker| ", "net| ", "virtio-net| ", "principal> ", "MON|"]
+        // In priority order, lowest first, for the printing model.
+        ["ticker| ", "governor| ", "net| ", "log| ", "nic| ", "blk| ", "principal> ", "MON|"]
             .map(String::from)
             .to_vec()
     }
@@ -288,7 +323,7 @@ mod tests {
 
     #[test]
     fn whole_lines_pass_as_they_are() {
-        let physical = ["Booting all finished", "governor| a", "", "virtio-net| mac 02", "principal> list"];
+        let physical = ["Booting all finished", "governor| a", "", "nic| mac 02", "principal> list"];
         assert_eq!(texts(&reassemble(&physical)), physical);
     }
 
@@ -331,9 +366,79 @@ mod tests {
 
     #[test]
     fn the_longer_start_wins_and_a_line_start_does_not_cut_itself() {
-        assert_eq!(texts(&reassemble(&["virtio-net| rx", "net| node 0"])), ["virtio-net| rx", "net| node 0"]);
-        let got = reassemble(&["governor| avirtio-net| b", "c"]);
-        assert_eq!(texts(&got), ["virtio-net| b", "governor| ac"]);
+        let starts = ["net| ", "virtio-net| ", "governor| "].map(String::from);
+        let mut r = Reassembler::new(&starts);
+        assert_eq!(texts_of(r.push("virtio-net| rx", Duration::ZERO)), ["virtio-net| rx"]);
+        assert_eq!(texts_of(r.push("net| node 0", Duration::ZERO)), ["net| node 0"]);
+        assert_eq!(texts_of(r.push("governor| avirtio-net| b", Duration::ZERO)), ["virtio-net| b"]);
+        assert_eq!(texts_of(r.push("c", Duration::ZERO)), ["governor| ac"]);
+    }
+
+    fn texts_of(lines: Vec<(Duration, String)>) -> Vec<String> {
+        lines.into_iter().map(|(_, l)| l).collect()
+    }
+
+    #[test]
+    fn a_line_cut_inside_its_own_start_is_put_back_together() {
+        // As seen on x86_64 (a driver's line cut the ticker's in its name).
+        let got = reassemble(&["tickgovernor| x", "er| start"]);
+        assert_eq!(got, [(0, "governor| x".to_string()), (0, "ticker| start".to_string())]);
+        // The governor's start cut too, inside a cut line of the ticker's.
+        let got = reassemble(&["ticker| stagolog| x", "verblk| y", "nor| z", "rt"]);
+        assert_eq!(texts(&got), ["log| x", "blk| y", "governor| z", "ticker| start"]);
+    }
+
+    /// A small deterministic generator for the printing model below.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % n
+        }
+    }
+
+    /// Prints a line of PD `pd` a character at a time, as the kernel's
+    /// debug console does; before any character (and before the line
+    /// ending) a PD of higher priority may preempt it and print lines of
+    /// its own, up to `depth` deep.
+    fn print(out: &mut String, lines: &mut Vec<String>, rng: &mut Rng, pd: usize, depth: u32) {
+        // Texts as the system's lines have them: no line start inside.
+        const WORDS: &[&str] =
+            &["start", "done", "ticks=100", "elapsed_us=1000", "tick", "gov", "ver", "", " a"];
+        let starts = starts();
+        let mut line = starts[pd].clone();
+        for _ in 0..rng.below(4) {
+            line.push_str(WORDS[rng.below(WORDS.len() as u64) as usize]);
+        }
+        for ch in line.chars().map(Some).chain([None]) {
+            // Later in `starts()` is higher priority.
+            while depth > 0 && pd + 1 < starts.len() && rng.below(12) == 0 {
+                let higher = pd + 1 + rng.below((starts.len() - pd - 1) as u64) as usize;
+                print(out, lines, rng, higher, depth - 1);
+            }
+            out.extend(ch);
+        }
+        out.push('\n');
+        lines.push(line);
+    }
+
+    #[test]
+    fn lines_printed_into_each_other_by_priority_all_come_out_whole() {
+        for seed in 1..2000_u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let (mut out, mut printed) = (String::new(), Vec::new());
+            for _ in 0..6 {
+                let pd = rng.below(starts().len() as u64) as usize;
+                print(&mut out, &mut printed, &mut rng, pd, 3);
+            }
+            let physical: Vec<&str> = out.strip_suffix('\n').unwrap().split('\n').collect();
+            let mut got: Vec<String> = reassemble(&physical).into_iter().map(|(_, l)| l).collect();
+            got.sort();
+            printed.sort();
+            assert_eq!(got, printed, "seed {seed}: {physical:?}");
+        }
     }
 
     #[test]
