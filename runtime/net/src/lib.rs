@@ -417,6 +417,12 @@ impl Node<'_> {
         self.out.get(usize::from(to)).map(|o| o.next_seq)
     }
 
+    /// Bytes of the stream to `to` that the peer has not acknowledged yet
+    /// (sent or still waiting to be); 0 for no such stream.
+    pub fn unacknowledged(&self, to: u8) -> usize {
+        self.out.get(usize::from(to)).map_or(0, |o| self.sockets.get::<tcp::Socket>(o.handle).send_queue())
+    }
+
     /// The oldest message for `port`, if any.
     pub fn receive(&mut self, port: u8) -> Option<Message> {
         self.inbox.get_mut(usize::from(port))?.pop_front()
