@@ -212,8 +212,8 @@ impl Net {
                 Err(SendError::NotConnected) => Err(ErrorCode::InvalidState),
                 Err(SendError::Full) => Err(ErrorCode::Exhausted),
             },
-            NetRequest::Receive => Ok(match node.receive(port) {
-                Some(m) => NetReply::Message {
+            NetRequest::Receive => Ok(node
+                .receive(port, |m| NetReply::Message {
                     from: m.from,
                     seq: m.seq,
                     // Bodies of other sizes cannot be sent through this
@@ -221,9 +221,8 @@ impl Net {
                     // peer: cut to what fits, never a panic.
                     body: Vec::from_slice(&m.body[..m.body.len().min(worknode_abi::net::MAX_NET_BODY)])
                         .expect("cut to fit"),
-                },
-                None => NetReply::Empty,
-            }),
+                })
+                .unwrap_or(NetReply::Empty)),
             NetRequest::Status => {
                 let s = node.stats();
                 Ok(NetReply::Status {

@@ -80,6 +80,13 @@ impl<'a, const N: usize> From<&'a heapless::String<N>> for Text<'a, N> {
     }
 }
 
+impl<const N: usize> Default for Bytes<'_, N> {
+    /// No bytes.
+    fn default() -> Self {
+        Bytes(&[])
+    }
+}
+
 impl<const N: usize> Deref for Bytes<'_, N> {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

@@ -32,13 +32,22 @@ impl Flavor for Compare<'_> {
     type Output = bool;
 
     fn try_push(&mut self, byte: u8) -> postcard::Result<()> {
-        self.try_extend(&[byte])
+        match self.expected.get(self.at) {
+            Some(&b) if b == byte => {
+                self.at += 1;
+                Ok(())
+            }
+            _ => {
+                self.equal = false;
+                Err(postcard::Error::SerializeBufferFull)
+            }
+        }
     }
 
     fn try_extend(&mut self, bytes: &[u8]) -> postcard::Result<()> {
         let end = self.at + bytes.len();
         match self.expected.get(self.at..end) {
-            Some(part) if part == bytes => self.at = end,
+            Some(part) if same(part, bytes) => self.at = end,
             // Stop encoding at the first difference.
             _ => {
                 self.equal = false;
@@ -51,6 +60,17 @@ impl Flavor for Compare<'_> {
     fn finalize(self) -> postcard::Result<bool> {
         Ok(self.equal && self.at == self.expected.len())
     }
+}
+
+/// Whether `a` and `b` hold the same bytes. A byte string borrowed from
+/// the input being checked is the very bytes it is compared with, and is
+/// not read again (`make bench-net`'s profile: comparing message bodies
+/// byte by byte in the bare-metal targets' `memcmp` was a tenth of the
+/// network PD's instructions). Rejected: comparing eight bytes at a time,
+/// which gained nothing on aarch64 and riscv64, whose bare-metal targets
+/// assemble unaligned words from bytes.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    (a.as_ptr() == b.as_ptr() && a.len() == b.len()) || a == b
 }
 
 /// Appends the encoding to a `heapless::Vec`.
@@ -83,6 +103,26 @@ impl<const N: usize> Flavor for Append<'_, N> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn same_is_equality() {
+        let bytes: [u8; 21] = core::array::from_fn(|i| i as u8);
+        for len in 0..bytes.len() {
+            for other in 0..bytes.len() {
+                let mut changed = bytes;
+                changed[other] ^= 0x40;
+                let copy = bytes;
+                assert!(super::same(&bytes[..len], &copy[..len]));
+                assert_eq!(
+                    super::same(&bytes[..len], &changed[..len]),
+                    other >= len,
+                    "len {len}, change at {other}"
+                );
+                assert!(!super::same(&bytes[..len], &bytes[..other]) || len == other);
+            }
+        }
+        assert!(super::same(&bytes[3..9], &bytes[3..9]), "the same memory");
+    }
+
     use super::*;
 
     fn same(value: &(u32, &str), bytes: &[u8]) -> bool {

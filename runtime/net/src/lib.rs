@@ -33,12 +33,15 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+mod inbox;
 pub mod limits;
 pub mod probe;
 
-use heapless::{Deque, Vec};
+pub use inbox::{Inbox, Message};
+
+use heapless::Vec;
 use limits::{
-    BURST, CONNECT_TIMEOUT_US, INBOX, KEEP_ALIVE_MS, MAX_NODES, PORTS, RECONNECT_MAX_US, RECONNECT_MIN_US,
+    BURST, CONNECT_TIMEOUT_US, KEEP_ALIVE_MS, MAX_NODES, PORTS, RECONNECT_MAX_US, RECONNECT_MIN_US,
     SOCKET_BUFFER, SOCKETS,
 };
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet, SocketStorage};
@@ -46,7 +49,7 @@ use smoltcp::phy::Device;
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
-use worknode_netmsg::{Deframer, Envelope, Kind, MAX_BODY, MAX_MESSAGE, PREFIX, VERSION};
+use worknode_netmsg::{Bytes, Deframer, Envelope, Kind, MAX_BODY, MAX_MESSAGE, PREFIX, VERSION};
 
 /// This node's place in the cluster's network (from system.xml's
 /// `<?worknode-network?>`, plus the node number its MAC gives).
@@ -155,17 +158,6 @@ pub struct Stats {
     pub other_ip: u64,
 }
 
-/// A message delivered to a port.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Message {
-    /// The sending node.
-    pub from: u8,
-    /// Its number on the sender's stream.
-    pub seq: u64,
-    /// The payload.
-    pub body: Vec<u8, MAX_BODY>,
-}
-
 /// Why a message was not sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SendError {
@@ -244,7 +236,7 @@ pub struct Node<'a> {
     out: Vec<Outbound, MAX_NODES>,
     /// Indexed by peer: the stream from node `k` arrives on `port + k`.
     inbound: Vec<Inbound, MAX_NODES>,
-    inbox: [Deque<Message, INBOX>; PORTS],
+    inbox: [Inbox; PORTS],
     /// Local ports for outbound connections: a new one per connection,
     /// so a reopened stream is never taken for the old one.
     next_local_port: u16,
@@ -252,6 +244,9 @@ pub struct Node<'a> {
     /// last one read.
     read_from: usize,
     stats: Stats,
+    /// Where a message is framed before it goes into its stream's
+    /// buffer, kept rather than cleared on every send.
+    frame: [u8; PREFIX + MAX_MESSAGE],
 }
 
 /// Local ports of outbound streams (the IANA dynamic range, short of its end).
@@ -322,10 +317,11 @@ impl Node<'static> {
             config,
             out,
             inbound,
-            inbox: core::array::from_fn(|_| Deque::new()),
+            inbox: core::array::from_fn(|_| Inbox::new()),
             next_local_port,
             read_from: 0,
             stats: Stats::default(),
+            frame: [0; PREFIX + MAX_MESSAGE],
         };
         for i in 0..node.inbound.len() {
             node.relisten(i);
@@ -398,10 +394,10 @@ impl Node<'_> {
             to,
             port,
             seq: out.next_seq,
-            body: Vec::from_slice(body).map_err(|_| SendError::Invalid)?,
+            body: Bytes::new(body).map_err(|_| SendError::Invalid)?,
         };
-        let mut frame = [0u8; PREFIX + MAX_MESSAGE];
-        let len = worknode_netmsg::encode(&envelope, &mut frame).map_err(|_| SendError::Invalid)?;
+        let frame = &mut self.frame;
+        let len = worknode_netmsg::encode(&envelope, frame).map_err(|_| SendError::Invalid)?;
         if socket.send_capacity() - socket.send_queue() < len {
             return Err(SendError::Full);
         }
@@ -423,14 +419,18 @@ impl Node<'_> {
         self.out.get(usize::from(to)).map_or(0, |o| self.sockets.get::<tcp::Socket>(o.handle).send_queue())
     }
 
-    /// The oldest message for `port`, if any.
-    pub fn receive(&mut self, port: u8) -> Option<Message> {
-        self.inbox.get_mut(usize::from(port))?.pop_front()
+    /// Takes the oldest message for `port`, if any, handing it to `take`
+    /// where it lies (the client copies out what it keeps).
+    pub fn receive<R>(&mut self, port: u8, take: impl FnOnce(Message<'_>) -> R) -> Option<R> {
+        let inbox = self.inbox.get_mut(usize::from(port))?;
+        let taken = take(inbox.front()?);
+        inbox.pop();
+        Some(taken)
     }
 
     /// Messages waiting for `port`.
     pub fn waiting(&self, port: u8) -> usize {
-        self.inbox.get(usize::from(port)).map_or(0, Deque::len)
+        self.inbox.get(usize::from(port)).map_or(0, Inbox::len)
     }
 
     /// Runs the stack: frames in and out (at most [`BURST`] each way),
@@ -527,7 +527,7 @@ impl Node<'_> {
                                 to: k as u8,
                                 port: 0,
                                 seq: out.next_seq,
-                                body: Vec::new(),
+                                body: Bytes::default(),
                             };
                             let mut frame = [0u8; 32];
                             let len =
@@ -629,16 +629,21 @@ impl Node<'_> {
         let slot = &mut self.inbound[i];
         let peer = slot.peer.expect("read only once checked");
         let socket = self.sockets.get_mut::<tcp::Socket>(slot.handle);
-        let mut chunk = [0u8; PREFIX + MAX_MESSAGE];
-        // Bounded: the deframer wants at most one frame's bytes.
-        for _ in 0..2 {
-            let want = slot.deframer.wants();
-            if want == 0 || !socket.can_recv() {
+        // Straight from the socket's buffer into the deframer (a bounce
+        // buffer cost a 2 KiB clear per call). Bounded: the prefix, then
+        // the rest of the frame, each perhaps in two pieces where the
+        // socket's ring wraps.
+        for _ in 0..4 {
+            if slot.deframer.wants() == 0 || !socket.can_recv() {
                 break;
             }
-            let n = socket.recv_slice(&mut chunk[..want]).map_err(|_| ())?;
-            let taken = slot.deframer.push(&chunk[..n]);
-            debug_assert_eq!(taken, n, "asked for no more than wanted");
+            let deframer = &mut slot.deframer;
+            socket
+                .recv(|bytes| {
+                    let taken = deframer.push(bytes);
+                    (taken, ())
+                })
+                .map_err(|_| ())?;
         }
         let Some(frame) = slot.deframer.frame() else { return Ok(false) };
         let envelope = worknode_netmsg::decode(frame.map_err(|_| ())?).map_err(|_| ())?;
@@ -653,8 +658,7 @@ impl Node<'_> {
                     // Leave the frame in the deframer: read again later.
                     return Ok(false);
                 }
-                let message = Message { from: envelope.from, seq: envelope.seq, body: envelope.body };
-                inbox.push_back(message).expect("checked not full");
+                inbox.push(envelope.from, envelope.seq, &envelope.body).expect("checked not full");
                 slot.expected = Some(expected + 1);
                 self.stats.delivered += 1;
             }

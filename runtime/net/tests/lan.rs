@@ -215,7 +215,11 @@ impl Lan {
             for port in 0..worknode_net::limits::PORTS as u8 {
                 self.kick[k] |= self.nodes[k].0.waiting(port) >= worknode_net::limits::INBOX && budget > 0;
                 while budget > 0
-                    && let Some(m) = self.nodes[k].0.receive(port)
+                    && let Some(m) = self.nodes[k].0.receive(port, |m| Taken {
+                        from: m.from,
+                        seq: m.seq,
+                        body: m.body.to_vec(),
+                    })
                 {
                     budget -= 1;
                     *self.per_stream.entry((m.from, k)).or_default() += 1;
@@ -249,6 +253,13 @@ impl Lan {
         }
         done(self)
     }
+}
+
+/// A message a node's client took.
+struct Taken {
+    from: u8,
+    seq: u64,
+    body: Vec<u8>,
 }
 
 fn body(from: u8, to: u8, seq: u64) -> Vec<u8> {
