@@ -42,6 +42,10 @@ const DRIVER: Channel = Channel::new(system::channel::NIC);
 /// The line said at the first connection from outside the cluster,
 /// followed by the count (the runner's test-net looks for it).
 const STRANGER: &str = "net| refused a connection from outside the cluster; unknown_node=";
+/// The line said at the first bad message on a stream (another version,
+/// another node's name, out of sequence, undecodable), followed by the
+/// count (test-net forges such messages into the streams).
+const BAD_MESSAGE: &str = "net| refused a bad message on a stream, and reset it; bad_messages=";
 const TIMER: Channel = Channel::new(system::channel::TIMER);
 /// Every channel but the driver's and the timer's is a client's, and a
 /// client's port is its place among them (channels in peer-name order):
@@ -67,6 +71,8 @@ struct Net {
     attached: bool,
     /// Whether the first connection from outside the cluster was said.
     stranger_said: bool,
+    /// Whether the first bad message on a stream was said.
+    bad_message_said: bool,
     /// `make bench-net`'s raw phase, before the stack starts.
     #[cfg(feature = "bench")]
     raw: bench::Raw,
@@ -102,6 +108,7 @@ fn init() -> Net {
         device,
         attached: false,
         stranger_said: false,
+        bad_message_said: false,
         #[cfg(feature = "bench")]
         raw: bench::Raw::default(),
         node: None,
@@ -182,6 +189,10 @@ impl Net {
         if node.stats().unknown_node > 0 && !self.stranger_said {
             self.stranger_said = true;
             debug_println!("{STRANGER}{}", node.stats().unknown_node);
+        }
+        if node.stats().bad_messages > 0 && !self.bad_message_said {
+            self.bad_message_said = true;
+            debug_println!("{BAD_MESSAGE}{}", node.stats().bad_messages);
         }
         for (port, channel) in clients() {
             if changed || node.waiting(port) > 0 {

@@ -111,6 +111,9 @@ struct Lan {
     kick: Vec<bool>,
     /// Frames the nodes sent.
     frames: u64,
+    /// The last TCP segment each node sent, per (from, to, source port):
+    /// what someone on the wire saw.
+    last_sent: std::collections::BTreeMap<(usize, usize, u16), Vec<u8>>,
 }
 
 fn node(me: u8, nodes: u8, now: u64, seed: u64) -> (Node<'static>, Nic) {
@@ -142,6 +145,7 @@ impl Lan {
             wake_at: vec![0; n as usize],
             kick: vec![false; n as usize],
             frames: 0,
+            last_sent: Default::default(),
         }
     }
 
@@ -169,6 +173,10 @@ impl Lan {
         self.frames += sent.len() as u64;
         for frame in sent {
             for to in 0..count {
+                // IPv4 (20-byte header) carrying TCP: the source port.
+                if to != k && frame.len() > 36 && frame[12..14] == [8, 0] && frame[23] == 6 {
+                    self.last_sent.insert((k, to, u16::from_be_bytes([frame[34], frame[35]])), frame.clone());
+                }
                 if to == k || self.random.chance(self.faults.drop) {
                     continue;
                 }
@@ -419,6 +427,51 @@ fn garbage_frames_are_counted_and_dropped() {
     assert_eq!((stats.runt, stats.oversized, stats.other_mac, stats.other_ip), (1, 1, 1, 1));
     let sent = exchange(&mut lan, 20, 5000);
     assert_eq!(lan.delivered, sent, "still working");
+}
+
+/// Someone on the wire writes a message into an established stream, in
+/// the sending node's name and at the very place the receiver expects
+/// next (`worknode_net::probe`): one of another version, one naming a
+/// node that is not the stream's. Each is counted and the stream reset,
+/// never delivered; the streams reopen and carry messages again.
+#[test]
+fn messages_forged_into_a_stream_are_refused_and_the_stream_reopens() {
+    use worknode_net::probe::{self, Bad};
+    let mut lan = Lan::new(2, 13);
+    assert!(lan.run_until(2000, |l| l.all_connected()), "streams open");
+    assert_eq!(exchange(&mut lan, 10, 5000), 20);
+    // Idle long enough for keep-alives to cross.
+    for _ in 0..1200 {
+        lan.step();
+    }
+    for (to, bad) in [(1usize, Bad::Version), (0, Bad::Sender)] {
+        let from = 1 - to;
+        // The receiving end's last segment to the sender, from the
+        // receiver's listening port for that sender.
+        let port = lan.nodes[to].0.config().port + from as u16;
+        let seen = lan.last_sent[&(to, from, port)].clone();
+        // Numbered as the stream's next message: only what is bad about it
+        // can refuse it.
+        let seq = lan.nodes[from].0.next_seq(to as u8).expect("a peer");
+        let (payload, len) = probe::bad_message(bad, from as u8, to as u8, seq);
+        let mut frame = [0u8; probe::FORGED_LEN];
+        let n = probe::forge_into_stream(&seen, &payload[..len], &mut frame).expect("a TCP segment");
+        let before = lan.nodes[to].0.stats();
+        lan.nodes[to].1.rx.push_back(frame[..n].to_vec());
+        lan.step();
+        let after = lan.nodes[to].0.stats();
+        assert_eq!(after.bad_messages, before.bad_messages + 1, "{bad:?}: counted");
+        assert_eq!(after.delivered, before.delivered, "{bad:?}: nothing delivered");
+        // The sender learns of the reset at its next segment (a
+        // keep-alive at the latest) and opens the stream again.
+        let cut = lan.nodes[from].0.stats().disconnects;
+        let reopened =
+            lan.run_until(5000, |l| l.nodes[from].0.stats().disconnects > cut && l.all_connected());
+        assert!(reopened, "{bad:?}: the stream was reset and reopened");
+    }
+    let delivered = lan.delivered;
+    assert_eq!(exchange(&mut lan, 10, 5000), 20);
+    assert_eq!(lan.delivered, delivered + 20, "the reopened streams carry messages");
 }
 
 #[test]

@@ -12,6 +12,12 @@
 //! second; the host test (runtime/net/tests/lan.rs) takes the same streams
 //! through longer runs on simulated time.
 //!
+//! Before the restart, with every stream idle, the switch forges a bad
+//! message into each stream (in the sender's name, at the place the
+//! receiver expects next: another version on half of them, another
+//! node's name on the rest); every node must refuse one, reset the
+//! stream, and say so, and the streams must reopen for the new round.
+//!
 //! Meanwhile each node's pinger (pds/pinger) pings its counterpart on
 //! every other node through its governor: the gate refuses its first send
 //! (to a node outside the cluster) and its pings until the runner types
@@ -27,10 +33,11 @@
 //! across a reconnection, docs/network.md); `sent` is `delivered` plus
 //! those; every pinger got its pongs, with the gate's refusal on record on
 //! every node; and every node refused a connection from outside the
-//! cluster (the garbage includes a stranger's SYNs to the stream ports). Last line: `arch=.. nodes=3 sent=N delivered=N
+//! cluster (the garbage includes a stranger's SYNs to the stream ports),
+//! and a forged message. Last line: `arch=.. nodes=3 sent=N delivered=N
 //! duplicated=0 reordered=0 reconnects=R lost_at_restart=L refused=F
-//! garbage=G strangers_refused=3 pings=P pongs=P ping_denials=3
-//! result=pass`.
+//! garbage=G strangers_refused=3 forged=6 forgeries_refused=3 pings=P
+//! pongs=P ping_denials=3 result=pass`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -89,6 +96,9 @@ struct Seen {
     /// Nodes whose network PD refused a stranger's connection (the
     /// switch's garbage includes SYNs from outside the cluster).
     strangers: std::collections::BTreeSet<usize>,
+    /// Nodes whose network PD refused a bad message on a stream (the
+    /// switch forges them) and said so.
+    forgeries: std::collections::BTreeSet<usize>,
     /// Nodes whose boot completed, to be granted (and granted).
     booted: Vec<usize>,
     trouble: Option<String>,
@@ -104,6 +114,9 @@ impl Seen {
         }
         if line.starts_with("net| refused a connection from outside the cluster") {
             self.strangers.insert(k);
+        }
+        if line.starts_with("net| refused a bad message on a stream") {
+            self.forgeries.insert(k);
         }
         if line.starts_with("governor| denied pinger: no-capability (send on ") {
             self.ping_denied.insert(k);
@@ -140,6 +153,7 @@ pub fn run(target: &Target, system: &Path, dir: &Path, timeout: Duration) -> Res
     let started = Instant::now();
     let mut clean_skipped = 0;
     let mut under_faults = 0;
+    let mut forged = 0;
     let wait =
         |lan: &mut Lan, seen: &mut Seen, what: &str, done: &dyn Fn(&Seen) -> bool| -> Result<(), String> {
             let deadline = Instant::now() + timeout;
@@ -196,6 +210,9 @@ pub fn run(target: &Target, system: &Path, dir: &Path, timeout: Duration) -> Res
         // Nothing may be lost before a restart: every stream so far lived
         // from its first message to its last.
         clean_skipped = seen.done.values().filter_map(|d| d.last()).map(|d| d.skipped).sum();
+        // Every stream is idle now: forge a bad message into each.
+        forged = lan.switch.forge();
+        wait(&mut lan, &mut seen, "a forged message refused on every node", &|s| s.forgeries.len() == count)?;
         let last = count - 1;
         lan.kill(last);
         ended.extend(seen.done.remove(&last).and_then(|d| d.last().copied()));
@@ -251,11 +268,14 @@ pub fn run(target: &Target, system: &Path, dir: &Path, timeout: Duration) -> Res
             "a connection from outside the cluster was refused on {} of {count} nodes",
             seen.strangers.len()
         )),
+        Ok(()) if forged < count * (count - 1) => {
+            Err(format!("bad messages forged into {forged} of {} streams", count * (count - 1)))
+        }
         Ok(()) => Ok(()),
     };
     println!(
-        "switch: frames={} dropped={} duplicated={} reordered={} garbage={}",
-        switch.frames, switch.dropped, switch.duplicated, switch.reordered, switch.garbage
+        "switch: frames={} dropped={} duplicated={} reordered={} garbage={} forged={}",
+        switch.frames, switch.dropped, switch.duplicated, switch.reordered, switch.garbage, switch.forged
     );
     let (result, reason) = match &verdict {
         Ok(()) => ("pass", String::new()),
@@ -264,10 +284,12 @@ pub fn run(target: &Target, system: &Path, dir: &Path, timeout: Duration) -> Res
     println!(
         "arch={} nodes={count} sent={sent} delivered={delivered} duplicated={duplicated} reordered={reordered} \
          reconnects={reconnects} lost_at_restart={skipped} under_faults={under_faults} refused={refused} garbage={} \
-         strangers_refused={} pings={pings} pongs={pongs} ping_denials={ping_denials} result={result}{reason}",
+         strangers_refused={} forged={forged} forgeries_refused={} pings={pings} pongs={pongs} \
+         ping_denials={ping_denials} result={result}{reason}",
         target.arch,
         switch.garbage,
-        seen.strangers.len()
+        seen.strangers.len(),
+        seen.forgeries.len()
     );
     Ok(verdict.is_ok())
 }

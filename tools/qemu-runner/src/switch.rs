@@ -13,8 +13,9 @@
 //! for some frames), cutting a link in one direction, and injecting
 //! garbage frames (runt, oversized, for another MAC or address, random
 //! bytes, and a stranger's SYN to a stream port, from an address outside
-//! the cluster: `worknode_net::probe`) towards every node. Deterministic per seed, up to the host's
-//! thread timing.
+//! the cluster: `worknode_net::probe`) towards every node, and forging
+//! bad messages into the streams between nodes ([`Switch::forge`]).
+//! Deterministic per seed, up to the host's thread timing.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::net::UnixDatagram;
@@ -59,6 +60,8 @@ pub struct Stats {
     pub unknown: u64,
     /// Garbage frames injected.
     pub garbage: u64,
+    /// Bad messages forged into streams.
+    pub forged: u64,
 }
 
 /// Frames waiting for their delivery time: (due, tie-break) -> (to, frame).
@@ -77,6 +80,9 @@ struct Shared {
     subnet: [u8; 4],
     port: u16,
     random: Mutex<u64>,
+    /// The last segment each stream's receiving end sent its sender, by
+    /// (receiver, sender): what a forger on the wire needs.
+    acks: Mutex<BTreeMap<(usize, usize), Vec<u8>>>,
 }
 
 /// The switch; dropping it stops its threads.
@@ -109,6 +115,7 @@ impl Shared {
     /// Forwards one frame from node `from`.
     fn forward(&self, from: usize, frame: &[u8]) {
         self.stats.lock().expect("no panics while held").frames += 1;
+        self.note_ack(from, frame);
         let dst = frame.get(..6).unwrap_or(&[]);
         let targets: Vec<usize> = if dst.len() == 6 && dst[0] & 1 == 1 {
             (0..self.nodes.len()).filter(|&k| k != from).collect()
@@ -135,6 +142,23 @@ impl Shared {
                 self.schedule(due + Duration::from_micros(200), to, frame.to_vec());
             }
             self.schedule(due, to, frame.to_vec());
+        }
+    }
+
+    /// Keeps `frame` if it is a segment from node `from`'s stream port for
+    /// another node of the LAN (port + that node's number): the receiving
+    /// end of that node's stream, acknowledging what it has.
+    fn note_ack(&self, from: usize, frame: &[u8]) {
+        // Ethernet, IPv4 with a 20-byte header, TCP: the ports follow.
+        let tcp = frame.len() >= 54 && frame[12..14] == [8, 0] && frame[14] == 0x45 && frame[23] == 6;
+        if !tcp || frame[..5] != self.mac_prefix {
+            return;
+        }
+        let sender = usize::from(frame[5]);
+        let port = u16::from_be_bytes([frame[34], frame[35]]);
+        if sender < self.nodes.len() && sender != from && usize::from(port.wrapping_sub(self.port)) == sender
+        {
+            self.acks.lock().expect("no panics while held").insert((from, sender), frame.to_vec());
         }
     }
 
@@ -212,6 +236,7 @@ impl Switch {
             subnet: network.subnet,
             port: network.port,
             random: Mutex::new(seed | 1),
+            acks: Mutex::new(BTreeMap::new()),
         });
         let mut threads = Vec::new();
         for k in 0..nodes {
@@ -263,6 +288,26 @@ impl Switch {
             }
         }));
         Ok(Switch { shared, threads, dir: dir.to_path_buf() })
+    }
+
+    /// Writes a bad message into every stream between nodes seen so far,
+    /// in its sender's name, at the place its receiver expects next
+    /// (`worknode_net::probe::forge_into_stream`): of another version on
+    /// one stream, naming a node that is not the stream's on the next, and
+    /// so on. The streams must be idle (a real segment would take that
+    /// place first). Returns how many streams got one.
+    pub fn forge(&self) -> usize {
+        let acks = self.shared.acks.lock().expect("no panics while held").clone();
+        for (i, (&(receiver, sender), seen)) in acks.iter().enumerate() {
+            let bad = if i % 2 == 0 { probe::Bad::Version } else { probe::Bad::Sender };
+            let (payload, len) = probe::bad_message(bad, sender as u8, receiver as u8, 0);
+            let mut frame = [0u8; probe::FORGED_LEN];
+            if let Some(n) = probe::forge_into_stream(seen, &payload[..len], &mut frame) {
+                self.shared.deliver(receiver, &frame[..n]);
+                self.shared.stats.lock().expect("no panics while held").forged += 1;
+            }
+        }
+        acks.len()
     }
 
     /// QEMU's `-netdev` options for node `k`.
