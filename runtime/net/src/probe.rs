@@ -17,8 +17,8 @@
 
 use smoltcp::phy::ChecksumCapabilities;
 use smoltcp::wire::{
-    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpAddress, IpProtocol, Ipv4Address,
-    Ipv4Packet, Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
+    EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr, IpProtocol, Ipv4Address, Ipv4Packet,
+    Ipv4Repr, TcpControl, TcpPacket, TcpRepr, TcpSeqNumber,
 };
 use worknode_netmsg::{Bytes, Envelope, Kind, PREFIX, VERSION};
 
@@ -27,27 +27,47 @@ pub const SYN_LEN: usize = 54;
 
 /// A TCP SYN from `from` (MAC, address, port) to `to` (MAC, address,
 /// port), with valid checksums.
-pub fn syn(from: ([u8; 6], Ipv4Address, u16), to: ([u8; 6], Ipv4Address, u16), seq: u32) -> [u8; SYN_LEN] {
+pub fn syn(from: Endpoint, to: Endpoint, seq: u32) -> [u8; SYN_LEN] {
     let mut frame = [0u8; SYN_LEN];
+    let len = segment(from, to, TcpControl::Syn, TcpSeqNumber(seq as i32), None, &[], &mut frame);
+    debug_assert_eq!(len, SYN_LEN);
+    frame
+}
+
+/// One end of a connection: MAC, address, port.
+pub type Endpoint = ([u8; 6], Ipv4Address, u16);
+
+/// Writes into `out` an Ethernet frame holding a TCP segment from `from`
+/// to `to`, with valid checksums; returns its length. `out` must hold the
+/// headers and `payload`.
+fn segment(
+    from: Endpoint,
+    to: Endpoint,
+    control: TcpControl,
+    seq_number: TcpSeqNumber,
+    ack_number: Option<TcpSeqNumber>,
+    payload: &[u8],
+    out: &mut [u8],
+) -> usize {
     let tcp = TcpRepr {
         src_port: from.2,
         dst_port: to.2,
-        control: TcpControl::Syn,
-        seq_number: TcpSeqNumber(seq as i32),
-        ack_number: None,
+        control,
+        seq_number,
+        ack_number,
         window_len: 1024,
         window_scale: None,
         max_seg_size: None,
         sack_permitted: false,
         sack_ranges: [None; 3],
         timestamp: None,
-        payload: &[],
+        payload,
     };
     let ip = Ipv4Repr {
         src_addr: from.1,
         dst_addr: to.1,
         next_header: IpProtocol::Tcp,
-        payload_len: tcp.header_len(),
+        payload_len: tcp.buffer_len(),
         hop_limit: 64,
     };
     let ethernet = EthernetRepr {
@@ -55,14 +75,15 @@ pub fn syn(from: ([u8; 6], Ipv4Address, u16), to: ([u8; 6], Ipv4Address, u16), s
         dst_addr: EthernetAddress(to.0),
         ethertype: EthernetProtocol::Ipv4,
     };
+    let len = ethernet.buffer_len() + ip.buffer_len() + tcp.buffer_len();
     let checksums = ChecksumCapabilities::default();
-    let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
+    let mut eth = EthernetFrame::new_unchecked(&mut out[..len]);
     ethernet.emit(&mut eth);
     let mut ipv4 = Ipv4Packet::new_unchecked(eth.payload_mut());
     ip.emit(&mut ipv4, &checksums);
     let mut packet = TcpPacket::new_unchecked(ipv4.payload_mut());
     tcp.emit(&mut packet, &from.1.into(), &to.1.into(), &checksums);
-    frame
+    len
 }
 
 /// Bytes of the largest frame [`forge_into_stream`] builds: headers and a
@@ -95,41 +116,9 @@ pub fn forge_into_stream(seen: &[u8], payload: &[u8], out: &mut [u8; FORGED_LEN]
     let ack = tcp.ack().then(|| tcp.ack_number())?;
     // What the receiving end sent up to: its next sequence number.
     let its_next = tcp.seq_number() + tcp.segment_len();
-    let forged = TcpRepr {
-        src_port: tcp.dst_port(),
-        dst_port: tcp.src_port(),
-        control: TcpControl::Psh,
-        seq_number: ack,
-        ack_number: Some(its_next),
-        window_len: 1024,
-        window_scale: None,
-        max_seg_size: None,
-        sack_permitted: false,
-        sack_ranges: [None; 3],
-        timestamp: None,
-        payload,
-    };
-    let ip_repr = Ipv4Repr {
-        src_addr: dst,
-        dst_addr: src,
-        next_header: IpProtocol::Tcp,
-        payload_len: forged.buffer_len(),
-        hop_limit: 64,
-    };
-    let ethernet = EthernetRepr {
-        src_addr: eth.dst_addr(),
-        dst_addr: eth.src_addr(),
-        ethertype: EthernetProtocol::Ipv4,
-    };
-    let len = ethernet.buffer_len() + ip_repr.buffer_len() + forged.buffer_len();
-    let checksums = ChecksumCapabilities::default();
-    let mut frame = EthernetFrame::new_unchecked(&mut out[..len]);
-    ethernet.emit(&mut frame);
-    let mut ipv4 = Ipv4Packet::new_unchecked(frame.payload_mut());
-    ip_repr.emit(&mut ipv4, &checksums);
-    let mut packet = TcpPacket::new_unchecked(ipv4.payload_mut());
-    forged.emit(&mut packet, &IpAddress::Ipv4(dst), &IpAddress::Ipv4(src), &checksums);
-    Some(len)
+    let sender = (eth.dst_addr().0, dst, tcp.dst_port());
+    let receiver = (eth.src_addr().0, src, tcp.src_port());
+    Some(segment(sender, receiver, TcpControl::Psh, ack, Some(its_next), payload, out))
 }
 
 /// What is wrong with a [`bad_message`].
