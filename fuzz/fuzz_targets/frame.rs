@@ -3,14 +3,17 @@
 //!
 //! Checks: no panic; whatever decodes re-encodes to exactly the same bytes
 //! (one encoding per message); the frame length never exceeds the registers
-//! the sender claimed to fill. The registers are also fed, as they come,
-//! to the governors' mail decoder (mail arrives from the network).
+//! the sender claimed to fill. Messages: the governor's requests and
+//! responses, and the network PD's (`NetRequest`, `NetResponse`, whose
+//! bodies borrow from the frame). The registers are also fed, as they
+//! come, to the governors' mail decoder (mail arrives from the network).
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use worknode_abi::frame::{self, MAX_FRAME_LEN, WORD_BYTES};
 use worknode_abi::governor::{Mail, Request, Response};
+use worknode_abi::net::{NetRequest, NetResponse};
 
 fn check<'a, T: serde::Serialize + serde::Deserialize<'a>>(bytes: &'a [u8]) {
     if let Ok(message) = frame::decode::<T>(bytes) {
@@ -33,11 +36,15 @@ fuzz_target!(|data: &[u8]| {
         if let Some(frame) = registers.get(..len) {
             check::<Request>(frame);
             check::<Response>(frame);
+            check::<NetRequest>(frame);
+            check::<NetResponse>(frame);
         }
     }
     // And the registers as a frame of their own length, label unchecked.
     check::<Request>(registers);
     check::<Response>(registers);
+    check::<NetRequest>(registers);
+    check::<NetResponse>(registers);
     if let Ok(mail) = Mail::decode(registers) {
         let mut again = [0u8; MAX_FRAME_LEN];
         assert_eq!(

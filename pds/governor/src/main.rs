@@ -21,6 +21,7 @@ use sel4_microkit::{
     Channel, ChannelSet, Child, Handler, Infallible, MessageInfo, debug_println, protection_domain,
 };
 use worknode_abi::ErrorCode;
+use worknode_abi::bounded::Bytes;
 use worknode_abi::console::{ConsoleReply, ConsoleRequest, ConsoleResponse, MAX_LINE};
 use worknode_abi::governor::MAX_EVENT;
 use worknode_abi::log::{LogReply, LogRequest, LogResponse, MAX_RECORD, Room};
@@ -96,9 +97,15 @@ impl Kernel {
         worknode_pd_ipc::call::<LogRequest, LogResponse>(log, request).and_then(|response| response)
     }
 
-    fn ask_net(&self, request: &NetRequest) -> Result<NetReply, ErrorCode> {
+    /// Asks the network PD; the reply borrows from `buf`.
+    fn ask_net<'b>(
+        &self,
+        request: &NetRequest,
+        buf: &'b mut worknode_pd_ipc::FrameBuf,
+    ) -> Result<NetReply<'b>, ErrorCode> {
         let net = self.net.ok_or(ErrorCode::NotFound)?;
-        worknode_pd_ipc::call::<NetRequest, NetResponse>(net, request).and_then(|response| response)
+        worknode_pd_ipc::call_borrowed::<NetRequest, NetResponse>(net, request, buf)
+            .and_then(|response| response)
     }
 }
 
@@ -168,7 +175,8 @@ impl World for Kernel {
         if usize::from(node) >= system::network::NODES {
             return Err(ErrorCode::NotFound);
         }
-        match self.ask_net(&NetRequest::Status)? {
+        let mut buf = worknode_pd_ipc::FrameBuf::new();
+        match self.ask_net(&NetRequest::Status, &mut buf)? {
             NetReply::Status { node: me, .. } if me == node => Err(ErrorCode::NotFound),
             NetReply::Status { connected, .. } => Ok(connected & (1 << node) != 0),
             _ => Err(ErrorCode::Internal),
@@ -176,16 +184,20 @@ impl World for Kernel {
     }
 
     fn net_send(&mut self, node: u8, mail: &[u8]) -> Result<(), ErrorCode> {
-        let body = Vec::from_slice(mail).map_err(|_| ErrorCode::TooLarge)?;
-        match self.ask_net(&NetRequest::Send { to: node, body })? {
+        let body = Bytes::new(mail).map_err(|_| ErrorCode::TooLarge)?;
+        let mut buf = worknode_pd_ipc::FrameBuf::new();
+        match self.ask_net(&NetRequest::Send { to: node, body }, &mut buf)? {
             NetReply::Sent { .. } => Ok(()),
             _ => Err(ErrorCode::Internal),
         }
     }
 
     fn net_receive(&mut self) -> Result<Option<(u8, Vec<u8, MAX_NET_BODY>)>, ErrorCode> {
-        match self.ask_net(&NetRequest::Receive)? {
-            NetReply::Message { from, body, .. } => Ok(Some((from, body))),
+        let mut buf = worknode_pd_ipc::FrameBuf::new();
+        match self.ask_net(&NetRequest::Receive, &mut buf)? {
+            NetReply::Message { from, body, .. } => {
+                Ok(Some((from, Vec::from_slice(&body).map_err(|_| ErrorCode::TooLarge)?)))
+            }
             NetReply::Empty => Ok(None),
             _ => Err(ErrorCode::Internal),
         }

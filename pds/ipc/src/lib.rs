@@ -8,8 +8,8 @@
 #![forbid(unsafe_code)]
 
 use sel4_microkit::{Channel, MessageInfo, with_msg_bytes, with_msg_bytes_mut};
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 use worknode_abi::ErrorCode;
 use worknode_abi::frame;
 
@@ -53,6 +53,31 @@ pub fn call<Q: Serialize, R: DeserializeOwned + Serialize>(
     let info = frame_message(request)?;
     let reply = channel.pp_call(info);
     receive(&reply)
+}
+
+/// Calls the protected procedure on `channel` with `request` and decodes
+/// a reply that borrows from its frame (a network `NetReply`), copied
+/// into `buf` first: the caller's next call reuses the message registers.
+pub fn call_borrowed<'b, Q: Serialize, R: Deserialize<'b> + Serialize>(
+    channel: Channel,
+    request: &Q,
+    buf: &'b mut FrameBuf,
+) -> Result<R, ErrorCode> {
+    let info = frame_message(request)?;
+    let reply = channel.pp_call(info);
+    frame::decode(receive_frame(&reply, buf)?)
+}
+
+/// The reply for a call from a frame encoded earlier (a PD that makes
+/// calls of its own between decoding a request and replying, which reuse
+/// the message registers); an empty or oversized frame makes the empty
+/// reply every receiver rejects.
+pub fn reply_frame(encoded: &[u8]) -> MessageInfo {
+    if encoded.is_empty() || encoded.len() > frame::MAX_FRAME_LEN {
+        return MessageInfo::new(0, 0);
+    }
+    with_msg_bytes_mut(|regs| regs[..encoded.len()].copy_from_slice(encoded));
+    MessageInfo::new(encoded.len() as u64, frame::words_for(encoded.len()))
 }
 
 /// The reply for a call: `message` framed, or, if it cannot be framed, an

@@ -17,11 +17,12 @@ mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
 }
 
-use heapless::Vec;
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, protection_domain};
 use worknode_abi::ErrorCode;
+use worknode_abi::bounded::Bytes;
 use worknode_abi::net::{MAX_NET_BODY, NetReply, NetRequest, NetResponse};
 use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
+use worknode_pd_ipc::FrameBuf;
 
 const NET: Channel = Channel::new(system::channel::NET);
 const TIMER: Channel = Channel::new(system::channel::TIMER);
@@ -31,8 +32,9 @@ const MESSAGES: u64 = 20_000;
 /// again on news).
 const BATCH: usize = 128;
 
-fn call(request: &NetRequest) -> NetResponse {
-    worknode_pd_ipc::call(NET, request).unwrap_or_else(Err)
+/// Calls the network PD; a reply's body borrows from `buf`.
+fn call<'b>(request: &NetRequest, buf: &'b mut FrameBuf) -> NetResponse<'b> {
+    worknode_pd_ipc::call_borrowed(NET, request, buf).unwrap_or_else(Err)
 }
 
 fn now_ns() -> u64 {
@@ -59,7 +61,8 @@ fn init() -> Bench {
 
 impl Bench {
     fn send(&mut self) {
-        let body: Vec<u8, MAX_NET_BODY> = (0..MAX_NET_BODY).map(|i| i as u8).collect();
+        let bytes: [u8; MAX_NET_BODY] = core::array::from_fn(|i| i as u8);
+        let body = Bytes::new(&bytes).expect("MAX_NET_BODY bytes");
         for _ in 0..BATCH {
             if self.sent == MESSAGES {
                 if !self.reported {
@@ -68,7 +71,7 @@ impl Bench {
                 }
                 return;
             }
-            match call(&NetRequest::Send { to: 1, body: body.clone() }) {
+            match call(&NetRequest::Send { to: 1, body }, &mut FrameBuf::new()) {
                 Ok(_) => self.sent += 1,
                 // No stream yet, or a full one: the network PD notifies.
                 Err(ErrorCode::InvalidState | ErrorCode::Exhausted) => return,
@@ -82,7 +85,8 @@ impl Bench {
         // would be part of what is measured.
         let now = now_ns();
         for _ in 0..BATCH {
-            let Ok(NetReply::Message { body, .. }) = call(&NetRequest::Receive) else { return };
+            let mut buf = FrameBuf::new();
+            let Ok(NetReply::Message { body, .. }) = call(&NetRequest::Receive, &mut buf) else { return };
             self.first_ns.get_or_insert(now);
             self.last_ns = now;
             self.received += 1;
@@ -105,7 +109,7 @@ impl Handler for Bench {
         }
         let me = match self.me {
             Some(me) => me,
-            None => match call(&NetRequest::Status) {
+            None => match call(&NetRequest::Status, &mut FrameBuf::new()) {
                 Ok(NetReply::Status { node, .. }) => *self.me.insert(node),
                 _ => return Ok(()),
             },

@@ -33,8 +33,10 @@ mod system {
 use heapless::Vec;
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, protection_domain};
 use worknode_abi::ErrorCode;
+use worknode_abi::bounded::Bytes;
 use worknode_abi::net::{NetReply, NetRequest, NetResponse};
 use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
+use worknode_pd_ipc::FrameBuf;
 
 const NET: Channel = Channel::new(system::channel::NET);
 const TIMER: Channel = Channel::new(system::channel::TIMER);
@@ -95,8 +97,9 @@ fn body(from: u8, n: u64) -> Vec<u8, { worknode_abi::net::MAX_NET_BODY }> {
     out
 }
 
-fn call(request: &NetRequest) -> NetResponse {
-    worknode_pd_ipc::call(NET, request).unwrap_or_else(Err)
+/// Calls the network PD; a reply's body borrows from `buf`.
+fn call<'b>(request: &NetRequest, buf: &'b mut FrameBuf) -> NetResponse<'b> {
+    worknode_pd_ipc::call_borrowed(NET, request, buf).unwrap_or_else(Err)
 }
 
 #[protection_domain]
@@ -119,10 +122,13 @@ fn init() -> Load {
 impl Load {
     fn receive(&mut self, me: u8) {
         for _ in 0..BATCH {
-            let Ok(NetReply::Message { from, body: got, .. }) = call(&NetRequest::Receive) else { return };
+            let mut buf = FrameBuf::new();
+            let Ok(NetReply::Message { from, body: got, .. }) = call(&NetRequest::Receive, &mut buf) else {
+                return;
+            };
             let Some(peer) = self.peers.get_mut(usize::from(from)) else { continue };
             let n = got.get(..8).map_or(u64::MAX, |b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-            if got != body(from, n) {
+            if *got != *body(from, n) {
                 debug_println!("netload| node={me} BAD BODY from={from} n={n}");
                 peer.duplicated += 1;
                 continue;
@@ -159,7 +165,10 @@ impl Load {
                 if blocked[k] || peer.sent >= TARGET || peer.allowance == 0 {
                     continue;
                 }
-                match call(&NetRequest::Send { to: k as u8, body: body(me, peer.sent) }) {
+                let message = body(me, peer.sent);
+                let request =
+                    NetRequest::Send { to: k as u8, body: Bytes::new(&message).expect("a body that fits") };
+                match call(&request, &mut FrameBuf::new()) {
                     Ok(_) => {
                         peer.sent += 1;
                         peer.allowance -= 1;
@@ -181,7 +190,7 @@ impl Load {
         if complete && !self.done_printed {
             self.done_printed = true;
             let sum = |f: fn(&Peer) -> u64| others.clone().map(|(_, p)| f(p)).sum::<u64>();
-            let refused = match call(&NetRequest::Status) {
+            let refused = match call(&NetRequest::Status, &mut FrameBuf::new()) {
                 Ok(NetReply::Status { refused, .. }) => refused,
                 _ => 0,
             };
@@ -213,7 +222,7 @@ impl Handler for Load {
         }
         let me = match self.me {
             Some(me) => me,
-            None => match call(&NetRequest::Status) {
+            None => match call(&NetRequest::Status, &mut FrameBuf::new()) {
                 Ok(NetReply::Status { node, .. }) => {
                     self.me = Some(node);
                     node
@@ -223,7 +232,7 @@ impl Handler for Load {
         };
         if !self.started {
             let everyone = ((1u64 << NODES) - 1) & !(1 << me);
-            match call(&NetRequest::Status) {
+            match call(&NetRequest::Status, &mut FrameBuf::new()) {
                 Ok(NetReply::Status { connected, .. }) if connected & everyone == everyone => {
                     self.started = true;
                     for peer in &mut self.peers {

@@ -37,8 +37,13 @@ pub const ABI_VERSION: u8 = 1;
 /// seL4 architectures (aarch64, riscv64, x86_64).
 pub const WORD_BYTES: usize = 8;
 
-/// Message registers a Microkit protected procedure call can carry.
-pub const MAX_WORDS: usize = 64;
+/// Message registers a Microkit protected procedure call can carry: all
+/// of seL4's (`seL4_MsgMaxLength`), 120 on every 64-bit architecture.
+/// ABI 1 began with 64 (512-byte frames, still valid): the network PD's
+/// clients then passed 384-byte bodies, and a protected call per 384
+/// bytes was most of what a message through the streams cost (`make
+/// bench-net`, docs/network.md).
+pub const MAX_WORDS: usize = 120;
 
 /// The largest frame, in bytes.
 pub const MAX_FRAME_LEN: usize = MAX_WORDS * WORD_BYTES;
@@ -110,10 +115,11 @@ mod tests {
         assert_eq!(frame_len(8, 1), Ok(8));
         assert_eq!(frame_len(9, 2), Ok(9));
         assert_eq!(frame_len(512, 64), Ok(512));
+        assert_eq!(frame_len(960, 120), Ok(960));
         assert_eq!(frame_len(0, 0), Err(ErrorCode::Malformed));
         assert_eq!(frame_len(9, 1), Err(ErrorCode::Malformed));
         assert_eq!(frame_len(8, 2), Err(ErrorCode::Malformed));
-        assert_eq!(frame_len(513, 65), Err(ErrorCode::Malformed));
+        assert_eq!(frame_len(961, 121), Err(ErrorCode::Malformed));
         assert_eq!(frame_len(u64::MAX, 64), Err(ErrorCode::Malformed));
     }
 
