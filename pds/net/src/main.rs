@@ -28,6 +28,7 @@ mod system {
 
 use sel4_microkit::{
     Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, protection_domain, var,
+    with_msg_bytes,
 };
 use static_cell::ConstStaticCell;
 use worknode_abi::ErrorCode;
@@ -36,7 +37,6 @@ use worknode_abi::frame;
 use worknode_abi::net::{MAX_NET_BODY, NetReply, NetRequest, NetResponse};
 use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
 use worknode_net::{Config, Node, SendError, Storage};
-use worknode_pd_ipc::FrameBuf;
 
 use crate::device::QueueDevice;
 
@@ -288,32 +288,39 @@ impl Handler for Net {
     }
 
     fn protected(&mut self, channel: Channel, info: MessageInfo) -> Result<MessageInfo, Self::Error> {
-        let mut request_frame = FrameBuf::new();
-        let decoded =
-            worknode_pd_ipc::receive_frame(&info, &mut request_frame).and_then(frame::decode::<NetRequest>);
         let client = clients().find(|(_, c)| c.index() == channel.index());
-        let (len, work) = match (client, decoded, self.node.as_mut()) {
-            (None, _, _) => (encode(&Err(ErrorCode::Internal), &mut self.reply), false),
-            (Some(_), Err(e), _) => (encode(&Err(e), &mut self.reply), false),
-            (Some(_), Ok(_), None) => (encode(&Err(ErrorCode::InvalidState), &mut self.reply), false),
-            (Some((port, _)), Ok(request), Some(node)) => {
+        let (reply, behind) = (&mut self.reply, &mut self.behind);
+        let (len, work) = match (client, self.node.as_mut()) {
+            (None, _) => (encode(&Err(ErrorCode::Internal), reply), false),
+            (Some(_), None) => (encode(&Err(ErrorCode::InvalidState), reply), false),
+            // Decoded and served where the request lies, in this PD's own
+            // message registers (the caller waits; no one else writes
+            // them), before anything here makes a call of its own.
+            (Some((port, _)), Some(node)) => with_msg_bytes(|registers| {
+                let request = frame::frame_len(info.label(), info.count())
+                    .and_then(|len| registers.get(..len).ok_or(ErrorCode::Malformed))
+                    .and_then(frame::decode::<NetRequest>);
+                let request = match request {
+                    Ok(request) => request,
+                    Err(e) => return (encode(&Err(e), reply), false),
+                };
                 let full = node.waiting(port) >= worknode_net::limits::INBOX;
                 let quiet = match request {
                     NetRequest::Send { to, .. } => node.unacknowledged(to) == 0,
                     _ => false,
                 };
-                let (len, served) = serve(node, port, request, &mut self.reply);
+                let (len, served) = serve(node, port, request, reply);
                 if full {
-                    self.behind |= 1 << port;
+                    *behind |= 1 << port;
                 }
-                let emptied = self.behind & 1 << port != 0 && node.waiting(port) == 0;
+                let emptied = *behind & 1 << port != 0 && node.waiting(port) == 0;
                 let work = match served {
                     Served::Sent => quiet,
                     Served::Received => emptied,
                     Served::Other => false,
                 };
                 (len, work)
-            }
+            }),
         };
         // A send to a quiet stream goes at once; a receive that emptied
         // an inbox found full (whose streams were not read to the end)

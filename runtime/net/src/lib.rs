@@ -396,13 +396,24 @@ impl Node<'_> {
             seq: out.next_seq,
             body: Bytes::new(body).map_err(|_| SendError::Invalid)?,
         };
-        let frame = &mut self.frame;
-        let len = worknode_netmsg::encode(&envelope, frame).map_err(|_| SendError::Invalid)?;
-        if socket.send_capacity() - socket.send_queue() < len {
-            return Err(SendError::Full);
+        // Framed straight into the stream's buffer where its free space
+        // runs on long enough (all of it or none is written: a frame is
+        // never split); where the space wraps, framed aside and copied.
+        let direct = socket
+            .send(|room| match worknode_netmsg::encode(&envelope, room) {
+                Ok(len) => (len, true),
+                Err(_) => (0, false),
+            })
+            .map_err(|_| SendError::NotConnected)?;
+        if !direct {
+            let frame = &mut self.frame;
+            let len = worknode_netmsg::encode(&envelope, frame).map_err(|_| SendError::Invalid)?;
+            if socket.send_capacity() - socket.send_queue() < len {
+                return Err(SendError::Full);
+            }
+            let written = socket.send_slice(&frame[..len]).map_err(|_| SendError::NotConnected)?;
+            assert_eq!(written, len, "room was checked: a frame is never split");
         }
-        let written = socket.send_slice(&frame[..len]).map_err(|_| SendError::NotConnected)?;
-        assert_eq!(written, len, "room was checked: a frame is never split");
         out.next_seq += 1;
         self.stats.sent += 1;
         Ok(envelope.seq)
