@@ -26,17 +26,22 @@ mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
 }
 
+use core::sync::atomic::AtomicU64;
 use sel4_microkit::{
     Channel, ChannelSet, Handler, Infallible, MessageInfo, debug_println, protection_domain, var,
     with_msg_bytes,
 };
-use static_cell::ConstStaticCell;
+
+use static_cell::{ConstStaticCell, StaticCell};
 use worknode_abi::ErrorCode;
 use worknode_abi::bounded::Bytes;
 use worknode_abi::frame;
 use worknode_abi::net::{MAX_NET_BODY, NetReply, NetRequest, NetResponse};
 use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
+use worknode_driver_shared_region::{SharedRegion, message_queues};
+use worknode_net::limits::PORTS;
 use worknode_net::{Config, Node, SendError, Storage};
+use worknode_netq::messages::{self, Offer, Server};
 
 use crate::device::QueueDevice;
 
@@ -54,11 +59,65 @@ const TIMER: Channel = Channel::new(system::channel::TIMER);
 /// the same number on every node, since every node is built from the
 /// same system.xml.
 fn clients() -> impl Iterator<Item = (u8, Channel)> {
+    named_clients().map(|(port, _, channel)| (port, channel))
+}
+
+/// [`clients`], with the client's PD name.
+fn named_clients() -> impl Iterator<Item = (u8, &'static str, Channel)> {
     system::channel::ALL
         .iter()
         .filter(|(peer, _)| *peer != "nic" && *peer != "timer")
         .enumerate()
-        .map(|(port, &(_, id))| (port as u8, Channel::new(id)))
+        .map(|(port, &(peer, id))| (port as u8, peer, Channel::new(id)))
+}
+
+/// A client's message queues (`worknode_netq::messages`): the region
+/// `<client>_messages` of system.xml, which the client maps too.
+struct Queued {
+    port: u8,
+    channel: Channel,
+    words: &'static [AtomicU64],
+    region: &'static SharedRegion,
+    /// Attached once the client has initialised the rings.
+    server: Option<Server<'static, SharedRegion>>,
+}
+
+impl Queued {
+    /// The queues of every client that has a `<client>_messages` region.
+    fn all() -> [Option<Queued>; PORTS] {
+        static REGIONS: StaticCell<[Option<SharedRegion>; PORTS]> = StaticCell::new();
+        let mut words: [Option<&'static [AtomicU64]>; PORTS] = [None; PORTS];
+        let regions = REGIONS.init(core::array::from_fn(|_| None));
+        for (port, peer, _) in named_clients() {
+            let Some(&(_, vaddr, size)) =
+                system::region::ALL.iter().find(|(name, ..)| name.strip_suffix("_messages") == Some(peer))
+            else {
+                continue;
+            };
+            // SAFETY: system.xml maps `<client>_messages` read-write here
+            // and in the client (its size from the same description), at
+            // a page boundary; this PD reaches it only through the queues.
+            #[allow(unsafe_code)]
+            let (w, region) = unsafe { message_queues(vaddr, size) }
+                .unwrap_or_else(|| panic!("{peer}_messages is too small for message queues"));
+            words[port as usize] = Some(w);
+            regions[port as usize] = Some(region);
+        }
+        let regions: &'static [Option<SharedRegion>; PORTS] = regions;
+        core::array::from_fn(|port| {
+            let (words, region) = (words[port]?, regions[port].as_ref()?);
+            let channel = clients().nth(port).map(|(_, c)| c)?;
+            Some(Queued { port: port as u8, channel, words, region, server: None })
+        })
+    }
+
+    /// The queues, once the client has initialised them.
+    fn server(&mut self) -> Option<&mut Server<'static, SharedRegion>> {
+        if self.server.is_none() {
+            self.server = Server::attach(self.words, self.region).ok();
+        }
+        self.server.as_mut()
+    }
 }
 const _: () =
     assert!(system::channel::ALL.len() - 2 <= worknode_net::limits::PORTS, "more clients than ports");
@@ -90,6 +149,12 @@ struct Net {
     /// The reply being made, kept between calls rather than cleared for
     /// each (a frame of 960 bytes).
     reply: [u8; frame::MAX_FRAME_LEN],
+    /// Ports (bits) told that the stack is up.
+    told: u64,
+    /// Clients' message queues, by port.
+    queued: [Option<Queued>; PORTS],
+    /// Where a queued message is copied before it is read.
+    scratch: [u8; messages::MAX_LEN],
 }
 
 fn now_us() -> u64 {
@@ -120,6 +185,9 @@ fn init() -> Net {
         armed_for: u64::MAX,
         behind: 0,
         reply: [0; frame::MAX_FRAME_LEN],
+        told: 0,
+        queued: Queued::all(),
+        scratch: [0; messages::MAX_LEN],
     };
     net.start();
     net
@@ -185,7 +253,20 @@ impl Net {
         // between).
         for _ in 0..4 {
             changed |= node.poll(now, &mut self.device);
-            if self.device.want_notifications() {
+            // After the poll: the acknowledgements it took in may have made
+            // room for messages that waited. What is taken here leaves in
+            // the next poll (a pass does not end on a send), and a
+            // delivery that made room in an inbox lets that poll read on.
+            // Rejected: taking sends before the poll, which left waiting
+            // messages behind the room the poll made until a timer woke
+            // the PD (`make bench-net`: stalls of 100-500 ms).
+            let sent = take_sends(node, &mut self.queued, &mut self.scratch);
+            let delivered = deliver(node, &mut self.queued);
+            let clients_idle = self.queued.iter_mut().flatten().all(|q| {
+                let waiting = node.waiting(q.port) > 0;
+                q.server().is_none_or(|s| s.want_notifications(waiting))
+            });
+            if self.device.want_notifications() && clients_idle && !sent && !delivered {
                 idle = true;
                 break;
             }
@@ -201,7 +282,17 @@ impl Net {
             debug_println!("{BAD_MESSAGE}{}", node.stats().bad_messages);
         }
         for (port, channel) in clients() {
-            if changed || node.waiting(port) > 0 {
+            let queued = self.queued[usize::from(port)].as_mut().and_then(Queued::server);
+            let news = match queued {
+                // Queues say themselves when the client waits for them;
+                // the stack's news (a stream open, room in one) is theirs
+                // to act on, not the client's. Once told the stack is up,
+                // a client with queues hears only from them.
+                Some(server) => server.take_notification() | (self.told & 1 << port == 0),
+                None => changed || node.waiting(port) > 0,
+            };
+            self.told |= 1 << port;
+            if news {
                 channel.notify();
             }
         }
@@ -218,6 +309,48 @@ impl Net {
             }
         }
     }
+}
+
+/// Hands the messages clients queued to their streams, in order, until
+/// one must wait (its stream full or not open). True if any left a ring.
+fn take_sends(
+    node: &mut Node<'_>,
+    queued: &mut [Option<Queued>; PORTS],
+    scratch: &mut [u8; messages::MAX_LEN],
+) -> bool {
+    let mut any = false;
+    for q in queued.iter_mut().flatten() {
+        let port = q.port;
+        let Some(server) = q.server() else { continue };
+        let taken = server.take_sends(scratch, |to, body| match node.send(to, port, body) {
+            Ok(seq) => Offer::Sent(seq),
+            Err(SendError::NotConnected | SendError::Full) => Offer::Wait,
+            Err(SendError::NoSuchNode) => Offer::Refuse(ErrorCode::NotFound),
+            Err(SendError::Invalid) => Offer::Refuse(ErrorCode::TooLarge),
+        });
+        // A broken ring is the client's loss alone: its queues stop.
+        any |= taken.unwrap_or(0) > 0;
+    }
+    any
+}
+
+/// Moves messages from the inboxes of clients with queues into their
+/// receive buffers while both have some. True if any moved.
+fn deliver(node: &mut Node<'_>, queued: &mut [Option<Queued>; PORTS]) -> bool {
+    let mut any = false;
+    for q in queued.iter_mut().flatten() {
+        let port = q.port;
+        let Some(server) = q.server() else { continue };
+        // Bounded: an inbox holds INBOX messages.
+        for _ in 0..worknode_net::limits::INBOX {
+            if node.waiting(port) == 0 || !server.ready_to_deliver().unwrap_or(false) {
+                break;
+            }
+            let delivered = node.receive(port, |m| server.deliver(m.from, m.seq, m.body));
+            any |= delivered.is_some();
+        }
+    }
+    any
 }
 
 /// What a call was, for deciding on a pass of the stack.
@@ -276,7 +409,8 @@ impl Handler for Net {
     type Error = Infallible;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
-        if channels.contains(DRIVER) || channels.contains(TIMER) {
+        let from_queues = self.queued.iter().flatten().any(|q| channels.contains(q.channel));
+        if channels.contains(DRIVER) || channels.contains(TIMER) || from_queues {
             if channels.contains(TIMER) {
                 // Drain the timer's count; the wake-up itself is the news.
                 let _ = worknode_pd_ipc::call::<_, TimerResponse>(TIMER, &TimerRequest::Fired);

@@ -1,16 +1,20 @@
 //! `make bench-net`'s stream phase: node 0 sends [`MESSAGES`] messages of
-//! [`MAX_NET_BODY`] bytes to node 1 through the network PD (its streams,
+//! [`MAX_QUEUED_BODY`] bytes to node 1 through the network PD (its streams,
 //! smoltcp, the rings, the driver) as fast as the stream's back-pressure
 //! lets it; node 1 times their arrival with the timer's clock, from the
 //! first to the last. The raw phase before it (pds/net, feature `bench`)
 //! sent frames between the same two nodes without the stack.
 //!
+//! Messages go through this PD's message queues (`worknode_netq::messages`,
+//! the region `netbench_messages`), a notification per batch rather than
+//! a call per message; the calls serve only to learn the node number.
+//!
 //! Line (node 1): `netbench| received=N bytes=B ns=T`; node 0 prints
-//! `netbench| sent=N` once it has queued them all.
+//! `netbench| sent=N` once the network PD has sent them all.
 
 #![no_std]
 #![no_main]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 /// Channel ids and the network, generated from the rendered system.xml.
 mod system {
@@ -18,19 +22,21 @@ mod system {
 }
 
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, protection_domain};
-use worknode_abi::ErrorCode;
-use worknode_abi::bounded::Bytes;
-use worknode_abi::net::{MAX_NET_BODY, NetReply, NetRequest, NetResponse};
+use static_cell::StaticCell;
+use worknode_abi::net::{MAX_QUEUED_BODY, NetReply, NetRequest, NetResponse};
 use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
+use worknode_driver_shared_region::{SharedRegion, message_queues};
+use worknode_netq::QueueError;
+use worknode_netq::messages::{Client, Outcome};
 use worknode_pd_ipc::FrameBuf;
 
 const NET: Channel = Channel::new(system::channel::NET);
 const TIMER: Channel = Channel::new(system::channel::TIMER);
 /// Messages node 0 sends.
 const MESSAGES: u64 = 20_000;
-/// Calls per notification at most (bounded work; the network PD notifies
-/// again on news).
-const BATCH: usize = 128;
+/// Rounds of sending and receiving per notification at most (bounded
+/// work; each round moves up to a ring's worth).
+const ROUNDS: usize = 16;
 
 /// Calls the network PD; a reply's body borrows from `buf`.
 fn call<'b>(request: &NetRequest, buf: &'b mut FrameBuf) -> NetResponse<'b> {
@@ -45,7 +51,9 @@ fn now_ns() -> u64 {
 }
 
 struct Bench {
+    queues: Client<'static, SharedRegion>,
     me: Option<u8>,
+    queued: u64,
     sent: u64,
     received: u64,
     bytes: u64,
@@ -56,47 +64,71 @@ struct Bench {
 
 #[protection_domain]
 fn init() -> Bench {
-    Bench { me: None, sent: 0, received: 0, bytes: 0, first_ns: None, last_ns: 0, reported: false }
+    static REGION: StaticCell<SharedRegion> = StaticCell::new();
+    let (vaddr, size) = system::region::NETBENCH_MESSAGES;
+    // SAFETY: system.xml maps `netbench_messages` read-write here and in
+    // the network PD, at a page boundary, with this size; this PD reaches
+    // it only through the queues.
+    #[allow(unsafe_code)]
+    let (words, region) =
+        unsafe { message_queues(vaddr, size) }.expect("netbench_messages holds message queues");
+    let queues = Client::init(words, REGION.init(region)).expect("the region holds the rings");
+    // The network PD attaches at its next pass.
+    NET.notify();
+    Bench {
+        queues,
+        me: None,
+        queued: 0,
+        sent: 0,
+        received: 0,
+        bytes: 0,
+        first_ns: None,
+        last_ns: 0,
+        reported: false,
+    }
 }
 
 impl Bench {
-    fn send(&mut self) {
-        let bytes: [u8; MAX_NET_BODY] = core::array::from_fn(|i| i as u8);
-        let body = Bytes::new(&bytes).expect("MAX_NET_BODY bytes");
-        for _ in 0..BATCH {
-            if self.sent == MESSAGES {
-                if !self.reported {
-                    self.reported = true;
-                    debug_println!("netbench| sent={}", self.sent);
-                }
-                return;
-            }
-            match call(&NetRequest::Send { to: 1, body }, &mut FrameBuf::new()) {
-                Ok(_) => self.sent += 1,
-                // No stream yet, or a full one: the network PD notifies.
-                Err(ErrorCode::InvalidState | ErrorCode::Exhausted) => return,
-                Err(e) => panic!("netbench: the network PD refused a send: {e}"),
+    /// Queues messages while buffers are free; counts those sent.
+    fn send(&mut self) -> Result<(), QueueError> {
+        let sent = &mut self.sent;
+        self.queues.reclaim(|outcome| match outcome {
+            Outcome::Sent { .. } => *sent += 1,
+            Outcome::Refused { error, .. } => panic!("netbench: the network PD refused a send: {error}"),
+        })?;
+        let bytes: [u8; MAX_QUEUED_BODY] = core::array::from_fn(|i| i as u8);
+        while self.queued < MESSAGES {
+            match self.queues.send(1, &bytes) {
+                Ok(()) => self.queued += 1,
+                Err(QueueError::Full) => break,
+                Err(e) => return Err(e),
             }
         }
+        if self.sent == MESSAGES && !self.reported {
+            self.reported = true;
+            debug_println!("netbench| sent={}", self.sent);
+        }
+        Ok(())
     }
 
-    fn receive(&mut self) {
-        // One reading per notification: a call to the timer per message
-        // would be part of what is measured.
+    /// Takes every message that arrived. One reading of the clock per
+    /// round: a call to the timer per message would be part of what is
+    /// measured.
+    fn receive(&mut self) -> Result<(), QueueError> {
         let now = now_ns();
-        for _ in 0..BATCH {
-            let mut buf = FrameBuf::new();
-            let Ok(NetReply::Message { body, .. }) = call(&NetRequest::Receive, &mut buf) else { return };
+        let mut body = [0u8; MAX_QUEUED_BODY];
+        while let Some(message) = self.queues.receive(&mut body)? {
             self.first_ns.get_or_insert(now);
             self.last_ns = now;
             self.received += 1;
-            self.bytes += body.len() as u64;
-            if self.received == MESSAGES && !self.reported {
-                self.reported = true;
-                let ns = self.last_ns - self.first_ns.unwrap_or(self.last_ns);
-                debug_println!("netbench| received={} bytes={} ns={ns}", self.received, self.bytes);
-            }
+            self.bytes += message.len as u64;
         }
+        if self.received == MESSAGES && !self.reported {
+            self.reported = true;
+            let ns = self.last_ns - self.first_ns.unwrap_or(self.last_ns);
+            debug_println!("netbench| received={} bytes={} ns={ns}", self.received, self.bytes);
+        }
+        Ok(())
     }
 }
 
@@ -104,7 +136,10 @@ impl Handler for Bench {
     type Error = Infallible;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
-        if !channels.contains(NET) {
+        if channels.contains(TIMER) {
+            // The wake-up asked for below; drain the timer's count.
+            let _ = worknode_pd_ipc::call::<_, TimerResponse>(TIMER, &TimerRequest::Fired);
+        } else if !channels.contains(NET) {
             return Ok(());
         }
         let me = match self.me {
@@ -114,10 +149,29 @@ impl Handler for Bench {
                 _ => return Ok(()),
             },
         };
-        match me {
-            0 => self.send(),
-            1 => self.receive(),
-            _ => {}
+        for _ in 0..ROUNDS {
+            let moved = match me {
+                0 => self.send(),
+                1 => self.receive(),
+                _ => return Ok(()),
+            };
+            if let Err(e) = moved {
+                panic!("netbench: the message queues broke: {e:?}");
+            }
+            if self.queues.take_notification() {
+                NET.notify();
+            }
+            // Sleep once asked for a wake-up with nothing come meanwhile.
+            if self.queues.want_notifications() {
+                return Ok(());
+            }
+        }
+        // Still busy after every round: the network PD will not notify
+        // for what is already queued, so the timer wakes us at once
+        // (other PDs run in between).
+        let set = TimerRequest::Set { slot: 0, after_ns: 0, period_ns: 0 };
+        if !matches!(worknode_pd_ipc::call::<_, TimerResponse>(TIMER, &set), Ok(Ok(_))) {
+            panic!("netbench: the timer refused a wake-up");
         }
         Ok(())
     }

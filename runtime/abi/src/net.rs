@@ -94,3 +94,67 @@ pub enum NetReply<'a> {
 
 /// What the network PD sends back for every call.
 pub type NetResponse<'a> = Result<NetReply<'a>, ErrorCode>;
+
+/// Largest message body a client passes through its message queues
+/// (below): what a stream carries in one message (`worknode_netmsg`'s
+/// `MAX_BODY`; the network stack asserts that the two agree).
+pub const MAX_QUEUED_BODY: usize = 2016;
+/// Bytes of [`QueuedHeader`] at the start of every queued message's buffer.
+pub const QUEUED_HEADER_LEN: usize = 16;
+/// Version of [`QueuedHeader`]'s layout, its first byte.
+pub const QUEUED_VERSION: u8 = 1;
+
+/// The head of a message in a client's message queues (`worknode_netq`'s
+/// `messages`: rings in memory the client shares with the network PD, for
+/// clients that move many messages; the calls above stay for everyone).
+/// The body follows it in the same buffer.
+///
+/// | bytes | field |
+/// |---|---|
+/// | 0 | [`QUEUED_VERSION`] |
+/// | 1 | `peer`: the receiving node (to send) or the sending node (received) |
+/// | 2..4 | `status`, u16 little-endian: 0, or the [`ErrorCode`] a send was refused with |
+/// | 4..8 | zero |
+/// | 8..16 | `seq`, u64 little-endian: the message's number on its stream (0 until sent) |
+///
+/// Rejected: postcard, as in the calls. A fixed layout is read where it
+/// lies, without a decoder, by both ends on every message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueuedHeader {
+    /// The other node.
+    pub peer: u8,
+    /// The message's number on its stream (0 until sent).
+    pub seq: u64,
+    /// Why the network PD refused to send it; `None` if it did not.
+    pub refused: Option<ErrorCode>,
+}
+
+impl QueuedHeader {
+    /// The header's bytes.
+    pub fn to_bytes(&self) -> [u8; QUEUED_HEADER_LEN] {
+        let mut bytes = [0; QUEUED_HEADER_LEN];
+        bytes[0] = QUEUED_VERSION;
+        bytes[1] = self.peer;
+        bytes[2..4].copy_from_slice(&self.refused.map_or(0, ErrorCode::code).to_le_bytes());
+        bytes[8..].copy_from_slice(&self.seq.to_le_bytes());
+        bytes
+    }
+
+    /// Reads a header: `unsupported-version` for another version,
+    /// `malformed` for non-zero padding or an unknown status.
+    pub fn from_bytes(bytes: &[u8; QUEUED_HEADER_LEN]) -> Result<QueuedHeader, ErrorCode> {
+        if bytes[0] != QUEUED_VERSION {
+            return Err(ErrorCode::UnsupportedVersion);
+        }
+        if bytes[4..8] != [0; 4] {
+            return Err(ErrorCode::Malformed);
+        }
+        let status = u16::from_le_bytes([bytes[2], bytes[3]]);
+        let refused = match status {
+            0 => None,
+            code => Some(ErrorCode::try_from(code).map_err(|_| ErrorCode::Malformed)?),
+        };
+        let seq = u64::from_le_bytes(bytes[8..].try_into().expect("8 bytes"));
+        Ok(QueuedHeader { peer: bytes[1], seq, refused })
+    }
+}

@@ -542,3 +542,43 @@ fn pci_api() {
     ];
     check_api(&requests, &responses);
 }
+
+/// The head of a queued message (the network PD's message queues), pinned
+/// and shown in docs/abi.md.
+#[test]
+fn queued_header() {
+    use worknode_abi::net::QueuedHeader;
+    let cases: [(&str, QueuedHeader, [u8; 16]); 2] = [
+        (
+            "`{ peer: 2, seq: 5, refused: None }`",
+            QueuedHeader { peer: 2, seq: 5, refused: None },
+            [1, 2, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0],
+        ),
+        (
+            "`{ peer: 3, seq: 0, refused: Some(not-found) }`",
+            QueuedHeader { peer: 3, seq: 0, refused: Some(ErrorCode::NotFound) },
+            [1, 3, 5, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ),
+    ];
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();
+    for (name, header, bytes) in cases {
+        assert_eq!(header.to_bytes(), bytes, "{name}");
+        assert_eq!(QueuedHeader::from_bytes(&bytes), Ok(header), "{name}");
+        let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let row = format!("| {name} | `{}` |", hex.join(" "));
+        assert!(doc.contains(&row), "docs/abi.md lacks the row {row}");
+    }
+    let mut bad = cases_bytes();
+    bad[0] = 2;
+    assert_eq!(QueuedHeader::from_bytes(&bad), Err(ErrorCode::UnsupportedVersion));
+    let mut bad = cases_bytes();
+    bad[5] = 1;
+    assert_eq!(QueuedHeader::from_bytes(&bad), Err(ErrorCode::Malformed), "padding must be zero");
+    let mut bad = cases_bytes();
+    bad[2] = 0xff;
+    assert_eq!(QueuedHeader::from_bytes(&bad), Err(ErrorCode::Malformed), "an unknown status");
+}
+
+fn cases_bytes() -> [u8; 16] {
+    [1, 2, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0]
+}

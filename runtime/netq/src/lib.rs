@@ -52,6 +52,8 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod messages;
+
 #[cfg(not(loom))]
 use core::sync::atomic::{AtomicU64, Ordering, fence};
 #[cfg(loom)]
@@ -106,9 +108,16 @@ impl Desc {
     /// boundary, with at most [`MAX_FRAME`] bytes. Returns the byte range
     /// of the frame.
     pub fn check(self, region_len: u64) -> Result<core::ops::Range<usize>, QueueError> {
+        self.check_within(region_len, MAX_FRAME)
+    }
+
+    /// As [`Desc::check`], with at most `max_len` bytes (at most
+    /// [`BUF_SIZE`]) instead of a frame's.
+    pub fn check_within(self, region_len: u64, max_len: u64) -> Result<core::ops::Range<usize>, QueueError> {
+        debug_assert!(max_len <= BUF_SIZE, "a buffer holds at most BUF_SIZE bytes");
         let offset = u64::from(self.offset);
         let in_region = offset.checked_add(BUF_SIZE).is_some_and(|end| end <= region_len);
-        if offset % BUF_SIZE != 0 || !in_region || u64::from(self.len) > MAX_FRAME {
+        if offset % BUF_SIZE != 0 || !in_region || u64::from(self.len) > max_len {
             return Err(QueueError::BadDescriptor(self));
         }
         Ok(offset as usize..(offset + u64::from(self.len)) as usize)
@@ -147,18 +156,29 @@ impl<'a> Ring<'a> {
     /// once, before it first notifies the other (the client, in the
     /// network PD: it also fills `rx_free`).
     pub fn init(words: &'a [AtomicU64]) -> Result<Ring<'a>, QueueError> {
+        Self::init_as(words, MAGIC)
+    }
+
+    /// As [`Ring::init`], marking the ring with `magic` (another use of
+    /// the same protocol, such as [`messages`]).
+    pub fn init_as(words: &'a [AtomicU64], magic: u64) -> Result<Ring<'a>, QueueError> {
         let words = words.get(..RING_WORDS).ok_or(QueueError::NotARing)?;
         for word in &words[HEAD..=WANTED] {
             word.store(0, Ordering::Relaxed);
         }
-        words[0].store(MAGIC, Ordering::Release);
+        words[0].store(magic, Ordering::Release);
         Ok(Ring { words })
     }
 
     /// Attaches to a ring the peer initialised.
     pub fn attach(words: &'a [AtomicU64]) -> Result<Ring<'a>, QueueError> {
+        Self::attach_as(words, MAGIC)
+    }
+
+    /// Attaches to a ring the peer initialised with `magic`.
+    pub fn attach_as(words: &'a [AtomicU64], magic: u64) -> Result<Ring<'a>, QueueError> {
         let words = words.get(..RING_WORDS).ok_or(QueueError::NotARing)?;
-        if words[0].load(Ordering::Acquire) != MAGIC {
+        if words[0].load(Ordering::Acquire) != magic {
             return Err(QueueError::NotARing);
         }
         Ok(Ring { words })
@@ -193,6 +213,17 @@ impl<'a> Ring<'a> {
         let desc = Desc::from_word(self.words[SLOTS + (head % CAPACITY) as usize].load(Ordering::Relaxed));
         self.words[HEAD].store(head.wrapping_add(1), Ordering::Release);
         Ok(Some(desc))
+    }
+
+    /// Consumer: the oldest descriptor, left in the ring (a consumer that
+    /// may have to wait before it can use it, and pops it once it has).
+    pub fn peek(&self) -> Result<Option<Desc>, QueueError> {
+        let head = self.words[HEAD].load(Ordering::Relaxed);
+        let tail = self.words[TAIL].load(Ordering::Acquire);
+        if self.depth(head, tail)? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(Desc::from_word(self.words[SLOTS + (head % CAPACITY) as usize].load(Ordering::Relaxed))))
     }
 
     /// Descriptors waiting (0 for a corrupt ring, which `pop` reports).
@@ -323,23 +354,33 @@ impl<'a> Queues<'a> {
 
     /// Client: initialises all four rings.
     pub fn init(words: &'a [AtomicU64]) -> Result<Queues<'a>, QueueError> {
+        Self::init_as(words, MAGIC)
+    }
+
+    /// Client: initialises all four rings, marked with `magic`.
+    pub fn init_as(words: &'a [AtomicU64], magic: u64) -> Result<Queues<'a>, QueueError> {
         let [a, b, c, d] = Self::split(words)?;
         Ok(Queues {
-            rx_free: Ring::init(a)?,
-            rx_active: Ring::init(b)?,
-            tx_active: Ring::init(c)?,
-            tx_free: Ring::init(d)?,
+            rx_free: Ring::init_as(a, magic)?,
+            rx_active: Ring::init_as(b, magic)?,
+            tx_active: Ring::init_as(c, magic)?,
+            tx_free: Ring::init_as(d, magic)?,
         })
     }
 
     /// Driver: attaches to rings the client initialised.
     pub fn attach(words: &'a [AtomicU64]) -> Result<Queues<'a>, QueueError> {
+        Self::attach_as(words, MAGIC)
+    }
+
+    /// Driver: attaches to rings the client initialised with `magic`.
+    pub fn attach_as(words: &'a [AtomicU64], magic: u64) -> Result<Queues<'a>, QueueError> {
         let [a, b, c, d] = Self::split(words)?;
         Ok(Queues {
-            rx_free: Ring::attach(a)?,
-            rx_active: Ring::attach(b)?,
-            tx_active: Ring::attach(c)?,
-            tx_free: Ring::attach(d)?,
+            rx_free: Ring::attach_as(a, magic)?,
+            rx_active: Ring::attach_as(b, magic)?,
+            tx_active: Ring::attach_as(c, magic)?,
+            tx_free: Ring::attach_as(d, magic)?,
         })
     }
 }

@@ -22,6 +22,7 @@ pub fn pd_config(system: &System, program: &str, source_name: &str) -> Result<St
     }
     let channels = shared_channels(system, &instances)?;
     let children = shared_children(system, &instances)?;
+    let regions = shared_regions(system, &instances)?;
 
     let mut out = String::new();
     let names: Vec<String> = instances.iter().map(|&i| format!("{:?}", system.pds[i].name)).collect();
@@ -58,6 +59,19 @@ pub fn pd_config(system: &System, program: &str, source_name: &str) -> Result<St
         writeln!(out, "    pub const MAC_PREFIX: [u8; 5] = {:?};", n.mac_prefix).unwrap();
         writeln!(out, "}}").unwrap();
     }
+    writeln!(out, "/// The memory regions this PD maps: (region name, virtual address, size).").unwrap();
+    writeln!(out, "#[allow(dead_code)]").unwrap();
+    writeln!(out, "pub mod region {{").unwrap();
+    for (name, vaddr, size) in &regions {
+        writeln!(out, "    /// `{name}`: (virtual address, size).").unwrap();
+        writeln!(out, "    pub const {}: (usize, usize) = ({vaddr:#x}, {size:#x});", const_name(name))
+            .unwrap();
+    }
+    let all: Vec<String> =
+        regions.iter().map(|(name, vaddr, size)| format!("({name:?}, {vaddr:#x}, {size:#x})")).collect();
+    writeln!(out, "    /// Every mapped region as (name, virtual address, size).").unwrap();
+    writeln!(out, "    pub const ALL: &[(&str, usize, usize)] = &[{}];", all.join(", ")).unwrap();
+    writeln!(out, "}}").unwrap();
     writeln!(out, "/// Children of this PD: (name, Microkit child id, this PD's channel id to it).").unwrap();
     writeln!(out, "#[allow(dead_code)]").unwrap();
     writeln!(out, "pub const CHILDREN: &[(&str, usize, usize)] = &[").unwrap();
@@ -80,6 +94,39 @@ fn shared_channels(system: &System, instances: &[usize]) -> Result<BTreeMap<Stri
                     system.pds[pd].line,
                     format!(
                         "'{}' runs {} like '{}' but its channels differ ({mine:?} vs {first:?}); instances of one program must share channel ids",
+                        system.pds[pd].name, system.pds[pd].program, system.pds[instances[0]].name
+                    ),
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(merged.unwrap_or_default())
+}
+
+/// The regions every instance maps, with their addresses and sizes (in a
+/// rendered description, a region's name is unique); instances must map
+/// the same regions at the same addresses, as they share constants.
+fn shared_regions(system: &System, instances: &[usize]) -> Result<Vec<(String, usize, usize)>, Error> {
+    let mut merged: Option<Vec<(String, usize, usize)>> = None;
+    for &pd in instances {
+        let mut mine = Vec::new();
+        for map in &system.pds[pd].maps {
+            let size = system.regions.iter().find(|r| r.name == map.mr).map(|r| r.size).ok_or_else(|| {
+                Error::at(
+                    map.line,
+                    format!("'{}' maps '{}', which is not a memory region", system.pds[pd].name, map.mr),
+                )
+            })?;
+            mine.push((map.mr.clone(), map.vaddr, size));
+        }
+        match &merged {
+            None => merged = Some(mine),
+            Some(first) if *first != mine => {
+                return Err(Error::at(
+                    system.pds[pd].line,
+                    format!(
+                        "'{}' runs {} like '{}' but maps other regions; instances of one program must map the same",
                         system.pds[pd].name, system.pds[pd].program, system.pds[instances[0]].name
                     ),
                 ));
@@ -171,6 +218,33 @@ mod tests {
         let system = System::parse(&skewed).unwrap();
         let err = pd_config(&system, "worknode.elf", "x").unwrap_err();
         assert!(err.message.contains("must share channel ids"), "{err}");
+    }
+
+    #[test]
+    fn mapped_regions_come_with_address_and_size_and_instances_must_agree() {
+        let region = r#"<memory_region name="w_messages" size="0x24000"/>"#;
+        let map =
+            r#"<program_image path="worknode.elf"/><map mr="w_messages" vaddr="0x3800000" perms="rw"/>"#;
+        let one = SYSTEM.replace("<system>", &format!("<system>{region}")).replacen(
+            r#"<program_image path="worknode.elf"/>"#,
+            map,
+            2,
+        );
+        let code = pd_config(&System::parse(&one).unwrap(), "worknode.elf", "x").unwrap();
+        assert!(code.contains("pub const W_MESSAGES: (usize, usize) = (0x3800000, 0x24000);"), "{code}");
+        assert!(
+            code.contains(
+                r#"pub const ALL: &[(&str, usize, usize)] = &[("w_messages", 0x3800000, 0x24000)];"#
+            ),
+            "{code}"
+        );
+        let skewed = SYSTEM.replace("<system>", &format!("<system>{region}")).replacen(
+            r#"<program_image path="worknode.elf"/>"#,
+            map,
+            1,
+        );
+        let err = pd_config(&System::parse(&skewed).unwrap(), "worknode.elf", "x").unwrap_err();
+        assert!(err.message.contains("must map the same"), "{err}");
     }
 
     #[test]

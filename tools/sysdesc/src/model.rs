@@ -36,6 +36,8 @@ pub struct Pd {
 pub struct Map {
     /// The region's name.
     pub mr: String,
+    /// Where it is mapped in the PD.
+    pub vaddr: usize,
     /// Line of the element.
     pub line: u32,
     /// Whether `perms` includes `w` (Microkit's default, `rw`, does).
@@ -65,6 +67,8 @@ pub struct Region {
     /// Its fixed physical address, if the description gives one (device
     /// registers, or memory a device reaches by DMA).
     pub phys_addr: Option<usize>,
+    /// Its size in bytes.
+    pub size: usize,
     /// Line of the element.
     pub line: u32,
 }
@@ -208,7 +212,8 @@ impl System {
                         Some(text) => Some(parse_number(&doc, node, "phys_addr", text)?),
                         None => None,
                     };
-                    system.regions.push(Region { name, phys_addr, line: line_of(&doc, node) });
+                    let size = parse_number(&doc, node, "size", required(&doc, node, "size")?)?;
+                    system.regions.push(Region { name, phys_addr, size, line: line_of(&doc, node) });
                 }
                 "channel" => {} // after all PDs are known
                 _ => {}
@@ -311,6 +316,7 @@ impl System {
             match element.tag_name().name() {
                 "map" => maps.push(Map {
                     mr: required(doc, element, "mr")?.to_string(),
+                    vaddr: parse_number(doc, element, "vaddr", required(doc, element, "vaddr")?)?,
                     line: at,
                     writable: element.attribute("perms").is_none_or(|p| p.contains('w')),
                 }),
