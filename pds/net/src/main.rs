@@ -149,7 +149,7 @@ struct Net {
     /// The reply being made, kept between calls rather than cleared for
     /// each (a frame of 960 bytes).
     reply: [u8; frame::MAX_FRAME_LEN],
-    /// Ports (bits) told that the stack is up.
+    /// Ports (bits) with queues that were told that the stack is up.
     told: u64,
     /// Clients' message queues, by port.
     queued: [Option<Queued>; PORTS],
@@ -288,10 +288,13 @@ impl Net {
                 // the stack's news (a stream open, room in one) is theirs
                 // to act on, not the client's. Once told the stack is up,
                 // a client with queues hears only from them.
-                Some(server) => server.take_notification() | (self.told & 1 << port == 0),
+                Some(server) => {
+                    let first = self.told & 1 << port == 0;
+                    self.told |= 1 << port;
+                    server.take_notification() | first
+                }
                 None => changed || node.waiting(port) > 0,
             };
-            self.told |= 1 << port;
             if news {
                 channel.notify();
             }

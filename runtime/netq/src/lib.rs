@@ -410,6 +410,21 @@ mod tests {
     }
 
     #[test]
+    fn peek_shows_the_head_and_leaves_it() {
+        let w = words(RING_WORDS);
+        let ring = Ring::init(&w).unwrap();
+        assert_eq!(ring.peek().unwrap(), None);
+        ring.push(Desc { offset: 2048, len: 9 }).unwrap();
+        ring.push(Desc { offset: 0, len: 1 }).unwrap();
+        assert_eq!(ring.peek().unwrap(), Some(Desc { offset: 2048, len: 9 }));
+        assert_eq!(ring.peek().unwrap(), Some(Desc { offset: 2048, len: 9 }), "still there");
+        assert_eq!(ring.pop().unwrap(), Some(Desc { offset: 2048, len: 9 }));
+        assert_eq!(ring.peek().unwrap(), Some(Desc { offset: 0, len: 1 }));
+        w[TAIL].store(CAPACITY + 7, Ordering::Relaxed);
+        assert_eq!(ring.peek(), Err(QueueError::Corrupt));
+    }
+
+    #[test]
     fn impossible_indices_read_as_corrupt_and_change_nothing() {
         let w = words(RING_WORDS);
         let ring = Ring::init(&w).unwrap();

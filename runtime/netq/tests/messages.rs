@@ -254,3 +254,19 @@ fn wake_ups_are_asked_for_and_taken_once() {
     assert_eq!(client.receive(&mut got).unwrap().map(|m| (m.from, m.len)), Some((2, 1)));
     assert!(client.take_notification(), "the buffer is back: the network PD is told");
 }
+
+#[test]
+fn a_buffer_handed_back_twice_is_counted_not_owned_twice() {
+    let (words, mem) = region(2);
+    let mut client = Client::init(&words, &mem).unwrap();
+    client.send(1, b"a").unwrap();
+    let mut server = Server::attach(&words, &mem).unwrap();
+    server.take_sends(&mut [0; MAX_LEN], |_, _| Offer::Sent(1)).unwrap();
+    // A broken network PD pushes the same descriptor again.
+    let queues = worknode_netq::Queues::attach_as(&words, worknode_netq::messages::MAGIC).unwrap();
+    let again = queues.tx_free.peek().unwrap().unwrap();
+    queues.tx_free.push(again).unwrap();
+    let mut outcomes = 0;
+    client.reclaim(|_| outcomes += 1).unwrap();
+    assert_eq!((outcomes, client.free_buffers(), client.bad_descriptors), (1, 2, 1));
+}
