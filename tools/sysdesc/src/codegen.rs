@@ -82,59 +82,70 @@ pub fn pd_config(system: &System, program: &str, source_name: &str) -> Result<St
     Ok(out)
 }
 
-fn shared_channels(system: &System, instances: &[usize]) -> Result<BTreeMap<String, usize>, Error> {
-    let mut merged: Option<BTreeMap<String, usize>> = None;
+/// What every instance in `instances` has as `of` says; instances share
+/// the generated constants, so they must agree (`differ` and `rule` word
+/// the error when they do not).
+fn agreed<T: PartialEq>(
+    system: &System,
+    instances: &[usize],
+    differ: impl Fn(&T, &T) -> String,
+    rule: &str,
+    of: impl Fn(usize) -> Result<T, Error>,
+) -> Result<Option<T>, Error> {
+    let mut merged: Option<T> = None;
     for &pd in instances {
-        let mine: BTreeMap<String, usize> =
-            system.channels_of(pd).map(|(end, peer)| (system.pds[peer.pd].name.clone(), end.id)).collect();
+        let mine = of(pd)?;
         match &merged {
             None => merged = Some(mine),
             Some(first) if *first != mine => {
                 return Err(Error::at(
                     system.pds[pd].line,
                     format!(
-                        "'{}' runs {} like '{}' but its channels differ ({mine:?} vs {first:?}); instances of one program must share channel ids",
-                        system.pds[pd].name, system.pds[pd].program, system.pds[instances[0]].name
+                        "'{}' runs {} like '{}' but {}; instances of one program must {rule}",
+                        system.pds[pd].name,
+                        system.pds[pd].program,
+                        system.pds[instances[0]].name,
+                        differ(&mine, first)
                     ),
                 ));
             }
             Some(_) => {}
         }
     }
-    Ok(merged.unwrap_or_default())
+    Ok(merged)
+}
+
+fn shared_channels(system: &System, instances: &[usize]) -> Result<BTreeMap<String, usize>, Error> {
+    let differ = |mine: &BTreeMap<String, usize>, first: &BTreeMap<String, usize>| {
+        format!("its channels differ ({mine:?} vs {first:?})")
+    };
+    let channels = agreed(system, instances, differ, "share channel ids", |pd| {
+        Ok(system.channels_of(pd).map(|(end, peer)| (system.pds[peer.pd].name.clone(), end.id)).collect())
+    })?;
+    Ok(channels.unwrap_or_default())
 }
 
 /// The regions every instance maps, with their addresses and sizes (in a
 /// rendered description, a region's name is unique); instances must map
 /// the same regions at the same addresses, as they share constants.
 fn shared_regions(system: &System, instances: &[usize]) -> Result<Vec<(String, usize, usize)>, Error> {
-    let mut merged: Option<Vec<(String, usize, usize)>> = None;
-    for &pd in instances {
-        let mut mine = Vec::new();
-        for map in &system.pds[pd].maps {
-            let size = system.regions.iter().find(|r| r.name == map.mr).map(|r| r.size).ok_or_else(|| {
-                Error::at(
-                    map.line,
-                    format!("'{}' maps '{}', which is not a memory region", system.pds[pd].name, map.mr),
-                )
-            })?;
-            mine.push((map.mr.clone(), map.vaddr, size));
-        }
-        match &merged {
-            None => merged = Some(mine),
-            Some(first) if *first != mine => {
-                return Err(Error::at(
-                    system.pds[pd].line,
-                    format!(
-                        "'{}' runs {} like '{}' but maps other regions; instances of one program must map the same",
-                        system.pds[pd].name, system.pds[pd].program, system.pds[instances[0]].name
-                    ),
-                ));
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(merged.unwrap_or_default())
+    let differ = |_: &Vec<(String, usize, usize)>, _: &Vec<_>| "maps other regions".to_string();
+    let regions = agreed(system, instances, differ, "map the same", |pd| {
+        system.pds[pd]
+            .maps
+            .iter()
+            .map(|map| {
+                let region = system.regions.iter().find(|r| r.name == map.mr).ok_or_else(|| {
+                    Error::at(
+                        map.line,
+                        format!("'{}' maps '{}', which is not a memory region", system.pds[pd].name, map.mr),
+                    )
+                })?;
+                Ok((map.mr.clone(), map.vaddr, region.size))
+            })
+            .collect()
+    })?;
+    Ok(regions.unwrap_or_default())
 }
 
 fn shared_children(system: &System, instances: &[usize]) -> Result<Vec<(String, usize, usize)>, Error> {
