@@ -26,8 +26,9 @@ use crate::ErrorCode;
 
 /// Largest message body a client sends or receives in one call: what a
 /// frame of [`crate::frame::MAX_FRAME_LEN`] (960 bytes) holds besides the
-/// request's or reply's own fields, rounded down. Larger messages would
-/// need shared memory. (384 while frames were 512 bytes.)
+/// request's or reply's own fields, rounded down. Larger messages go
+/// through message queues in shared memory ([`MAX_QUEUED_BODY`]). (384
+/// while frames were 512 bytes.)
 pub const MAX_NET_BODY: usize = 896;
 const _: () = assert!(
     MAX_NET_BODY + 32 <= crate::frame::MAX_FRAME_LEN,
