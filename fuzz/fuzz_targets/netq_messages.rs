@@ -9,27 +9,13 @@
 
 #![no_main]
 
-use core::cell::RefCell;
+use core::cell::Cell;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use libfuzzer_sys::fuzz_target;
 use worknode_abi::net::MAX_QUEUED_BODY;
-use worknode_netq::messages::{Client, Data, Layout, MAGIC, MAX_LEN, Offer, RINGS_LEN, Server};
+use worknode_netq::messages::{Client, Layout, MAGIC, MAX_LEN, Offer, RINGS_LEN, Server};
 use worknode_netq::{BUF_SIZE, CAPACITY, QUEUES_WORDS};
-
-struct Mem(RefCell<Vec<u8>>);
-
-impl Data for Mem {
-    fn len(&self) -> usize {
-        self.0.borrow().len()
-    }
-    fn read(&self, offset: usize, out: &mut [u8]) {
-        out.copy_from_slice(&self.0.borrow()[offset..offset + out.len()]);
-    }
-    fn write(&self, offset: usize, data: &[u8]) {
-        self.0.borrow_mut()[offset..offset + data.len()].copy_from_slice(data);
-    }
-}
 
 fuzz_target!(|data: &[u8]| {
     // Byte 0 picks the buffers per direction and which end is fuzzed;
@@ -37,12 +23,13 @@ fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else { return };
     let buffers = usize::from(pick % 4) + 1;
     let words: Vec<AtomicU64> = (0..QUEUES_WORDS).map(|_| AtomicU64::new(0)).collect();
-    let mem = Mem(RefCell::new(vec![0; RINGS_LEN + 2 * buffers * BUF_SIZE as usize]));
+    // Plain cells as the shared memory (`Data for [Cell<u8>]`).
+    let mem = vec![Cell::new(0u8); RINGS_LEN + 2 * buffers * BUF_SIZE as usize];
     let layout = Layout::of(mem.len()).expect("one buffer each way at least");
     let client_end = pick & 0x80 != 0;
     // The client initialises; the fuzzer then writes over it as a hostile
     // peer would (words near the indices, then the buffers).
-    let mut client = Client::init(&words, &mem).expect("room for the rings");
+    let mut client = Client::init(&words, &mem[..]).expect("room for the rings");
     let (ring_bytes, buffer_bytes) = rest.split_at(rest.len().min(4 * 4 * 8));
     for (i, chunk) in ring_bytes.chunks(8).enumerate() {
         let mut word = [0u8; 8];
@@ -55,7 +42,7 @@ fuzz_target!(|data: &[u8]| {
         words[ring * 512].store(MAGIC, Ordering::Relaxed);
     }
     for (i, &b) in buffer_bytes.iter().enumerate().take(layout.tx.end - layout.rx.start) {
-        mem.0.borrow_mut()[layout.rx.start + i] = b;
+        mem[layout.rx.start + i].set(b);
     }
     if client_end {
         let mut body = [0u8; MAX_QUEUED_BODY];
@@ -72,7 +59,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = client.want_notifications();
         let _ = client.take_notification();
     } else {
-        let mut server = Server::attach(&words, &mem).expect("magic set above");
+        let mut server = Server::attach(&words, &mem[..]).expect("magic set above");
         let mut scratch = [0u8; MAX_LEN];
         let mut offers = 0;
         let _ = server.take_sends(&mut scratch, |_, body| {

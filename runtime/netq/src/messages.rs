@@ -86,6 +86,27 @@ pub trait Data {
     fn write(&self, offset: usize, data: &[u8]);
 }
 
+/// Plain memory as the shared data: host tests and fuzz targets play both
+/// ends over it in one thread.
+impl Data for [core::cell::Cell<u8>] {
+    fn len(&self) -> usize {
+        <[_]>::len(self)
+    }
+
+    fn read(&self, offset: usize, out: &mut [u8]) {
+        let cells = &self[offset..offset + out.len()];
+        for (byte, cell) in out.iter_mut().zip(cells) {
+            *byte = cell.get();
+        }
+    }
+
+    fn write(&self, offset: usize, data: &[u8]) {
+        for (cell, &byte) in self[offset..offset + data.len()].iter().zip(data) {
+            cell.set(byte);
+        }
+    }
+}
+
 /// Where the buffers are in a region of a given size.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
@@ -115,13 +136,23 @@ impl Layout {
     }
 }
 
+impl Layout {
+    fn rx<'d, D: Data + ?Sized>(&self, data: &'d D) -> Buffers<'d, D> {
+        Buffers { data, range: self.rx.clone() }
+    }
+
+    fn tx<'d, D: Data + ?Sized>(&self, data: &'d D) -> Buffers<'d, D> {
+        Buffers { data, range: self.tx.clone() }
+    }
+}
+
 /// One direction's buffers: a window onto the shared data.
-struct Buffers<'d, D: Data> {
+struct Buffers<'d, D: Data + ?Sized> {
     data: &'d D,
     range: Range<usize>,
 }
 
-impl<D: Data> Buffers<'_, D> {
+impl<D: Data + ?Sized> Buffers<'_, D> {
     /// Checks `desc` and copies its message out into `out`: the header
     /// and the body's length.
     fn take(&self, desc: Desc, out: &mut [u8; MAX_LEN]) -> Result<(QueuedHeader, usize), Refusal> {
@@ -189,7 +220,7 @@ pub struct Arrived {
 }
 
 /// The client's end: initialises the region and owns its buffers.
-pub struct Client<'a, D: Data> {
+pub struct Client<'a, D: Data + ?Sized> {
     queues: Queues<'a>,
     data: &'a D,
     layout: Layout,
@@ -203,7 +234,7 @@ pub struct Client<'a, D: Data> {
     pub bad_descriptors: u64,
 }
 
-impl<'a, D: Data> Client<'a, D> {
+impl<'a, D: Data + ?Sized> Client<'a, D> {
     /// Initialises the region: rings over `words` (the region's first
     /// [`RINGS_LEN`] bytes), buffers in `data` (the whole region), every
     /// receive buffer handed to the network PD. Notify it afterwards.
@@ -221,14 +252,6 @@ impl<'a, D: Data> Client<'a, D> {
         Ok(Client { queues, data, layout, free, free_len, pushed: [false; 2], bad_descriptors: 0 })
     }
 
-    fn tx(&self) -> Buffers<'a, D> {
-        Buffers { data: self.data, range: self.layout.tx.clone() }
-    }
-
-    fn rx(&self) -> Buffers<'a, D> {
-        Buffers { data: self.data, range: self.layout.rx.clone() }
-    }
-
     /// Takes back the buffers of messages the network PD is done with,
     /// telling `outcome` what became of each. Bounded by the ring.
     pub fn reclaim(&mut self, mut outcome: impl FnMut(Outcome)) -> Result<(), QueueError> {
@@ -243,7 +266,7 @@ impl<'a, D: Data> Client<'a, D> {
                 self.bad_descriptors += 1;
                 continue;
             }
-            match self.tx().take(desc, &mut head) {
+            match self.layout.tx(self.data).take(desc, &mut head) {
                 Ok((header, _)) => outcome(match header.refused {
                     None => Outcome::Sent { to: header.peer, seq: header.seq },
                     Some(error) => Outcome::Refused { to: header.peer, error },
@@ -271,7 +294,7 @@ impl<'a, D: Data> Client<'a, D> {
         }
         let offset = self.free[self.free_len - 1];
         let header = QueuedHeader { peer: to, seq: 0, refused: None };
-        let desc = self.tx().put(Desc { offset, len: 0 }, &header, body)?;
+        let desc = self.layout.tx(self.data).put(Desc { offset, len: 0 }, &header, body)?;
         // Cannot be full: there are no more buffers than slots.
         self.queues.tx_active.push(desc)?;
         self.free_len -= 1;
@@ -285,7 +308,7 @@ impl<'a, D: Data> Client<'a, D> {
         let mut message = [0u8; MAX_LEN];
         for _ in 0..CAPACITY {
             let Some(desc) = self.queues.rx_active.pop()? else { return Ok(None) };
-            let taken = self.rx().take(desc, &mut message);
+            let taken = self.layout.rx(self.data).take(desc, &mut message);
             if !matches!(taken, Err(Refusal::Descriptor)) {
                 self.queues.rx_free.push(Desc { offset: desc.offset, len: 0 })?;
                 self.pushed[1] = true;
@@ -340,7 +363,7 @@ pub enum Offer {
 }
 
 /// The network PD's end, attached to a region the client initialised.
-pub struct Server<'a, D: Data> {
+pub struct Server<'a, D: Data + ?Sized> {
     queues: Queues<'a>,
     data: &'a D,
     layout: Layout,
@@ -355,17 +378,13 @@ pub struct Server<'a, D: Data> {
     pub refused: u64,
 }
 
-impl<'a, D: Data> Server<'a, D> {
+impl<'a, D: Data + ?Sized> Server<'a, D> {
     /// Attaches to the rings in `words` and the buffers in `data` (the
     /// whole region); `NotARing` until the client has initialised them.
     pub fn attach(words: &'a [AtomicU64], data: &'a D) -> Result<Server<'a, D>, QueueError> {
         let layout = Layout::of(data.len()).ok_or(QueueError::NotARing)?;
         let queues = Queues::attach_as(words, MAGIC)?;
         Ok(Server { queues, data, layout, reserved: None, waiting: false, pushed: [false; 2], refused: 0 })
-    }
-
-    fn tx(&self) -> Buffers<'a, D> {
-        Buffers { data: self.data, range: self.layout.tx.clone() }
     }
 
     /// Offers queued messages to `offer`, oldest first, until one must
@@ -380,7 +399,7 @@ impl<'a, D: Data> Server<'a, D> {
         let mut taken = 0;
         for _ in 0..CAPACITY {
             let Some(desc) = self.queues.tx_active.peek()? else { break };
-            let (peer, outcome) = match self.tx().take(desc, scratch) {
+            let (peer, outcome) = match self.layout.tx(self.data).take(desc, scratch) {
                 Ok((header, len)) => {
                     (header.peer, offer(header.peer, &scratch[QUEUED_HEADER_LEN..QUEUED_HEADER_LEN + len]))
                 }
@@ -407,7 +426,7 @@ impl<'a, D: Data> Server<'a, D> {
                     QueuedHeader { peer, seq: 0, refused: Some(error) }
                 }
             };
-            let done = self.tx().put(desc, &header, &[])?;
+            let done = self.layout.tx(self.data).put(desc, &header, &[])?;
             self.queues.tx_active.pop()?;
             self.queues.tx_free.push(done)?;
             self.pushed[0] = true;
@@ -439,8 +458,8 @@ impl<'a, D: Data> Server<'a, D> {
     pub fn deliver(&mut self, from: u8, seq: u64, body: &[u8]) -> Result<(), QueueError> {
         let desc = self.reserved.take().expect("a buffer was reserved");
         let body = &body[..body.len().min(MAX_QUEUED_BODY)];
-        let rx = Buffers { data: self.data, range: self.layout.rx.clone() };
-        let filled = rx.put(desc, &QueuedHeader { peer: from, seq, refused: None }, body)?;
+        let filled =
+            self.layout.rx(self.data).put(desc, &QueuedHeader { peer: from, seq, refused: None }, body)?;
         self.queues.rx_active.push(filled)?;
         self.pushed[1] = true;
         Ok(())

@@ -6,7 +6,7 @@
 //! panic.
 #![cfg(not(loom))]
 
-use std::cell::RefCell;
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -16,26 +16,12 @@ use worknode_abi::net::MAX_QUEUED_BODY;
 use worknode_netq::messages::{Client, Data, Layout, MAX_LEN, Offer, Outcome, RINGS_LEN, Server};
 use worknode_netq::{BUF_SIZE, QUEUES_WORDS};
 
-struct Mem(RefCell<Vec<u8>>);
+/// The shared memory of the tests: plain cells (`Data for [Cell<u8>]`).
+type Mem = [Cell<u8>];
 
-impl Data for Mem {
-    fn len(&self) -> usize {
-        self.0.borrow().len()
-    }
-    fn is_empty(&self) -> bool {
-        self.0.borrow().is_empty()
-    }
-    fn read(&self, offset: usize, out: &mut [u8]) {
-        out.copy_from_slice(&self.0.borrow()[offset..offset + out.len()]);
-    }
-    fn write(&self, offset: usize, data: &[u8]) {
-        self.0.borrow_mut()[offset..offset + data.len()].copy_from_slice(data);
-    }
-}
-
-fn region(buffers: usize) -> (Vec<AtomicU64>, Mem) {
+fn region(buffers: usize) -> (Vec<AtomicU64>, Vec<Cell<u8>>) {
     let words = (0..QUEUES_WORDS).map(|_| AtomicU64::new(0)).collect();
-    (words, Mem(RefCell::new(vec![0; RINGS_LEN + 2 * buffers * BUF_SIZE as usize])))
+    (words, vec![Cell::new(0); RINGS_LEN + 2 * buffers * BUF_SIZE as usize])
 }
 
 /// A body that says which message it is.
@@ -76,8 +62,8 @@ proptest! {
         ops in proptest::collection::vec(op(), 0..200),
     ) {
         let (words, mem) = region(buffers);
-        let mut client = Client::init(&words, &mem).unwrap();
-        let mut server = Server::attach(&words, &mem).unwrap();
+        let mut client = Client::init(&words, &mem[..]).unwrap();
+        let mut server = Server::attach(&words, &mem[..]).unwrap();
         let mut scratch = [0u8; MAX_LEN];
         let mut queued = VecDeque::new(); // (number, to, len) queued, not yet offered and taken
         let mut outcomes_due = VecDeque::new(); // what the client must hear, in order
@@ -170,18 +156,18 @@ proptest! {
         small in any::<bool>(),
     ) {
         let (words, mem) = region(2);
-        let mut client = Client::init(&words, &mem).unwrap();
+        let mut client = Client::init(&words, &mem[..]).unwrap();
         for n in 0..2 {
             client.send(n, &body(u64::from(n), 100)).unwrap();
         }
-        let mut server = Server::attach(&words, &mem).unwrap();
+        let mut server = Server::attach(&words, &mem[..]).unwrap();
         for (word, value) in garbage {
             // Half the time near the indices and descriptors, where it hurts.
             let word = if small { word % 8 + (word / 512 % 4) * 512 } else { word };
             words[word].store(value, Ordering::Relaxed);
         }
         for (at, value) in bytes {
-            mem.0.borrow_mut()[at] = value;
+            mem[at].set(value);
         }
         let mut scratch = [0u8; MAX_LEN];
         for _ in 0..3 {
@@ -212,20 +198,20 @@ fn the_layout_fills_the_region_and_a_region_too_small_has_none() {
 fn a_frame_queue_is_not_a_message_queue() {
     let (words, mem) = region(1);
     worknode_netq::Queues::init(&words).unwrap();
-    assert!(Server::attach(&words, &mem).is_err(), "another magic");
+    assert!(Server::attach(&words, &mem[..]).is_err(), "another magic");
 }
 
 #[test]
 fn a_message_too_long_or_a_broken_header_is_refused_and_said() {
     let (words, mem) = region(2);
-    let mut client = Client::init(&words, &mem).unwrap();
+    let mut client = Client::init(&words, &mem[..]).unwrap();
     assert!(client.send(1, &[0; MAX_QUEUED_BODY + 1]).is_err(), "refused at the client");
     client.send(1, b"hi").unwrap();
     // The client breaks its own header (version 9) after queueing.
-    let tx = Layout::of(mem.len()).unwrap().tx.start;
-    let queued_at = (0..2).map(|i| tx + i * BUF_SIZE as usize).find(|&at| mem.0.borrow()[at] == 1).unwrap();
-    mem.0.borrow_mut()[queued_at] = 9;
-    let mut server = Server::attach(&words, &mem).unwrap();
+    let tx = Layout::of(Data::len(&mem[..])).unwrap().tx.start;
+    let queued_at = (0..2).map(|i| tx + i * BUF_SIZE as usize).find(|&at| mem[at].get() == 1).unwrap();
+    mem[queued_at].set(9);
+    let mut server = Server::attach(&words, &mem[..]).unwrap();
     let offered =
         server.take_sends(&mut [0; MAX_LEN], |_, _| panic!("a broken message is not offered")).unwrap();
     assert_eq!((offered, server.refused), (1, 1));
@@ -238,8 +224,8 @@ fn a_message_too_long_or_a_broken_header_is_refused_and_said() {
 #[test]
 fn wake_ups_are_asked_for_and_taken_once() {
     let (words, mem) = region(1);
-    let mut client = Client::init(&words, &mem).unwrap();
-    let mut server = Server::attach(&words, &mem).unwrap();
+    let mut client = Client::init(&words, &mem[..]).unwrap();
+    let mut server = Server::attach(&words, &mem[..]).unwrap();
     assert!(server.want_notifications(false), "nothing queued: may sleep");
     client.send(1, b"x").unwrap();
     assert!(client.take_notification(), "the network PD asked");
@@ -258,9 +244,9 @@ fn wake_ups_are_asked_for_and_taken_once() {
 #[test]
 fn a_buffer_handed_back_twice_is_counted_not_owned_twice() {
     let (words, mem) = region(2);
-    let mut client = Client::init(&words, &mem).unwrap();
+    let mut client = Client::init(&words, &mem[..]).unwrap();
     client.send(1, b"a").unwrap();
-    let mut server = Server::attach(&words, &mem).unwrap();
+    let mut server = Server::attach(&words, &mem[..]).unwrap();
     server.take_sends(&mut [0; MAX_LEN], |_, _| Offer::Sent(1)).unwrap();
     // A broken network PD pushes the same descriptor again.
     let queues = worknode_netq::Queues::attach_as(&words, worknode_netq::messages::MAGIC).unwrap();
