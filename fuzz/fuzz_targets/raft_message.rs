@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
     let membership = Membership::with_voters(&[1, 2, 3]).unwrap();
     let mut node = Box::new(Raft::new(Config::new(2), membership).unwrap());
     let mut replay = Box::new(Recovered::default());
+    let mut seq = 0;
     // Each datagram: one length byte, then that many bytes; a zero length
     // means "tick".
     let mut rest = data;
@@ -27,7 +28,8 @@ fuzz_target!(|data: &[u8]| {
         let (bytes, after) = tail.split_at(take);
         rest = after;
         if let Some(record) = Record::decode(bytes) {
-            let _ = replay.replay(record);
+            seq += 1;
+            let _ = replay.replay(seq, record);
         }
         if take == 0 {
             node.tick();
@@ -41,7 +43,13 @@ fuzz_target!(|data: &[u8]| {
             let _ = node.step(m);
         }
         let rd = node.ready();
-        let _ = node.messages().count();
+        for m in node.messages() {
+            // A chunk wants its bytes from storage; everything else encodes.
+            if m.chunk_wanted().is_none() {
+                let mut buf = [0u8; MAX_WIRE];
+                assert!(m.encode(&mut buf).is_ok(), "what a node sends fits MAX_WIRE");
+            }
+        }
         node.advance(rd);
         let log = node.log();
         assert!(log.committed() <= log.last_index());

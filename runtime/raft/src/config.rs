@@ -1,7 +1,7 @@
 //! How a node behaves: timeouts, the optional protocol extensions, flow
 //! control limits and the read mode.
 
-use crate::limits::{MAX_BATCH, MAX_INFLIGHT};
+use crate::limits::{APPEND_OVERHEAD, ENTRY_OVERHEAD, MAX_BATCH, MAX_DATA, MAX_INFLIGHT, MAX_WIRE};
 use crate::types::{NO_NODE, NodeId};
 
 /// How linearizable reads are confirmed.
@@ -60,6 +60,11 @@ pub struct Config {
     pub check_quorum: bool,
     /// Entries per append message (at most [`MAX_BATCH`]).
     pub max_batch: usize,
+    /// Encoded bytes per append message, at most [`MAX_WIRE`] and at least
+    /// what one entry of [`MAX_DATA`] bytes needs: the largest message the
+    /// transport carries (a PD sending through the network PD's calls sets
+    /// its `MAX_NET_BODY`).
+    pub max_append_bytes: usize,
     /// Pipelined appends per follower (at most [`MAX_INFLIGHT`]).
     pub max_inflight: usize,
     /// Proposals a leader accepts beyond its commit index before refusing
@@ -81,10 +86,13 @@ pub enum ConfigError {
     NoId,
     /// `heartbeat_tick` is 0 or not below `election_tick`.
     Ticks,
-    /// `max_batch` or `max_inflight` is 0 or above its limit.
+    /// `max_batch`, `max_append_bytes` or `max_inflight` is outside its
+    /// limits.
     FlowLimits,
     /// Lease reads without check-quorum, or a drift bound that leaves no lease.
     Lease,
+    /// A founding membership that is not well formed.
+    Membership,
 }
 
 impl Config {
@@ -98,6 +106,7 @@ impl Config {
             pre_vote: true,
             check_quorum: true,
             max_batch: MAX_BATCH,
+            max_append_bytes: MAX_WIRE,
             max_inflight: 8,
             max_uncommitted: 512,
             read_mode: ReadMode::ReadIndex,
@@ -115,7 +124,10 @@ impl Config {
         if self.heartbeat_tick == 0 || self.heartbeat_tick >= self.election_tick {
             return Err(ConfigError::Ticks);
         }
-        if !(1..=MAX_BATCH).contains(&self.max_batch) || !(1..=MAX_INFLIGHT).contains(&self.max_inflight) {
+        if !(1..=MAX_BATCH).contains(&self.max_batch)
+            || !(1..=MAX_INFLIGHT).contains(&self.max_inflight)
+            || !(APPEND_OVERHEAD + ENTRY_OVERHEAD + MAX_DATA..=MAX_WIRE).contains(&self.max_append_bytes)
+        {
             return Err(ConfigError::FlowLimits);
         }
         if let ReadMode::Lease { drift_ticks } = self.read_mode

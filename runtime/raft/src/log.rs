@@ -7,17 +7,165 @@
 //! and the entries are contiguous from `snapshot.index + 1`.
 //! `stable` is the last index known durable; it moves back when a
 //! conflicting suffix is replaced, so the replacement is persisted again.
+//!
+//! The entries' bytes live in [`Window`]'s ring of [`WINDOW_BYTES`] bytes,
+//! each entry's contiguous, so an entry costs its own length and not the
+//! largest an entry can be.
 
 use heapless::Deque;
 
-use crate::limits::LOG_WINDOW;
+use crate::limits::{LOG_WINDOW, MAX_DATA, WINDOW_BYTES};
 use crate::types::{Entry, EntryKind, Index, SnapshotMeta, Term};
+
+/// The window has no room for an entry (or its data exceeds [`MAX_DATA`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WindowFull;
+
+/// An entry's coordinates and where its bytes are in the ring.
+#[derive(Clone, Copy, Debug)]
+struct Slot {
+    term: Term,
+    index: Index,
+    kind: EntryKind,
+    /// Absolute position of the first byte: it only grows, and the byte
+    /// sits at `at % WINDOW_BYTES`.
+    at: u64,
+    len: u16,
+}
+
+/// Consecutive entries and their bytes, in fixed memory: at most
+/// [`LOG_WINDOW`] entries and [`WINDOW_BYTES`] bytes of data.
+///
+/// Positions are absolute (they only grow, and one never wraps in practice:
+/// 2^64 bytes), so the live bytes are `[front.at, end)` and "full" and
+/// "empty" cannot be confused. An entry whose bytes would straddle the end
+/// of the ring starts at the ring's beginning instead; the skipped bytes
+/// count as used until the entries before them leave. Rejected: splitting
+/// an entry's bytes in two, which would make every reader join them.
+#[derive(Debug)]
+pub struct Window {
+    slots: Deque<Slot, LOG_WINDOW>,
+    bytes: [u8; WINDOW_BYTES],
+    /// Absolute position after the last entry's bytes.
+    end: u64,
+}
+
+impl Default for Window {
+    fn default() -> Window {
+        Window::new()
+    }
+}
+
+impl Window {
+    /// An empty window.
+    pub const fn new() -> Window {
+        Window { slots: Deque::new(), bytes: [0; WINDOW_BYTES], end: 0 }
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether it holds no entry.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn start(&self) -> u64 {
+        self.slots.front().map_or(self.end, |s| s.at)
+    }
+
+    /// Where `len` bytes would go, if they fit.
+    fn place(&self, len: usize) -> Option<u64> {
+        if self.slots.is_full() || len > MAX_DATA {
+            return None;
+        }
+        let ring = WINDOW_BYTES as u64;
+        let mut at = self.end;
+        let offset = at % ring;
+        if offset + len as u64 > ring {
+            at += ring - offset;
+        }
+        (at + len as u64 - self.start() <= ring).then_some(at)
+    }
+
+    /// Whether an entry of `len` data bytes fits now.
+    pub fn fits(&self, len: usize) -> bool {
+        self.place(len).is_some()
+    }
+
+    /// Appends a copy of `entry`; fails, changing nothing, when it does not
+    /// fit (or its data exceeds [`MAX_DATA`]).
+    pub fn push_back(&mut self, entry: Entry<'_>) -> Result<(), WindowFull> {
+        let at = self.place(entry.data.len()).ok_or(WindowFull)?;
+        let from = (at % WINDOW_BYTES as u64) as usize;
+        self.bytes[from..from + entry.data.len()].copy_from_slice(entry.data);
+        let len = entry.data.len() as u16;
+        let slot = Slot { term: entry.term, index: entry.index, kind: entry.kind, at, len };
+        self.slots.push_back(slot).map_err(|_| WindowFull)?;
+        self.end = at + u64::from(len);
+        debug_assert!(self.end - self.start() <= WINDOW_BYTES as u64, "live bytes fit the ring");
+        Ok(())
+    }
+
+    /// Drops the first entry.
+    pub fn pop_front(&mut self) -> bool {
+        self.slots.pop_front().is_some()
+    }
+
+    /// Drops the last entry and returns its kind.
+    pub fn pop_back(&mut self) -> Option<EntryKind> {
+        let slot = self.slots.pop_back()?;
+        self.end = self.slots.back().map_or(slot.at, |s| s.at + u64::from(s.len));
+        Some(slot.kind)
+    }
+
+    /// Drops every entry.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+    }
+
+    fn view(&self, slot: &Slot) -> Entry<'_> {
+        let from = (slot.at % WINDOW_BYTES as u64) as usize;
+        let data = &self.bytes[from..from + usize::from(slot.len)];
+        Entry { term: slot.term, index: slot.index, kind: slot.kind, data }
+    }
+
+    /// The `offset`-th entry.
+    pub fn get(&self, offset: usize) -> Option<Entry<'_>> {
+        let (front, back) = self.slots.as_slices();
+        let slot = front.get(offset).or_else(|| back.get(offset.checked_sub(front.len())?))?;
+        Some(self.view(slot))
+    }
+
+    /// The first entry.
+    pub fn front(&self) -> Option<Entry<'_>> {
+        self.slots.front().map(|s| self.view(s))
+    }
+
+    /// The last entry.
+    pub fn back(&self) -> Option<Entry<'_>> {
+        self.slots.back().map(|s| self.view(s))
+    }
+
+    /// The entries from the `offset`-th on.
+    pub fn iter_from(&self, offset: usize) -> impl Iterator<Item = Entry<'_>> {
+        let (front, back) = self.slots.as_slices();
+        let (front, back) = if offset <= front.len() {
+            (&front[offset..], back)
+        } else {
+            (&front[..0], back.get(offset - front.len()..).unwrap_or(&[]))
+        };
+        front.iter().chain(back).map(|s| self.view(s))
+    }
+}
 
 /// See the module documentation.
 #[derive(Debug)]
 pub struct RaftLog {
     snapshot: SnapshotMeta,
-    entries: Deque<Entry, LOG_WINDOW>,
+    entries: Window,
     committed: Index,
     applied: Index,
     stable: Index,
@@ -32,7 +180,7 @@ impl RaftLog {
         let at = snapshot.index;
         RaftLog {
             snapshot,
-            entries: Deque::new(),
+            entries: Window::new(),
             committed: at,
             applied: at,
             stable: at,
@@ -72,9 +220,9 @@ impl RaftLog {
     pub fn snapshot_pending(&self) -> bool {
         self.snapshot_pending
     }
-    /// Free slots in the window.
-    pub fn room(&self) -> usize {
-        LOG_WINDOW - self.entries.len()
+    /// Whether an entry of `len` data bytes fits the window now.
+    pub fn fits(&self, len: usize) -> bool {
+        self.entries.fits(len)
     }
 
     /// Term of the entry at `index`; `None` if compacted or beyond the end.
@@ -87,22 +235,15 @@ impl RaftLog {
 
     /// The entry at `index`, if in the window. Constant time: the ring's
     /// two slices are indexed directly.
-    pub fn entry(&self, index: Index) -> Option<&Entry> {
+    pub fn entry(&self, index: Index) -> Option<Entry<'_>> {
         let offset = usize::try_from(index.checked_sub(self.first_index())?).ok()?;
-        let (front, back) = self.entries.as_slices();
-        front.get(offset).or_else(|| back.get(offset.checked_sub(front.len())?))
+        self.entries.get(offset)
     }
 
     /// Up to `max` entries from `from` on, or `None` if `from` was compacted.
-    pub fn entries_from(&self, from: Index, max: usize) -> Option<impl Iterator<Item = &Entry>> {
+    pub fn entries_from(&self, from: Index, max: usize) -> Option<impl Iterator<Item = Entry<'_>>> {
         let offset = usize::try_from(from.checked_sub(self.first_index())?).ok()?;
-        let (front, back) = self.entries.as_slices();
-        let (front, back) = if offset <= front.len() {
-            (&front[offset..], back)
-        } else {
-            (&front[..0], back.get(offset - front.len()..).unwrap_or(&[]))
-        };
-        Some(front.iter().chain(back).take(max))
+        Some(self.entries.iter_from(offset).take(max))
     }
 
     /// Whether a log ending at (`index`, `term`) is at least as up to date
@@ -116,8 +257,9 @@ impl RaftLog {
         self.term(index) == Some(term)
     }
 
-    /// Appends one entry at the end. Fails when the window is full.
-    pub fn push(&mut self, entry: Entry) -> Result<(), Entry> {
+    /// Appends a copy of one entry at the end. Fails when the window is
+    /// full.
+    pub fn push(&mut self, entry: Entry<'_>) -> Result<(), WindowFull> {
         debug_assert_eq!(entry.index, self.last_index() + 1, "entries are contiguous");
         debug_assert!(entry.term >= self.last_term(), "terms never decrease along the log");
         self.entries.push_back(entry)
@@ -132,7 +274,7 @@ impl RaftLog {
         &mut self,
         prev_index: Index,
         prev_term: Term,
-        entries: &[Entry],
+        entries: &[Entry<'_>],
     ) -> Option<(Index, bool)> {
         if !self.matches(prev_index, prev_term) {
             return None;
@@ -148,8 +290,8 @@ impl RaftLog {
                     // committed (Log Matching), so it can be replaced.
                     assert!(entry.index > self.committed, "conflict at a committed index {}", entry.index);
                     conf_touched |= self.truncate_from(entry.index);
-                    conf_touched |= entry.kind == EntryKind::ConfChange;
-                    if self.push(entry.clone()).is_err() {
+                    conf_touched |= entry.kind.is_membership();
+                    if self.push(*entry).is_err() {
                         break;
                     }
                 }
@@ -157,10 +299,10 @@ impl RaftLog {
                     if entry.index <= self.snapshot.index {
                         // Already covered by our snapshot: matches by
                         // definition (only committed entries are compacted).
-                    } else if self.push(entry.clone()).is_err() {
+                    } else if self.push(*entry).is_err() {
                         break;
                     } else {
-                        conf_touched |= entry.kind == EntryKind::ConfChange;
+                        conf_touched |= entry.kind.is_membership();
                     }
                 }
             }
@@ -174,7 +316,7 @@ impl RaftLog {
     fn truncate_from(&mut self, index: Index) -> bool {
         let mut conf = false;
         while self.last_index() >= index && !self.entries.is_empty() {
-            conf |= self.entries.pop_back().is_some_and(|e| e.kind == EntryKind::ConfChange);
+            conf |= self.entries.pop_back().is_some_and(EntryKind::is_membership);
         }
         self.stable = self.stable.min(index - 1);
         conf
@@ -262,7 +404,7 @@ impl RaftLog {
     /// order) and the durable commit index.
     pub fn recovered(
         snapshot: SnapshotMeta,
-        entries: &mut dyn Iterator<Item = Entry>,
+        entries: &mut dyn Iterator<Item = Entry<'_>>,
         commit: Index,
     ) -> RaftLog {
         let mut log = RaftLog::new(snapshot);

@@ -10,19 +10,20 @@
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::limits::MAX_BATCH;
-use crate::types::{Entry, Index, NodeId, Snapshot, Term};
+pub use crate::limits::MAX_WIRE;
+use crate::limits::{MAX_BATCH, MAX_DATA};
+use crate::types::{Entry, Index, NodeId, Snapshot, SnapshotMeta, Term};
 
-/// Version of the encoding below; bump on any change to it.
-pub const WIRE_VERSION: u8 = 1;
+/// Version of the encoding below; bump on any change to it. Version 2:
+/// entries up to [`MAX_DATA`] bytes, snapshots in chunks
+/// ([`Body::InstallSnapshot`], [`Body::SnapshotResp`]).
+pub const WIRE_VERSION: u8 = 2;
 
-/// Largest encoded message: an append of [`MAX_BATCH`] full entries, or a
-/// full snapshot, plus headers.
-pub const MAX_WIRE: usize = 4096;
-
-/// A message between two nodes.
+/// A message between two nodes. Entries and snapshot chunks borrow their
+/// bytes: from the sender's window and storage when it is built, from the
+/// received bytes when it is decoded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Message {
+pub struct Message<'a> {
     /// Sender.
     pub from: NodeId,
     /// Addressee.
@@ -30,7 +31,8 @@ pub struct Message {
     /// Sender's term (for pre-votes: the term it would campaign in).
     pub term: Term,
     /// What it says.
-    pub body: Body,
+    #[serde(borrow)]
+    pub body: Body<'a>,
 }
 
 /// The message kinds.
@@ -38,7 +40,7 @@ pub struct Message {
 // largest kind, and the outbox is sized for that.
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Body {
+pub enum Body<'a> {
     /// "Would you vote for me in `term`?" Changes nobody's term (pre-vote,
     /// Raft thesis §9.6), so a partitioned node rejoining cannot depose a
     /// working leader.
@@ -76,7 +78,8 @@ pub enum Body {
         /// Leader's commit index.
         commit: Index,
         /// The entries; may be empty.
-        entries: Vec<Entry, MAX_BATCH>,
+        #[serde(borrow)]
+        entries: Vec<Entry<'a>, MAX_BATCH>,
     },
     /// Answer to [`Body::Append`] and [`Body::InstallSnapshot`].
     AppendResp {
@@ -104,13 +107,34 @@ pub enum Body {
         /// Echo of the heartbeat's `read`.
         read: u64,
     },
-    /// The leader's snapshot, for a follower whose next entry was compacted.
+    /// One chunk of the leader's snapshot, for a follower whose next entry
+    /// was compacted. Chunks go in order, one in flight at a time; the
+    /// follower answers each but the last with [`Body::SnapshotResp`] and
+    /// the last, once the whole snapshot is durable, with
+    /// [`Body::AppendResp`] at the snapshot's index.
     InstallSnapshot {
-        /// The snapshot.
-        snapshot: Snapshot,
+        /// Which snapshot, and the membership at its index.
+        meta: SnapshotMeta,
+        /// Its length in bytes.
+        len: u64,
+        /// Where this chunk starts: a multiple of
+        /// [`crate::limits::SNAPSHOT_CHUNK`].
+        offset: u64,
+        /// The chunk: [`crate::limits::SNAPSHOT_CHUNK`] bytes, fewer only
+        /// for the last.
+        data: &'a [u8],
     },
     /// Leadership transfer: "campaign now".
     TimeoutNow,
+    /// Answer to a chunk of [`Body::InstallSnapshot`] that is not the last:
+    /// the offset the follower expects next of the snapshot at `index` (0
+    /// when it holds none of it, which restarts the transfer).
+    SnapshotResp {
+        /// The snapshot's index.
+        index: Index,
+        /// The next offset wanted.
+        next: u64,
+    },
 }
 
 /// Why bytes did not decode into a [`Message`].
@@ -122,6 +146,9 @@ pub enum DecodeError {
     Version(u8),
     /// The body is truncated, has trailing bytes or is otherwise invalid.
     Malformed,
+    /// Well formed, but an entry's data exceeds [`MAX_DATA`], or a snapshot
+    /// chunk is not where a chunk of that snapshot can be or not as long.
+    TooLarge,
 }
 
 impl DecodeError {
@@ -130,22 +157,55 @@ impl DecodeError {
         match self {
             DecodeError::Version(_) => worknode_abi::ErrorCode::UnsupportedVersion,
             DecodeError::Empty | DecodeError::Malformed => worknode_abi::ErrorCode::Malformed,
+            DecodeError::TooLarge => worknode_abi::ErrorCode::TooLarge,
         }
     }
 }
 
-impl Message {
+impl<'a> Message<'a> {
     /// Encodes into `buf`, returning the used prefix. Fails only when `buf`
-    /// is too small; [`MAX_WIRE`] bytes always suffice.
-    pub fn encode<'a>(&self, buf: &'a mut [u8]) -> Result<&'a mut [u8], postcard::Error> {
+    /// is too small; [`MAX_WIRE`] bytes suffice for every message a node
+    /// builds.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b mut [u8], postcard::Error> {
         let (first, rest) = buf.split_first_mut().ok_or(postcard::Error::SerializeBufferFull)?;
         *first = WIRE_VERSION;
         let used = postcard::to_slice(self, rest)?.len();
         Ok(&mut buf[..1 + used])
     }
 
-    /// Decodes one message occupying all of `bytes`.
-    pub fn decode(bytes: &[u8]) -> Result<Message, DecodeError> {
+    /// For a snapshot chunk from [`crate::Raft::messages`], which comes
+    /// without its bytes: the snapshot and the offset and length of the
+    /// bytes to put in it ([`Message::with_chunk`]).
+    pub fn chunk_wanted(&self) -> Option<(Snapshot, u64, usize)> {
+        match &self.body {
+            Body::InstallSnapshot { meta, len, offset, data: [] } => {
+                let snapshot = Snapshot { meta: meta.clone(), len: *len };
+                let want = snapshot.chunk_len(*offset)?;
+                Some((snapshot, *offset, want))
+            }
+            _ => None,
+        }
+    }
+
+    /// This message with `bytes` as its snapshot chunk's data (unchanged if
+    /// it carries no chunk).
+    pub fn with_chunk<'b>(self, bytes: &'b [u8]) -> Message<'b>
+    where
+        'a: 'b,
+    {
+        let Message { from, to, term, body } = self;
+        let body = match body {
+            Body::InstallSnapshot { meta, len, offset, .. } => {
+                Body::InstallSnapshot { meta, len, offset, data: bytes }
+            }
+            other => other,
+        };
+        Message { from, to, term, body }
+    }
+
+    /// Decodes one message occupying all of `bytes`, borrowing its entries'
+    /// and chunk's data from them.
+    pub fn decode(bytes: &'a [u8]) -> Result<Message<'a>, DecodeError> {
         let (&version, body) = bytes.split_first().ok_or(DecodeError::Empty)?;
         if version != WIRE_VERSION {
             return Err(DecodeError::Version(version));
@@ -159,8 +219,21 @@ impl Message {
         // cannot be altered without changing its meaning or failing here.
         let mut canonical = [0u8; MAX_WIRE];
         match message.encode(&mut canonical) {
-            Ok(again) if *again == *bytes => Ok(message),
-            _ => Err(DecodeError::Malformed),
+            Ok(again) if *again == *bytes => {}
+            _ => return Err(DecodeError::Malformed),
+        }
+        match &message.body {
+            Body::Append { entries, .. } if entries.iter().any(|e| e.data.len() > MAX_DATA) => {
+                Err(DecodeError::TooLarge)
+            }
+            Body::InstallSnapshot { meta, len, offset, data } => {
+                let snapshot = Snapshot { meta: meta.clone(), len: *len };
+                match snapshot.chunk_len(*offset) {
+                    Some(want) if want == data.len() => Ok(message),
+                    _ => Err(DecodeError::TooLarge),
+                }
+            }
+            _ => Ok(message),
         }
     }
 }

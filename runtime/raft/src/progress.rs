@@ -6,8 +6,10 @@
 //!   the answer (or the next heartbeat answer) before sending another;
 //! - `Replicate`: its position is known; appends are pipelined, optimistically
 //!   advancing `next`, up to [`MAX_INFLIGHT`] unacknowledged messages;
-//! - `Snapshot`: a snapshot is on its way; nothing else is sent until the
-//!   follower answers or a heartbeat answer shows it is reachable again.
+//! - `Snapshot`: a snapshot is on its way, one chunk at a time from
+//!   `snapshot_offset`; nothing else is sent until the follower holds it. A
+//!   chunk unanswered by the time a later heartbeat is answered is sent
+//!   again.
 
 use heapless::Deque;
 
@@ -44,6 +46,10 @@ pub struct Progress {
     pub recent_active: bool,
     /// Leader tick at which this follower last answered (lease reads).
     pub last_heard: u64,
+    /// In `Snapshot`: the offset of the chunk in flight.
+    pub snapshot_offset: u64,
+    /// In `Snapshot`: the leader tick at which that chunk was sent.
+    pub chunk_tick: u64,
 }
 
 impl Progress {
@@ -58,6 +64,8 @@ impl Progress {
             inflight: Deque::new(),
             recent_active: false,
             last_heard: 0,
+            snapshot_offset: 0,
+            chunk_tick: 0,
         }
     }
 
@@ -93,6 +101,7 @@ impl Progress {
     /// Switches to waiting for a snapshot at `index`.
     pub fn become_snapshot(&mut self, index: Index) {
         self.state = State::Snapshot(index);
+        self.snapshot_offset = 0;
         self.probe_sent = false;
         self.inflight.clear();
     }

@@ -11,10 +11,12 @@
 //!
 //! The caller's loop, which the simulator and a PD both run:
 //! 1. `let rd = node.ready();`
-//! 2. persist `rd.hard_state`, `rd.snapshot` and the entries in `rd.persist`,
-//!    and wait until they are durable;
+//! 2. persist `rd.chunk` (its bytes are [`Raft::pending_chunk`]),
+//!    `rd.snapshot`, the entries in `rd.persist` and `rd.hard_state`, and
+//!    wait until they are durable;
 //! 3. send [`Raft::messages`] (only now: a vote or an append answer must not
-//!    leave before the state it promises is durable);
+//!    leave before the state it promises is durable), filling each snapshot
+//!    chunk with its bytes from storage ([`Message::chunk_wanted`]);
 //! 4. apply the entries in `rd.apply`, serve [`Raft::read_states`];
 //! 5. `node.advance(rd)`.
 //!
@@ -23,14 +25,20 @@
 use heapless::{Deque, Vec};
 
 use crate::config::{Config, ConfigError, ReadMode};
-use crate::limits::{MAX_BATCH, MAX_NODES, MAX_OUTBOX, MAX_READS};
+use crate::limits::{
+    APPEND_OVERHEAD, ENTRY_OVERHEAD, MAX_BATCH, MAX_DATA, MAX_NODES, MAX_OUTBOX, MAX_READS, SNAPSHOT_CHUNK,
+};
 use crate::log::RaftLog;
 use crate::message::{Body, Message};
 use crate::progress::{Progress, State};
 use crate::types::{
-    ConfChange, ConfChangeError, Data, Entry, EntryKind, HardState, Index, Membership, NodeId, Snapshot,
+    ConfChange, ConfChangeError, Entry, EntryKind, HardState, Index, Membership, NodeId, Snapshot,
     SnapshotMeta, Term,
 };
+
+/// Bytes of an encoded [`ConfChange`]: a tag and a varint.
+const CONF_CHANGE_BYTES: usize = 16;
+const _: () = assert!(2 + 2 * MAX_NODES * 10 <= MAX_DATA, "a founding membership fits one entry");
 
 /// A node's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,8 +58,12 @@ pub enum Role {
 pub struct Ready {
     /// Hard state to persist, when it changed.
     pub hard_state: Option<HardState>,
-    /// A snapshot received from the leader: persist it and restore the
-    /// state machine from [`Raft::snapshot`] before applying anything.
+    /// A chunk of a snapshot arriving from the leader, to persist: which
+    /// snapshot and where in it; the bytes are [`Raft::pending_chunk`].
+    pub chunk: Option<(Snapshot, u64)>,
+    /// The last chunk of a snapshot from the leader has arrived (and is
+    /// `chunk`): persist that the snapshot is complete, then restore the
+    /// state machine from its stored chunks before applying anything.
     pub snapshot: Option<SnapshotMeta>,
     /// Entries to persist, first and last index inclusive (empty when
     /// first > last). They replace anything stored from the first index on.
@@ -64,6 +76,7 @@ impl Ready {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.hard_state.is_none()
+            && self.chunk.is_none()
             && self.snapshot.is_none()
             && self.persist.0 > self.persist.1
             && self.apply.0 > self.apply.1
@@ -92,7 +105,7 @@ pub enum Refused {
     /// A new leader has not yet committed an entry of its term, so its
     /// commit index is not known to be current: retry later.
     NotYet,
-    /// The data exceeds [`crate::limits::MAX_DATA`].
+    /// The data exceeds [`MAX_DATA`].
     TooLarge,
     /// A membership change is already pending.
     ConfChangePending,
@@ -174,16 +187,58 @@ struct Queued {
 /// [`Body`], with the large kinds by reference. See [`Body`] for fields.
 #[derive(Clone, Copy, Debug)]
 enum Out {
-    PreVote { last_index: Index, last_term: Term },
-    PreVoteResp { reject: bool },
-    Vote { last_index: Index, last_term: Term, transfer: bool },
-    VoteResp { reject: bool },
-    Append { prev_index: Index, prev_term: Term, commit: Index, count: usize },
-    AppendResp { reject: bool, index: Index, hint_index: Index, hint_term: Term },
-    Heartbeat { commit: Index, read: u64 },
-    HeartbeatResp { read: u64 },
-    InstallSnapshot,
+    PreVote {
+        last_index: Index,
+        last_term: Term,
+    },
+    PreVoteResp {
+        reject: bool,
+    },
+    Vote {
+        last_index: Index,
+        last_term: Term,
+        transfer: bool,
+    },
+    VoteResp {
+        reject: bool,
+    },
+    Append {
+        prev_index: Index,
+        prev_term: Term,
+        commit: Index,
+        count: usize,
+    },
+    AppendResp {
+        reject: bool,
+        index: Index,
+        hint_index: Index,
+        hint_term: Term,
+    },
+    Heartbeat {
+        commit: Index,
+        read: u64,
+    },
+    HeartbeatResp {
+        read: u64,
+    },
+    /// A chunk of the snapshot at `index` (dropped if the leader compacted
+    /// past it before the message was built).
+    InstallSnapshot {
+        index: Index,
+        offset: u64,
+    },
     TimeoutNow,
+    SnapshotResp {
+        index: Index,
+        next: u64,
+    },
+}
+
+/// A snapshot arriving in chunks: which one, and the offset wanted next.
+#[derive(Clone, Debug)]
+struct Incoming {
+    snapshot: Snapshot,
+    next: u64,
 }
 
 #[derive(Clone, Debug)]
@@ -209,8 +264,15 @@ pub struct Raft {
     vote: Option<NodeId>,
     leader: Option<NodeId>,
     log: RaftLog,
-    /// The latest snapshot (the window starts after it) with its data.
+    /// The latest snapshot (the window starts after it).
     snapshot: Snapshot,
+    /// Follower: the snapshot arriving from the leader, if any.
+    incoming: Option<Incoming>,
+    /// Follower: a received chunk not yet persisted (its snapshot and
+    /// offset), and its bytes. One at a time: the leader sends the next
+    /// only when this one is acknowledged, after it is durable.
+    chunk: Option<(Snapshot, u64)>,
+    chunk_bytes: Vec<u8, SNAPSHOT_CHUNK>,
     /// Membership as of the last configuration entry in the log (Raft
     /// thesis §4.1: a server uses the latest configuration it holds,
     /// committed or not).
@@ -242,31 +304,27 @@ impl Raft {
     /// cluster starts with `Membership::default()` and learns the rest from
     /// the leader.
     ///
-    /// Founders start with identical bootstrap entries at term 1, one
-    /// membership change per founding member, already committed (as etcd
-    /// bootstraps): a node that joins later receives the founding
-    /// membership the same way as every later change, by replication.
-    /// Rejected: keeping the founding membership only in an index-0
-    /// snapshot, which is never sent, so a joiner never learned it.
+    /// Founders start with one identical bootstrap entry at term 1 holding
+    /// the whole founding membership ([`EntryKind::Bootstrap`]), already
+    /// committed (as etcd bootstraps): a node that joins later receives the
+    /// founding membership the same way as every later change, by
+    /// replication. Rejected: keeping the founding membership only in an
+    /// index-0 snapshot, which is never sent, so a joiner never learned it;
+    /// and one `AddVoter` entry per founder, with which a node holding only
+    /// the first of them believed itself the only voter and elected itself
+    /// (the simulator found that, seed 8004).
     pub fn new(cfg: Config, membership: Membership) -> Result<Raft, ConfigError> {
         let snapshot = Snapshot::default();
-        let changes = membership
-            .voters
-            .iter()
-            .map(|&id| ConfChange::AddVoter(id))
-            .chain(membership.learners.iter().map(|&id| ConfChange::AddLearner(id)));
-        let mut entries = changes.enumerate().map(|(i, change)| {
-            let mut buf = [0u8; crate::limits::MAX_DATA];
-            let used = postcard::to_slice(&change, &mut buf).expect("a change fits an entry").len();
-            let data = Data::from_slice(&buf[..used]).expect("a change fits an entry");
-            Entry { term: 1, index: i as Index + 1, kind: EntryKind::ConfChange, data }
-        });
-        let founders = membership.voters.len() + membership.learners.len();
-        let hard_state = if founders > 0 {
-            HardState { term: 1, vote: None, commit: founders as Index }
-        } else {
-            HardState::default()
-        };
+        let mut buf = [0u8; MAX_DATA];
+        let founding = postcard::to_slice(&membership, &mut buf).map_err(|_| ConfigError::Membership)?;
+        let founded = membership.is_well_formed() && !membership.voters.is_empty();
+        if !founded && membership != Membership::default() {
+            return Err(ConfigError::Membership);
+        }
+        let entry = Entry { term: 1, index: 1, kind: EntryKind::Bootstrap, data: founding };
+        let mut entries = founded.then_some(entry).into_iter();
+        let hard_state =
+            if founded { HardState { term: 1, vote: None, commit: 1 } } else { HardState::default() };
         let mut raft = Raft::recover(cfg, hard_state, snapshot, &mut entries)?;
         // Nothing of this is durable yet: the first `ready` persists it.
         raft.log.forget_stable();
@@ -280,7 +338,7 @@ impl Raft {
         cfg: Config,
         hard_state: HardState,
         snapshot: Snapshot,
-        entries: &mut dyn Iterator<Item = Entry>,
+        entries: &mut dyn Iterator<Item = Entry<'_>>,
     ) -> Result<Raft, ConfigError> {
         cfg.validate()?;
         let log = RaftLog::recovered(snapshot.meta.clone(), entries, hard_state.commit);
@@ -292,6 +350,9 @@ impl Raft {
             membership: snapshot.meta.membership.clone(),
             log,
             snapshot,
+            incoming: None,
+            chunk: None,
+            chunk_bytes: Vec::new(),
             progress: Vec::new(),
             votes: Vec::new(),
             election_elapsed: 0,
@@ -343,9 +404,13 @@ impl Raft {
     pub fn membership(&self) -> &Membership {
         &self.membership
     }
-    /// The latest snapshot and its data.
+    /// The latest snapshot.
     pub fn snapshot(&self) -> &Snapshot {
         &self.snapshot
+    }
+    /// The bytes of [`Ready::chunk`], until [`Raft::advance`].
+    pub fn pending_chunk(&self) -> &[u8] {
+        &self.chunk_bytes
     }
     /// Refusal counters.
     pub fn stats(&self) -> &Stats {
@@ -356,9 +421,11 @@ impl Raft {
         HardState { term: self.term, vote: self.vote, commit: self.log.committed() }
     }
     /// Messages to send after persisting the current [`Ready`]. Appends
-    /// and snapshots are built from the log as the iterator reaches them
-    /// (the outbox holds only their coordinates).
-    pub fn messages(&self) -> impl Iterator<Item = Message> + '_ {
+    /// and snapshot chunks are built from the log as the iterator reaches
+    /// them (the outbox holds only their coordinates); a chunk comes
+    /// without its bytes, which the caller reads from storage
+    /// ([`Message::chunk_wanted`], [`crate::storage::LogStorage::fill_chunk`]).
+    pub fn messages(&self) -> impl Iterator<Item = Message<'_>> + '_ {
         self.outbox.iter().filter_map(|q| self.materialize(q))
     }
 
@@ -367,14 +434,14 @@ impl Raft {
         self.outbox.len()
     }
 
-    fn materialize(&self, q: &Queued) -> Option<Message> {
+    fn materialize(&self, q: &Queued) -> Option<Message<'_>> {
         let body = match q.body {
             Out::PreVote { last_index, last_term } => Body::PreVote { last_index, last_term },
             Out::PreVoteResp { reject } => Body::PreVoteResp { reject },
             Out::Vote { last_index, last_term, transfer } => Body::Vote { last_index, last_term, transfer },
             Out::VoteResp { reject } => Body::VoteResp { reject },
             Out::Append { prev_index, prev_term, commit, count } => {
-                let entries = self.log.entries_from(prev_index + 1, count)?.cloned().collect();
+                let entries = self.log.entries_from(prev_index + 1, count)?.collect();
                 Body::Append { prev_index, prev_term, commit, entries }
             }
             Out::AppendResp { reject, index, hint_index, hint_term } => {
@@ -382,8 +449,15 @@ impl Raft {
             }
             Out::Heartbeat { commit, read } => Body::Heartbeat { commit, read },
             Out::HeartbeatResp { read } => Body::HeartbeatResp { read },
-            Out::InstallSnapshot => Body::InstallSnapshot { snapshot: self.snapshot.clone() },
+            Out::InstallSnapshot { index, offset } => {
+                if index != self.snapshot.meta.index {
+                    return None;
+                }
+                let (meta, len) = (self.snapshot.meta.clone(), self.snapshot.len);
+                Body::InstallSnapshot { meta, len, offset, data: &[] }
+            }
             Out::TimeoutNow => Body::TimeoutNow,
+            Out::SnapshotResp { index, next } => Body::SnapshotResp { index, next },
         };
         Some(Message { from: self.cfg.id, to: q.to, term: q.term, body })
     }
@@ -578,13 +652,17 @@ impl Raft {
                 self.log.commit_to(commit.min(self.log.last_index()));
                 self.send(m.from, self.term, Out::HeartbeatResp { read });
             }
-            Body::InstallSnapshot { snapshot } => {
-                if snapshot.meta.term > m.term || !snapshot.meta.membership.is_well_formed() {
+            Body::InstallSnapshot { meta, len, offset, data } => {
+                let snapshot = Snapshot { meta, len };
+                if snapshot.meta.term > m.term
+                    || !snapshot.meta.membership.is_well_formed()
+                    || snapshot.chunk_len(offset) != Some(data.len())
+                {
                     return Err(Rejected::Invalid);
                 }
                 self.election_elapsed = 0;
                 self.leader = Some(m.from);
-                self.handle_snapshot(m.from, snapshot);
+                self.handle_snapshot(m.from, snapshot, offset, data);
             }
             Body::TimeoutNow => {
                 if !self.promotable() {
@@ -654,9 +732,14 @@ impl Raft {
                 // or is refused (and the follower is probed again).
                 pr.free_oldest_if_full(self.cfg.max_inflight);
                 if let State::Snapshot(_) = pr.state {
-                    // It answers, so it is reachable: if the snapshot was
-                    // lost, probing finds out and sends it again.
-                    pr.become_probe();
+                    // It answers a heartbeat sent after the chunk in flight
+                    // and not the chunk: the chunk (or its answer) was lost,
+                    // so send it again.
+                    if read >> 16 > pr.chunk_tick {
+                        self.send_chunk(m.from);
+                    }
+                    self.ack_reads(m.from, read);
+                    return Ok(());
                 }
                 let behind = pr.matched < self.log.last_index();
                 if behind {
@@ -666,9 +749,41 @@ impl Raft {
                 }
                 self.ack_reads(m.from, read);
             }
+            Body::SnapshotResp { index, next } => {
+                let State::Snapshot(at) = pr.state else {
+                    // A late answer from a transfer that is over.
+                    return Ok(());
+                };
+                if at != self.snapshot.meta.index {
+                    // We compacted since: send the new snapshot instead.
+                    self.send_chunk(m.from);
+                } else if index == at && next != pr.snapshot_offset {
+                    if self.snapshot.chunk_len(next).is_none() {
+                        return Err(Rejected::Invalid);
+                    }
+                    pr.snapshot_offset = next;
+                    self.send_chunk(m.from);
+                }
+                // Otherwise a duplicate answer: the chunk it asks for is
+                // already on its way (or is resent after a heartbeat).
+            }
             _ => return Err(Rejected::Unexpected),
         }
         Ok(())
+    }
+
+    /// Sends `to` the chunk of the current snapshot its progress points at;
+    /// restarts the transfer at 0 if that was for an older snapshot.
+    fn send_chunk(&mut self, to: NodeId) {
+        let at = self.snapshot.meta.index;
+        let ticks = self.ticks;
+        let pr = self.progress_mut(to);
+        if pr.state != State::Snapshot(at) {
+            pr.become_snapshot(at);
+        }
+        pr.chunk_tick = ticks;
+        let offset = pr.snapshot_offset;
+        self.send(to, self.term, Out::InstallSnapshot { index: at, offset });
     }
 
     fn handle_append_ok(&mut self, from: NodeId, index: Index) {
@@ -703,14 +818,20 @@ impl Raft {
     /// contiguous entries after `prev_index`, terms never decreasing and
     /// never beyond `term`, and nothing that rewrites an entry this node
     /// knows is committed.
-    fn append_is_possible(&self, term: Term, prev_index: Index, prev_term: Term, entries: &[Entry]) -> bool {
+    fn append_is_possible(
+        &self,
+        term: Term,
+        prev_index: Index,
+        prev_term: Term,
+        entries: &[Entry<'_>],
+    ) -> bool {
         let (mut index, mut last_term) = (prev_index, prev_term);
         if prev_term > term {
             return false;
         }
         for e in entries {
             let Some(next) = index.checked_add(1) else { return false };
-            if e.index != next || e.term < last_term || e.term > term {
+            if e.index != next || e.term < last_term || e.term > term || e.data.len() > MAX_DATA {
                 return false;
             }
             if e.index <= self.log.committed() && self.log.term(e.index).is_some_and(|t| t != e.term) {
@@ -727,7 +848,7 @@ impl Raft {
         prev_index: Index,
         prev_term: Term,
         commit: Index,
-        entries: &[Entry],
+        entries: &[Entry<'_>],
     ) {
         #[cfg(feature = "broken-variants")]
         let prev_term = match self.log.term(prev_index) {
@@ -767,28 +888,65 @@ impl Raft {
         }
     }
 
-    fn handle_snapshot(&mut self, from: NodeId, snapshot: Snapshot) {
+    /// A chunk of the leader's snapshot. Chunks are taken in order, one per
+    /// [`Ready`]; the last completes the snapshot, which then replaces the
+    /// log. Answers: the offset wanted next, or, once there is nothing to
+    /// take, the index this log now matches the leader at.
+    fn handle_snapshot(&mut self, from: NodeId, snapshot: Snapshot, offset: u64, data: &[u8]) {
         let meta = &snapshot.meta;
-        let index = if meta.index <= self.log.committed() || self.log.snapshot_pending() {
-            self.log.committed()
+        let done = if meta.index <= self.log.committed() || self.log.snapshot_pending() {
+            Some(self.log.committed())
         } else if self.log.matches(meta.index, meta.term) {
             // We hold the snapshot's last entry: only the commit index moves.
             self.log.commit_to(meta.index);
-            self.log.committed()
+            Some(self.log.committed())
         } else {
+            None
+        };
+        if let Some(index) = done {
+            self.incoming = None;
+            self.send(from, self.term, Out::AppendResp { reject: false, index, hint_index: 0, hint_term: 0 });
+            return;
+        }
+        if self.chunk.is_some() {
+            // The previous chunk is not durable yet; this one is a resend
+            // and comes again if still needed.
+            self.stats.unexpected += 1;
+            return;
+        }
+        let expected = match &self.incoming {
+            Some(incoming) if incoming.snapshot == snapshot => incoming.next,
+            _ => 0,
+        };
+        let index = meta.index;
+        if offset != expected {
+            self.send(from, self.term, Out::SnapshotResp { index, next: expected });
+            return;
+        }
+        self.chunk_bytes.clear();
+        // `step` checked the length against the snapshot's chunk size.
+        let _ = self.chunk_bytes.extend_from_slice(data);
+        self.chunk = Some((snapshot.clone(), offset));
+        if snapshot.is_last_chunk(offset) {
+            self.incoming = None;
             self.log.restore(meta.clone());
             self.membership = meta.membership.clone();
-            self.conf_index = meta.index;
+            self.conf_index = index;
             self.snapshot = snapshot;
-            self.snapshot.meta.index
-        };
-        self.send(from, self.term, Out::AppendResp { reject: false, index, hint_index: 0, hint_term: 0 });
+            self.send(from, self.term, Out::AppendResp { reject: false, index, hint_index: 0, hint_term: 0 });
+        } else {
+            let next = offset + data.len() as u64;
+            self.incoming = Some(Incoming { snapshot, next });
+            self.send(from, self.term, Out::SnapshotResp { index, next });
+        }
     }
 
     /// Proposes application data. Returns the index it will have if
     /// committed; it may still be lost if leadership changes first.
     pub fn propose(&mut self, data: &[u8]) -> Result<Index, Refused> {
-        let data = Data::from_slice(data).map_err(|_| Refused::TooLarge)?;
+        if data.len() > MAX_DATA {
+            return Err(Refused::TooLarge);
+        }
         self.append_entry(EntryKind::Normal, data)
     }
 
@@ -807,10 +965,9 @@ impl Raft {
             return Err(Refused::NotYet);
         }
         let next = self.membership.apply(change).map_err(Refused::ConfChange)?;
-        let mut buf = [0u8; crate::limits::MAX_DATA];
+        let mut buf = [0u8; CONF_CHANGE_BYTES];
         let used = postcard::to_slice(&change, &mut buf).map_err(|_| Refused::TooLarge)?.len();
-        let data = Data::from_slice(&buf[..used]).map_err(|_| Refused::TooLarge)?;
-        let index = self.append_entry(EntryKind::ConfChange, data)?;
+        let index = self.append_entry(EntryKind::ConfChange, &buf[..used])?;
         self.membership = next;
         self.conf_index = index;
         self.sync_progress();
@@ -827,9 +984,11 @@ impl Raft {
         Ok(())
     }
 
-    fn append_entry(&mut self, kind: EntryKind, data: Data) -> Result<Index, Refused> {
+    fn append_entry(&mut self, kind: EntryKind, data: &[u8]) -> Result<Index, Refused> {
         self.check_can_propose()?;
-        if self.log.last_index() - self.log.committed() >= self.cfg.max_uncommitted || self.log.room() == 0 {
+        if self.log.last_index() - self.log.committed() >= self.cfg.max_uncommitted
+            || !self.log.fits(data.len())
+        {
             return Err(Refused::Busy);
         }
         let index = self.log.last_index() + 1;
@@ -915,12 +1074,13 @@ impl Raft {
         }
     }
 
-    /// Takes a snapshot at the applied index with the application's state
-    /// `data` and drops the entries it covers. Persist
-    /// [`Raft::snapshot`] before relying on the compaction.
-    pub fn compact(&mut self, data: &[u8]) -> Result<&Snapshot, Refused> {
+    /// Takes a snapshot at the applied index of the application's state,
+    /// `len` bytes long, and drops the entries it covers. Persist the
+    /// state with [`Raft::snapshot`]'s position
+    /// ([`crate::storage::LogStorage::save_snapshot`]) before the next
+    /// [`Raft::messages`]: chunks are read back from storage.
+    pub fn compact(&mut self, len: u64) -> Result<&Snapshot, Refused> {
         let index = self.log.applied();
-        let data = heapless::Vec::from_slice(data).map_err(|_| Refused::TooLarge)?;
         let Some(term) = self.log.term(index) else {
             return Err(Refused::NotYet);
         };
@@ -928,7 +1088,7 @@ impl Raft {
             let (membership, _) = self.membership_at(index);
             let meta = SnapshotMeta { index, term, membership };
             self.log.compact(meta.clone());
-            self.snapshot = Snapshot { meta, data };
+            self.snapshot = Snapshot { meta, len };
         }
         Ok(&self.snapshot)
     }
@@ -944,6 +1104,7 @@ impl Raft {
         let hard_state = self.hard_state();
         Ready {
             hard_state: (hard_state != self.persisted).then_some(hard_state),
+            chunk: self.chunk.clone(),
             snapshot: self.log.snapshot_pending().then(|| self.log.snapshot().clone()),
             persist: (self.log.stable() + 1, self.log.last_index()),
             apply: (self.log.applied() + 1, self.log.committed()),
@@ -955,6 +1116,7 @@ impl Raft {
         !self.outbox.is_empty()
             || !self.read_states.is_empty()
             || self.append_pending
+            || self.chunk.is_some()
             || self.hard_state() != self.persisted
             || self.log.snapshot_pending()
             || self.log.stable() < self.log.last_index()
@@ -968,6 +1130,9 @@ impl Raft {
         self.read_states.clear();
         if let Some(hs) = rd.hard_state {
             self.persisted = hs;
+        }
+        if rd.chunk.is_some() {
+            self.chunk = None;
         }
         if rd.snapshot.is_some() {
             self.log.snapshot_persisted();
@@ -1003,11 +1168,17 @@ impl Raft {
             if entry.index > upto {
                 break;
             }
-            if entry.kind != EntryKind::ConfChange {
-                continue;
-            }
-            match postcard::from_bytes::<ConfChange>(&entry.data).ok().and_then(|c| membership.apply(c).ok())
-            {
+            let next = match entry.kind {
+                EntryKind::ConfChange => {
+                    postcard::from_bytes::<ConfChange>(entry.data).ok().and_then(|c| membership.apply(c).ok())
+                }
+                // Only in place of an empty membership.
+                EntryKind::Bootstrap => postcard::from_bytes::<Membership>(entry.data).ok().filter(|m| {
+                    membership == Membership::default() && m.is_well_formed() && !m.voters.is_empty()
+                }),
+                EntryKind::Normal | EntryKind::Empty => continue,
+            };
+            match next {
                 Some(next) => membership = next,
                 None => bad += 1,
             }
@@ -1059,6 +1230,9 @@ impl Raft {
         if term != self.term {
             self.term = term;
             self.vote = None;
+            // A new leader may build its snapshot at the same index with
+            // other bytes: its transfer starts over.
+            self.incoming = None;
         }
         self.leader = None;
         self.election_elapsed = 0;
@@ -1072,7 +1246,7 @@ impl Raft {
         // Appends and snapshots of a leadership that is over refer to a log
         // that may now change; dropping them is a message loss, which Raft
         // tolerates.
-        self.outbox.retain(|q| !matches!(q.body, Out::Append { .. } | Out::InstallSnapshot));
+        self.outbox.retain(|q| !matches!(q.body, Out::Append { .. } | Out::InstallSnapshot { .. }));
     }
 
     fn become_follower(&mut self, term: Term, leader: Option<NodeId>) {
@@ -1099,7 +1273,7 @@ impl Raft {
             let _ = self.progress.push(pr);
         }
         let index = self.log.last_index() + 1;
-        let empty = Entry { term: self.term, index, kind: EntryKind::Empty, data: Data::new() };
+        let empty = Entry { term: self.term, index, kind: EntryKind::Empty, data: &[] };
         if self.log.push(empty).is_err() {
             // A full window cannot take the entry that commits this term;
             // leading without it would never commit, so give up the term.
@@ -1235,10 +1409,19 @@ impl Raft {
             }
             let at = self.snapshot.meta.index;
             self.progress_mut(to).become_snapshot(at);
-            self.send(to, self.term, Out::InstallSnapshot);
+            self.send_chunk(to);
             return true;
         };
-        let count = iter.count();
+        // As many entries as fit the byte budget, and at least one.
+        let budget = self.cfg.max_append_bytes - APPEND_OVERHEAD;
+        let (mut count, mut used) = (0, 0);
+        for entry in iter {
+            let cost = ENTRY_OVERHEAD + entry.data.len();
+            if count > 0 && used + cost > budget {
+                break;
+            }
+            (count, used) = (count + 1, used + cost);
+        }
         if count == 0 && !allow_empty {
             return false;
         }

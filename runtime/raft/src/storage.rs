@@ -8,12 +8,23 @@
 //! [`Record`]:
 //!
 //! - `HardState`: the latest term, vote and commit index;
-//! - `Entries`: consecutive entries; they replace every entry stored from the
-//!   first one's index on (a follower's conflicting suffix is never
-//!   rewritten in place, only superseded);
-//! - `Snapshot`: a snapshot. Entries after it survive replay only if the log
-//!   held the snapshot's own last entry (local compaction); a snapshot
-//!   installed from the leader replaces the whole log.
+//! - `Entries`: consecutive entries, as many as fit one record; they replace
+//!   every entry stored from the first one's index on (a follower's
+//!   conflicting suffix is never rewritten in place, only superseded);
+//! - `Chunk`: [`SNAPSHOT_CHUNK`] bytes of a snapshot's state at an offset.
+//!   A snapshot's chunks are written in order from offset 0; a later chunk
+//!   at offset 0 starts the snapshot over (a transfer restarted after a
+//!   crash);
+//! - `Snapshot`: the snapshot whose chunks were just written is complete.
+//!   Entries after it survive replay only if the log held the snapshot's
+//!   own last entry (local compaction); a snapshot installed from the
+//!   leader replaces the whole log.
+//!
+//! So a snapshot of any size is stored as several records, and is read
+//! back a chunk at a time, by sequence number, from its first chunk on:
+//! to restore the state machine ([`LogStorage::read_snapshot`]) and to send
+//! it to a follower ([`LogStorage::fill_chunk`], with a cursor per follower
+//! so that a transfer reads the log once).
 //!
 //! [`LogStorage::save`] writes one [`Ready`]'s records and commits them with
 //! one flush; [`LogStorage::open`] replays the log into what
@@ -22,29 +33,56 @@
 //! window in memory, so storage is append-and-replay only, which is exactly
 //! what the event log offers.
 
-use heapless::{Deque, Vec};
+use heapless::Vec;
 use serde::{Deserialize, Serialize};
 use worknode_log::format::MAX_PAYLOAD;
 use worknode_log::{BlockDevice, Log, LogError, origin, scan_to_end};
 
-use crate::limits::LOG_WINDOW;
+use crate::limits::{ENTRY_OVERHEAD, MAX_NODES, SNAPSHOT_CHUNK};
+use crate::log::Window;
+use crate::message::Message;
 use crate::raft::{Raft, Ready};
-use crate::types::{Entry, HardState, Snapshot};
+use crate::types::{Entry, HardState, Index, NodeId, Snapshot, Term};
 
-/// Version of the record encoding; bump on any change.
-pub const RECORD_VERSION: u8 = 1;
-/// Entries per `Entries` record: ten full entries fit a log record.
-pub const ENTRIES_PER_RECORD: usize = 10;
+/// Version of the record encoding; bump on any change. Version 2: entries
+/// up to [`crate::limits::MAX_DATA`] bytes, snapshots as chunk records.
+pub const RECORD_VERSION: u8 = 2;
+/// Most entries in one `Entries` record; fewer when their bytes fill it.
+pub const RECORD_ENTRIES: usize = 64;
+/// Bytes of entries (data plus [`ENTRY_OVERHEAD`] each) in one record: the
+/// payload less the version byte, the tag and the count.
+const RECORD_ENTRY_BYTES: usize = MAX_PAYLOAD - 3;
+/// Bytes of a chunk record besides its data: version, tag, index, term,
+/// offset, data length.
+const CHUNK_RECORD_OVERHEAD: usize = 2 + 3 * 10 + 3;
+
+const _: () =
+    assert!(ENTRY_OVERHEAD + crate::limits::MAX_DATA <= RECORD_ENTRY_BYTES, "a full entry fits a record");
+const _: () = assert!(CHUNK_RECORD_OVERHEAD + SNAPSHOT_CHUNK <= MAX_PAYLOAD, "a chunk fits a record");
 
 /// One durable record.
+// No allocator to box the entries: a record is as big as its largest kind,
+// and one lives at a time.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Record {
+pub enum Record<'a> {
     /// See the module documentation.
     HardState(HardState),
     /// See the module documentation.
-    Entries(Vec<Entry, ENTRIES_PER_RECORD>),
+    Entries(#[serde(borrow)] Vec<Entry<'a>, RECORD_ENTRIES>),
     /// See the module documentation.
     Snapshot(Snapshot),
+    /// See the module documentation.
+    Chunk {
+        /// The snapshot's index.
+        index: Index,
+        /// The snapshot's term.
+        term: Term,
+        /// Where the bytes go in its state.
+        offset: u64,
+        /// The bytes.
+        data: &'a [u8],
+    },
 }
 
 /// Why storage failed.
@@ -60,6 +98,9 @@ pub enum StorageError {
     },
     /// More entries after the last snapshot than the window holds.
     WindowOverflow,
+    /// The snapshot asked for is not the one stored complete (the caller
+    /// asked for an older one), or one of its chunks is missing.
+    SnapshotMissing,
 }
 
 impl From<LogError> for StorageError {
@@ -75,21 +116,22 @@ impl StorageError {
             StorageError::Log(e) => e.into(),
             StorageError::BadRecord { .. } => worknode_abi::ErrorCode::Corrupt,
             StorageError::WindowOverflow => worknode_abi::ErrorCode::Exhausted,
+            StorageError::SnapshotMissing => worknode_abi::ErrorCode::NotFound,
         }
     }
 }
 
-impl Record {
+impl<'a> Record<'a> {
     /// Encodes into `buf`, returning the used prefix.
-    pub fn encode<'a>(&self, buf: &'a mut [u8; MAX_PAYLOAD]) -> &'a [u8] {
+    pub fn encode<'b>(&self, buf: &'b mut [u8; MAX_PAYLOAD]) -> &'b [u8] {
         buf[0] = RECORD_VERSION;
         let used = postcard::to_slice(self, &mut buf[1..]).expect("a record always fits a log record").len();
         &buf[..1 + used]
     }
 
     /// Decodes a record payload; `None` if it is not one (including a
-    /// non-canonical encoding, as for messages).
-    pub fn decode(payload: &[u8]) -> Option<Record> {
+    /// non-canonical encoding, as for messages, and data beyond the limits).
+    pub fn decode(payload: &'a [u8]) -> Option<Record<'a>> {
         let record = match payload.split_first() {
             Some((&RECORD_VERSION, body)) => match postcard::take_from_bytes::<Record>(body) {
                 Ok((record, [])) => record,
@@ -97,31 +139,78 @@ impl Record {
             },
             _ => return None,
         };
+        let within = match &record {
+            Record::Entries(entries) => entries.iter().all(|e| e.data.len() <= crate::limits::MAX_DATA),
+            Record::Chunk { offset, data, .. } => {
+                data.len() <= SNAPSHOT_CHUNK && offset.is_multiple_of(SNAPSHOT_CHUNK as u64)
+            }
+            _ => true,
+        };
         let mut canonical = [0u8; MAX_PAYLOAD];
-        (record.encode(&mut canonical) == payload).then_some(record)
+        (within && record.encode(&mut canonical) == payload).then_some(record)
     }
 }
 
-/// What replay recovered: the arguments of [`crate::Raft::recover`].
+/// Chunks of one snapshot being replayed or written: which snapshot, the
+/// sequence number of its chunk at offset 0, and the offset expected next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Run {
+    index: Index,
+    term: Term,
+    first_seq: u64,
+    next: u64,
+}
+
+impl Run {
+    /// Follows one chunk record: offset 0 starts a run; the next offset of
+    /// the same snapshot extends it; anything else ends it.
+    fn follow(run: Option<Run>, seq: u64, index: Index, term: Term, offset: u64, len: usize) -> Option<Run> {
+        let len = len as u64;
+        match run {
+            _ if offset == 0 => Some(Run { index, term, first_seq: seq, next: len }),
+            Some(r) if r.index == index && r.term == term && r.next == offset => {
+                Some(Run { next: offset + len, ..r })
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether this run holds all of `snapshot`.
+    fn completes(run: Option<Run>, snapshot: &Snapshot) -> Option<u64> {
+        let r = run?;
+        let m = &snapshot.meta;
+        (r.index == m.index && r.term == m.term && r.next == snapshot.len).then_some(r.first_seq)
+    }
+}
+
+/// What replay recovered: the arguments of [`crate::Raft::recover`], and
+/// where the snapshot's chunks start.
 #[derive(Debug, Default)]
 pub struct Recovered {
     /// The last hard state written.
     pub hard_state: HardState,
-    /// The last snapshot written (index 0 if none).
+    /// The last complete snapshot written (index 0 and empty if none).
     pub snapshot: Snapshot,
+    /// Sequence number of that snapshot's first chunk (0: none stored).
+    pub snapshot_seq: u64,
     /// The entries after it.
-    pub entries: Deque<Entry, LOG_WINDOW>,
+    pub entries: Window,
+    run: Option<Run>,
 }
 
 impl Recovered {
-    /// Applies one record, in log order.
-    pub fn replay(&mut self, record: Record) -> Result<(), StorageError> {
+    /// Applies record number `seq`, in log order.
+    pub fn replay(&mut self, seq: u64, record: Record<'_>) -> Result<(), StorageError> {
         match record {
             Record::HardState(hs) => self.hard_state = hs,
+            Record::Chunk { index, term, offset, data } => {
+                self.run = Run::follow(self.run, seq, index, term, offset, data.len());
+            }
             Record::Snapshot(snapshot) => {
+                let first_seq = Run::completes(self.run, &snapshot).ok_or(StorageError::BadRecord { seq })?;
                 let at = snapshot.meta.index;
-                let keeps_suffix = self.entries.iter().any(|e| e.index == at && e.term == snapshot.meta.term);
-                if keeps_suffix {
+                let held = at.checked_sub(self.first_index()).and_then(|o| self.entries.get(o as usize));
+                if held.is_some_and(|e| e.term == snapshot.meta.term) {
                     while self.entries.front().is_some_and(|e| e.index <= at) {
                         self.entries.pop_front();
                     }
@@ -129,6 +218,8 @@ impl Recovered {
                     self.entries.clear();
                 }
                 self.snapshot = snapshot;
+                self.snapshot_seq = first_seq;
+                self.run = None;
             }
             Record::Entries(entries) => {
                 for entry in entries {
@@ -140,7 +231,7 @@ impl Recovered {
                     }
                     let last = self.entries.back().map_or(self.snapshot.meta.index, |e| e.index);
                     if entry.index != last + 1 {
-                        return Err(StorageError::BadRecord { seq: 0 });
+                        return Err(StorageError::BadRecord { seq });
                     }
                     self.entries.push_back(entry).map_err(|_| StorageError::WindowOverflow)?;
                 }
@@ -148,6 +239,25 @@ impl Recovered {
         }
         Ok(())
     }
+
+    fn first_index(&self) -> Index {
+        self.entries.front().map_or(self.snapshot.meta.index + 1, |e| e.index)
+    }
+
+    /// The recovered entries, in order.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'_>> {
+        self.entries.iter_from(0)
+    }
+}
+
+/// Where a follower's snapshot transfer reads next: the chunk at `offset`
+/// of the snapshot at `index` is at or after record `seq`.
+#[derive(Clone, Copy, Debug)]
+struct Cursor {
+    peer: NodeId,
+    index: Index,
+    offset: u64,
+    seq: u64,
 }
 
 /// A node's durable state in an event log. `BATCH` is the log's batch buffer
@@ -155,19 +265,32 @@ impl Recovered {
 pub struct LogStorage<D: BlockDevice, const BATCH: usize> {
     log: Log<D, BATCH>,
     buf: [u8; MAX_PAYLOAD],
+    /// The latest complete snapshot, and the sequence number of its first
+    /// chunk (0 for the empty one a new node starts from).
+    snapshot: Snapshot,
+    snapshot_seq: u64,
+    /// Chunks written since the last complete snapshot.
+    run: Option<Run>,
+    /// Read positions of the snapshot transfers under way, one per peer.
+    cursors: Vec<Cursor, MAX_NODES>,
 }
 
 impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
-    /// Formats a blank device.
-    pub fn create(dev: D, log_id: u64) -> Result<Self, StorageError> {
-        Ok(LogStorage { log: Log::format(dev, log_id)?, buf: [0; MAX_PAYLOAD] })
+    fn with_log(log: Log<D, BATCH>, snapshot: Snapshot, snapshot_seq: u64) -> Self {
+        LogStorage { log, buf: [0; MAX_PAYLOAD], snapshot, snapshot_seq, run: None, cursors: Vec::new() }
     }
 
-    /// Opens a device and replays it.
-    pub fn open(dev: D) -> Result<(Self, Recovered), StorageError> {
+    /// Formats a blank device.
+    pub fn create(dev: D, log_id: u64) -> Result<Self, StorageError> {
+        Ok(Self::with_log(Log::format(dev, log_id)?, Snapshot::default(), 0))
+    }
+
+    /// Opens a device and replays it into `recovered` (a caller-provided
+    /// place, as it holds a whole window).
+    pub fn open(dev: D, recovered: &mut Recovered) -> Result<Self, StorageError> {
         let (mut log, _) = Log::open(dev)?;
         let sb = *log.superblock();
-        let mut recovered = Recovered::default();
+        *recovered = Recovered::default();
         let mut failure = None;
         scan_to_end(log.device(), &sb, origin(&sb), |accepted, payload| {
             if failure.is_some() {
@@ -176,35 +299,43 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
             let seq = accepted.header.seq;
             let result = Record::decode(payload)
                 .ok_or(StorageError::BadRecord { seq })
-                .and_then(|r| recovered.replay(r));
-            failure = result.err().map(|e| match e {
-                StorageError::BadRecord { .. } => StorageError::BadRecord { seq },
-                other => other,
-            });
+                .and_then(|r| recovered.replay(seq, r));
+            failure = result.err();
         })?;
         match failure {
             Some(e) => Err(e),
-            None => Ok((LogStorage { log, buf: [0; MAX_PAYLOAD] }, recovered)),
+            None => Ok(Self::with_log(log, recovered.snapshot.clone(), recovered.snapshot_seq)),
         }
     }
 
-    /// Makes `rd` durable: its snapshot, entries and hard state, in one
-    /// commit (one write and one flush).
+    /// Makes `rd` durable: a snapshot chunk and completion, entries and hard
+    /// state, in one commit (one write and one flush, unless they overflow
+    /// the log's batch).
     pub fn save(&mut self, node: &Raft, rd: &Ready) -> Result<(), StorageError> {
-        if rd.snapshot.is_some() {
-            self.append(&Record::Snapshot(node.snapshot().clone()))?;
+        if let Some((snapshot, offset)) = &rd.chunk {
+            let (index, term) = (snapshot.meta.index, snapshot.meta.term);
+            let data = node.pending_chunk();
+            let seq = self.append(&Record::Chunk { index, term, offset: *offset, data })?;
+            self.run = Run::follow(self.run, seq, index, term, *offset, data.len());
         }
-        let mut chunk: Vec<Entry, ENTRIES_PER_RECORD> = Vec::new();
+        if rd.snapshot.is_some() {
+            self.complete_snapshot(node.snapshot())?;
+        }
+        let mut batch: Vec<Entry<'_>, RECORD_ENTRIES> = Vec::new();
+        let mut bytes = 0;
         // Bounded by the window: `persist` covers entries in it.
         for index in rd.persist.0..=rd.persist.1 {
             let entry = node.log().entry(index).expect("entries to persist are in the window");
-            if chunk.push(entry.clone()).is_err() {
-                self.append(&Record::Entries(core::mem::take(&mut chunk)))?;
-                let _ = chunk.push(entry.clone());
+            let cost = ENTRY_OVERHEAD + entry.data.len();
+            if batch.is_full() || bytes + cost > RECORD_ENTRY_BYTES {
+                self.append(&Record::Entries(core::mem::take(&mut batch)))?;
+                bytes = 0;
             }
+            let _ = batch.push(entry);
+            bytes += cost;
         }
-        if !chunk.is_empty() {
-            self.append(&Record::Entries(chunk))?;
+        if !batch.is_empty() {
+            self.append(&Record::Entries(batch))?;
         }
         if let Some(hs) = rd.hard_state {
             self.append(&Record::HardState(hs))?;
@@ -213,22 +344,121 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
         Ok(())
     }
 
-    /// Makes a snapshot taken with [`crate::Raft::compact`] durable.
-    pub fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StorageError> {
+    fn complete_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StorageError> {
+        let first_seq = Run::completes(self.run, snapshot).ok_or(StorageError::SnapshotMissing)?;
         self.append(&Record::Snapshot(snapshot.clone()))?;
+        self.snapshot = snapshot.clone();
+        self.snapshot_seq = first_seq;
+        self.run = None;
+        self.cursors.clear();
+        Ok(())
+    }
+
+    /// Makes a snapshot taken with [`crate::Raft::compact`] durable: its
+    /// state in chunks, each filled by `fill(offset, chunk)`, then its
+    /// completion.
+    pub fn save_snapshot(
+        &mut self,
+        snapshot: &Snapshot,
+        mut fill: impl FnMut(u64, &mut [u8]),
+    ) -> Result<(), StorageError> {
+        let (index, term) = (snapshot.meta.index, snapshot.meta.term);
+        let mut offset = 0;
+        let mut chunk = [0u8; SNAPSHOT_CHUNK];
+        // One chunk per round; a zero-length snapshot still writes one.
+        while let Some(len) = snapshot.chunk_len(offset) {
+            fill(offset, &mut chunk[..len]);
+            let seq = self.append(&Record::Chunk { index, term, offset, data: &chunk[..len] })?;
+            self.run = Run::follow(self.run, seq, index, term, offset, len);
+            offset += SNAPSHOT_CHUNK as u64;
+        }
+        self.complete_snapshot(snapshot)?;
         self.log.commit()?;
         Ok(())
     }
 
-    fn append(&mut self, record: &Record) -> Result<(), StorageError> {
+    /// Reads the stored snapshot's state in order, a chunk at a time, into
+    /// `visit(offset, bytes)`.
+    pub fn read_snapshot(
+        &mut self,
+        snapshot: &Snapshot,
+        mut visit: impl FnMut(u64, &[u8]),
+    ) -> Result<(), StorageError> {
+        if *snapshot != self.snapshot {
+            return Err(StorageError::SnapshotMissing);
+        }
+        let mut chunk = [0u8; SNAPSHOT_CHUNK];
+        let (mut offset, mut seq) = (0, self.snapshot_seq);
+        while let Some(len) = snapshot.chunk_len(offset) {
+            seq = self.read_chunk_from(seq, offset, &mut chunk[..len])?;
+            visit(offset, &chunk[..len]);
+            offset += SNAPSHOT_CHUNK as u64;
+        }
+        Ok(())
+    }
+
+    /// Gives a snapshot chunk from [`Raft::messages`] its bytes, read from
+    /// the stored snapshot into `buf`; other messages pass unchanged.
+    pub fn fill_chunk<'b>(
+        &mut self,
+        m: Message<'b>,
+        buf: &'b mut [u8; SNAPSHOT_CHUNK],
+    ) -> Result<Message<'b>, StorageError> {
+        let Some((snapshot, offset, len)) = m.chunk_wanted() else {
+            return Ok(m);
+        };
+        if snapshot != self.snapshot {
+            return Err(StorageError::SnapshotMissing);
+        }
+        let index = snapshot.meta.index;
+        let at = self.cursors.iter().position(|c| c.peer == m.to);
+        let from = match at.map(|i| self.cursors[i]) {
+            Some(c) if c.index == index && c.offset == offset => c.seq,
+            _ => self.snapshot_seq,
+        };
+        let next = self.read_chunk_from(from, offset, &mut buf[..len])?;
+        let cursor = Cursor { peer: m.to, index, offset: offset + len as u64, seq: next };
+        match at {
+            Some(i) => self.cursors[i] = cursor,
+            // At most one cursor per peer, and at most MAX_NODES peers.
+            None => {
+                let _ = self.cursors.push(cursor);
+            }
+        }
+        Ok(m.with_chunk(&buf[..len]))
+    }
+
+    /// Finds, at or after record `from`, the stored snapshot's chunk at
+    /// `offset`, copies it into `out` (which has its length), and returns
+    /// the record number after it.
+    fn read_chunk_from(&mut self, from: u64, offset: u64, out: &mut [u8]) -> Result<u64, StorageError> {
+        let (index, term) = (self.snapshot.meta.index, self.snapshot.meta.term);
+        let last = self.log.durable_seq();
+        let mut payload = [0u8; MAX_PAYLOAD];
+        // Bounded by the durable log.
+        for seq in from.max(1)..=last {
+            let header = self.log.read(seq, &mut payload)?;
+            let Some(record) = payload.get(..header.len as usize).and_then(Record::decode) else { continue };
+            if let Record::Chunk { index: i, term: t, offset: o, data } = record
+                && (i, t, o) == (index, term, offset)
+            {
+                if data.len() != out.len() {
+                    return Err(StorageError::BadRecord { seq });
+                }
+                out.copy_from_slice(data);
+                return Ok(seq + 1);
+            }
+        }
+        Err(StorageError::SnapshotMissing)
+    }
+
+    fn append(&mut self, record: &Record<'_>) -> Result<u64, StorageError> {
         let payload = record.encode(&mut self.buf);
         // `encode` borrows `buf`; copy the length out before appending.
         let len = payload.len();
         let buf = self.buf;
-        self.log.append(&buf[..len])?;
-        Ok(())
+        Ok(self.log.append(&buf[..len])?)
     }
-
     /// The underlying event log.
     pub fn log(&mut self) -> &mut Log<D, BATCH> {
         &mut self.log

@@ -4,7 +4,7 @@
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 
-use crate::limits::{MAX_DATA, MAX_NODES, MAX_SNAPSHOT};
+use crate::limits::MAX_NODES;
 
 /// A node's identity in its cluster. Any value but [`NO_NODE`] is usable.
 pub type NodeId = u64;
@@ -15,9 +15,6 @@ pub const NO_NODE: NodeId = 0;
 pub type Term = u64;
 /// A position in the replicated log; the first entry has index 1.
 pub type Index = u64;
-
-/// Application bytes carried by one entry.
-pub type Data = Vec<u8, MAX_DATA>;
 
 /// What an entry means to the core.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,11 +27,27 @@ pub enum EntryKind {
     /// The entry a new leader appends to commit everything before it
     /// (Raft §5.4.2). Carries no data.
     Empty,
+    /// The founding membership (`data` is an encoded [`Membership`]): the
+    /// first entry of every founder's log, identical on all of them. It
+    /// applies only to an empty membership; anywhere else it is counted as
+    /// a bad configuration entry and ignored.
+    Bootstrap,
 }
 
-/// One log entry.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
+impl EntryKind {
+    /// Whether the entry changes the membership.
+    pub fn is_membership(self) -> bool {
+        matches!(self, EntryKind::ConfChange | EntryKind::Bootstrap)
+    }
+}
+
+/// One log entry, its data borrowed from wherever it lives: the node's
+/// window, a received message or a stored record. Nothing copies an entry's
+/// bytes but the window, which owns them (at most
+/// [`crate::limits::MAX_DATA`]; longer data is refused when proposed and
+/// when decoded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry<'a> {
     /// Term of the leader that created it.
     pub term: Term,
     /// Its position.
@@ -42,7 +55,8 @@ pub struct Entry {
     /// What it means.
     pub kind: EntryKind,
     /// Its payload.
-    pub data: Data,
+    #[serde(borrow)]
+    pub data: &'a [u8],
 }
 
 /// What must survive a crash besides the log: the current term, the vote
@@ -198,11 +212,34 @@ pub struct SnapshotMeta {
     pub membership: Membership,
 }
 
-/// A snapshot: its position and the application's state at that position.
+/// A snapshot: its position, and the length of the application's state at
+/// that position. The state itself is never in the core: the application
+/// writes it to storage in [`crate::limits::SNAPSHOT_CHUNK`]-byte chunks
+/// ([`crate::storage`]), the leader sends it chunk by chunk, read back from
+/// there, and a follower stores each chunk as it arrives. So a snapshot can
+/// be of any size.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     /// Its position.
     pub meta: SnapshotMeta,
-    /// The application's serialized state, opaque to the core.
-    pub data: Vec<u8, MAX_SNAPSHOT>,
+    /// Bytes of application state.
+    pub len: u64,
+}
+
+impl Snapshot {
+    /// Length of the chunk at `offset`: [`crate::limits::SNAPSHOT_CHUNK`]
+    /// bytes, or what remains; `None` if `offset` is not where a chunk
+    /// starts. A zero-length snapshot has one empty chunk, at 0.
+    pub fn chunk_len(&self, offset: u64) -> Option<usize> {
+        let chunk = crate::limits::SNAPSHOT_CHUNK as u64;
+        if !offset.is_multiple_of(chunk) || (offset >= self.len && !(offset == 0 && self.len == 0)) {
+            return None;
+        }
+        Some((self.len - offset).min(chunk) as usize)
+    }
+
+    /// Whether the chunk at `offset` is the last one.
+    pub fn is_last_chunk(&self, offset: u64) -> bool {
+        offset.saturating_add(crate::limits::SNAPSHOT_CHUNK as u64) >= self.len
+    }
 }

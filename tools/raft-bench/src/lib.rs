@@ -1,16 +1,19 @@
 //! The workload `make bench-raft` runs, and our Raft's side of it.
 //!
-//! A three-node cluster in one process, one thread, messages passed in
-//! memory without serialization, storage in memory (entries copied into a
-//! per-node store, as every in-memory storage of the compared libraries
-//! does). The leader receives `batch` proposals of `payload` bytes at a
+//! A three-node cluster in one process, one thread, messages encoded into
+//! one reused buffer and decoded on delivery (our messages borrow entry
+//! bytes from the sender's window, so they cannot outlive the sender's
+//! turn; the encoding is what a PD sends anyway), storage in memory
+//! (entries copied into a per-node store, as every in-memory storage of the
+//! compared libraries does). The leader receives `batch` proposals of `payload` bytes at a
 //! time and the cluster runs until the leader has applied all of them;
 //! `ops` proposals in all. The same workload runs on openraft and raft-rs
 //! in `benches/cluster.rs`.
 
 use std::time::{Duration, Instant};
 
-use worknode_raft::{Config, Entry, HardState, Membership, Message, NodeId, Raft, Role};
+use worknode_raft::limits::MAX_WIRE;
+use worknode_raft::{Config, HardState, Index, Membership, Message, NodeId, Raft, Role};
 
 /// What every implementation runs.
 #[derive(Clone, Copy, Debug)]
@@ -33,12 +36,22 @@ impl Workload {
         Workload { ops: 200_000, batch: 64, payload: 32, entries_per_message: 32, inflight: 8 };
 }
 
-/// One node with its in-memory storage.
+/// One node with its in-memory storage: each stored entry's index, term
+/// and where its data starts in `data`.
 struct Node {
     raft: Box<Raft>,
-    stored: Vec<Entry>,
+    stored: Vec<(Index, u64, usize)>,
+    data: Vec<u8>,
     hard_state: HardState,
     applied: u64,
+}
+
+/// Messages in flight: their addressees and encodings, end to end in one
+/// buffer.
+#[derive(Default)]
+struct Wire {
+    bytes: Vec<u8>,
+    spans: Vec<(NodeId, usize, usize)>,
 }
 
 /// Entries between snapshots (the window holds 1024).
@@ -55,10 +68,10 @@ pub fn run_ours(w: Workload) -> Duration {
             cfg.max_inflight = w.inflight;
             cfg.max_uncommitted = w.batch as u64 * 4;
             let raft = Box::new(Raft::new(cfg, membership.clone()).expect("valid config"));
-            Node { raft, stored: Vec::new(), hard_state: HardState::default(), applied: 0 }
+            Node { raft, stored: Vec::new(), data: Vec::new(), hard_state: HardState::default(), applied: 0 }
         })
         .collect();
-    let mut queue: Vec<Message> = Vec::new();
+    let mut queue = Wire::default();
     nodes[0].raft.campaign_now();
     for _ in 0..10 {
         pump(&mut nodes, &mut queue);
@@ -99,7 +112,7 @@ pub fn run_ours(w: Workload) -> Duration {
 }
 
 /// One round: every node's ready loop, then every message delivered.
-fn pump(nodes: &mut [Node], queue: &mut Vec<Message>) {
+fn pump(nodes: &mut [Node], queue: &mut Wire) {
     for node in nodes.iter_mut() {
         while node.raft.has_ready() {
             let rd = node.raft.ready();
@@ -107,13 +120,22 @@ fn pump(nodes: &mut [Node], queue: &mut Vec<Message>) {
                 node.hard_state = hs;
             }
             if rd.persist.0 <= rd.persist.1 {
-                let keep = node.stored.partition_point(|e| e.index < rd.persist.0);
+                let keep = node.stored.partition_point(|e| e.0 < rd.persist.0);
+                node.data.truncate(node.stored.get(keep).map_or(node.data.len(), |e| e.2));
                 node.stored.truncate(keep);
                 for index in rd.persist.0..=rd.persist.1 {
-                    node.stored.push(node.raft.log().entry(index).expect("in the window").clone());
+                    let entry = node.raft.log().entry(index).expect("in the window");
+                    node.stored.push((entry.index, entry.term, node.data.len()));
+                    node.data.extend_from_slice(entry.data);
                 }
             }
-            queue.extend(node.raft.messages());
+            for m in node.raft.messages() {
+                let start = queue.bytes.len();
+                queue.bytes.resize(start + MAX_WIRE, 0);
+                let used = m.encode(&mut queue.bytes[start..]).expect("messages fit MAX_WIRE").len();
+                queue.bytes.truncate(start + used);
+                queue.spans.push((m.to, start, start + used));
+            }
             if rd.apply.0 <= rd.apply.1 {
                 node.applied += rd.apply.1 - rd.apply.0 + 1;
             }
@@ -121,16 +143,23 @@ fn pump(nodes: &mut [Node], queue: &mut Vec<Message>) {
             let log = node.raft.log();
             if log.applied() >= log.snapshot().index + COMPACT_EVERY {
                 let at = log.applied();
-                node.raft.compact(b"state").expect("applied entries compact");
-                let keep = node.stored.partition_point(|e| e.index <= at);
+                node.raft.compact(5).expect("applied entries compact");
+                let keep = node.stored.partition_point(|e| e.0 <= at);
+                let cut = node.stored.get(keep).map_or(node.data.len(), |e| e.2);
                 node.stored.drain(..keep);
+                node.data.drain(..cut);
+                for e in &mut node.stored {
+                    e.2 -= cut;
+                }
             }
         }
     }
-    for m in queue.drain(..) {
-        let to: NodeId = m.to;
+    for &(to, start, end) in &queue.spans {
+        let m = Message::decode(&queue.bytes[start..end]).expect("what a node sends decodes");
         let _ = nodes[to as usize - 1].raft.step(m);
     }
+    queue.spans.clear();
+    queue.bytes.clear();
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub struct Violation {
 }
 
 /// A digest of an entry's content.
-fn digest(entry: &Entry) -> u64 {
+fn digest(entry: &Entry<'_>) -> u64 {
     // FNV-1a: the checker needs equality, not cryptography.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in entry.data.iter().chain(&[entry.kind as u8]) {
@@ -67,7 +67,7 @@ impl Checker {
             .applied
             .range(from..)
             .filter(|&(&index, &(term, want))| {
-                log.entry(index).is_none_or(|e| e.term != term || digest(e) != want)
+                log.entry(index).is_none_or(|e| e.term != term || digest(&e) != want)
             })
             .map(|(&index, _)| index)
             .take(1)
@@ -87,7 +87,7 @@ impl Checker {
         for index in from..=to {
             let Some(entry) = log.entry(index) else { continue };
             let prev_term = log.term(index - 1).unwrap_or(u64::MAX);
-            let seen = (digest(entry), prev_term);
+            let seen = (digest(&entry), prev_term);
             match self.entries.insert((index, entry.term), seen) {
                 Some(first)
                     if first.0 != seen.0
@@ -109,7 +109,7 @@ impl Checker {
 
     /// A node applied an entry. Returns whether no node had applied that
     /// index before.
-    pub fn applied(&mut self, node: NodeId, entry: &Entry) -> bool {
+    pub fn applied(&mut self, node: NodeId, entry: &Entry<'_>) -> bool {
         let seen = (entry.term, digest(entry));
         match self.applied.insert(entry.index, seen) {
             Some(first) if first != seen => {

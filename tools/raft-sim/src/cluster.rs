@@ -11,11 +11,13 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
+use worknode_log::LogError;
 use worknode_log::sim::{Rng, SimDisk};
-use worknode_raft::message::MAX_WIRE;
-use worknode_raft::storage::LogStorage;
+use worknode_raft::limits::{MAX_DATA, MAX_WIRE, SNAPSHOT_CHUNK};
+use worknode_raft::storage::{LogStorage, Recovered, StorageError};
 use worknode_raft::{
     Broken, ConfChange, Config, EntryKind, Membership, Message, NodeId, Raft, ReadMode, Refused, Role,
+    Snapshot,
 };
 
 use crate::check::{Checker, Violation};
@@ -77,6 +79,8 @@ pub struct Counters {
     pub torn: u64,
     /// Snapshots installed from a leader.
     pub snapshots: u64,
+    /// Snapshot chunks received and stored.
+    pub chunks: u64,
     /// Membership changes committed (and applied somewhere).
     pub conf_changes: u64,
     /// Leaders elected.
@@ -133,11 +137,18 @@ pub struct Profile {
     pub max_inflight: usize,
     /// Entries per append.
     pub max_batch: usize,
+    /// Filler bytes in each write's entry (0 to the most an entry holds).
+    pub entry_pad: usize,
+    /// Filler bytes in each snapshot, so snapshots span many chunks.
+    pub snapshot_pad: usize,
 }
 
 impl Profile {
-    /// The profile seed `rng` chooses (the first draws of a run).
-    pub fn draw(rng: &mut Rng) -> Profile {
+    /// The profile seed `rng` chooses (the first draws of a run). The sizes
+    /// come from a second generator of the same `seed`, so adding them left
+    /// every earlier knob and the whole schedule of each seed as it was.
+    pub fn draw(rng: &mut Rng, seed: u64) -> Profile {
+        let mut sizes = Rng::new(seed ^ 0x5EED_0F51_2E5A_11E5);
         let nodes = if rng.chance(50) { 3 } else { 5 };
         let conf_changes = nodes == 5 && rng.chance(60);
         let pre_vote = rng.chance(75);
@@ -161,6 +172,12 @@ impl Profile {
             // leader's no-op from the old entries before it, which is what
             // the Figure 8 scenario (Raft §5.4.2) needs.
             max_batch: if rng.chance(25) { 1 } else { 1 + rng.below(32) as usize },
+            entry_pad: if sizes.chance(50) {
+                0
+            } else {
+                sizes.below((MAX_DATA - Put::LEN + 1) as u64) as usize
+            },
+            snapshot_pad: if sizes.chance(30) { 0 } else { sizes.below(12 * SNAPSHOT_CHUNK as u64) as usize },
         }
     }
 }
@@ -245,7 +262,7 @@ fn config(opts: &Options, profile: &Profile, id: NodeId) -> Config {
 /// Runs one seed.
 pub fn run(opts: Options) -> Outcome {
     let mut rng = Rng::new(opts.seed);
-    let profile = Profile::draw(&mut rng);
+    let profile = Profile::draw(&mut rng, opts.seed);
     let founders: Vec<NodeId> = (1..=profile.founders).collect();
     let membership = Membership::with_voters(&founders).expect("valid founders");
     let mut nodes = Vec::new();
@@ -366,12 +383,11 @@ impl World {
 
     // ---- network ----
 
-    fn send(&mut self, m: &Message) {
+    /// Sends an encoded message from `from` to `to`.
+    fn send(&mut self, from: NodeId, to: NodeId, bytes: Vec<u8>) {
         self.counters.messages += 1;
-        let mut buf = [0u8; MAX_WIRE];
-        let bytes = m.encode(&mut buf).expect("messages fit MAX_WIRE").to_vec();
         debug_assert!(bytes.len() <= MAX_WIRE);
-        if self.net.blocked.contains(&(m.from, m.to)) || self.rng.chance(self.profile.loss) {
+        if self.net.blocked.contains(&(from, to)) || self.rng.chance(self.profile.loss) {
             self.counters.dropped += 1;
             return;
         }
@@ -389,7 +405,7 @@ impl World {
             }
             let at = self.now + 1 + self.rng.below(self.profile.max_delay);
             self.net.seq += 1;
-            self.net.queue.push(Reverse((at, self.net.seq, m.to, bytes)));
+            self.net.queue.push(Reverse((at, self.net.seq, to, bytes)));
         }
     }
 
@@ -591,16 +607,24 @@ impl World {
             }
             let Some(disk) = self.nodes[i].disk.take() else { continue };
             let id = self.nodes[i].id;
-            match LogStorage::<SimDisk, BATCH>::open(disk) {
-                Ok((store, recovered)) => {
+            let mut recovered = Box::<Recovered>::default();
+            match LogStorage::<SimDisk, BATCH>::open(disk, &mut recovered) {
+                Ok(store) => {
+                    let mut store = Box::new(store);
                     let cfg = config(&self.opts, &self.profile, id);
-                    let kv = Kv::decode(&recovered.snapshot.data).unwrap_or_default();
-                    let mut entries = recovered.entries.into_iter();
-                    let raft = Raft::recover(cfg, recovered.hard_state, recovered.snapshot, &mut entries)
+                    let kv = match restore(&mut store, &recovered.snapshot) {
+                        Ok(kv) => kv,
+                        Err(e) => {
+                            self.snapshot_violation(id, &recovered.snapshot, &e);
+                            continue;
+                        }
+                    };
+                    let snapshot = recovered.snapshot.clone();
+                    let raft = Raft::recover(cfg, recovered.hard_state, snapshot, &mut recovered.entries())
                         .expect("valid config");
                     let node = &mut self.nodes[i];
                     node.raft = Some(Box::new(raft));
-                    node.store = Some(Box::new(store));
+                    node.store = Some(store);
                     node.kv = kv;
                 }
                 Err(e) if self.opts.lying_fsync => {
@@ -647,12 +671,13 @@ impl World {
         let key = self.rng.below(u64::from(KEYS)) as u8;
         let is_put = self.rng.chance(50);
         let target = client.target;
+        let pad = self.profile.entry_pad;
         let Some(raft) = self.nodes[target as usize - 1].raft.as_mut() else {
             self.retry(c, None);
             return;
         };
         let result =
-            if is_put { raft.propose(&Put { op, key }.encode()) } else { raft.read_index(op).map(|()| 0) };
+            if is_put { raft.propose(&Put { op, key }.encode(pad)) } else { raft.read_index(op).map(|()| 0) };
         match result {
             Ok(index) => {
                 let node = &mut self.nodes[target as usize - 1];
@@ -712,13 +737,40 @@ impl World {
             if rd.persist.0 <= rd.persist.1 {
                 self.checker.persisted(raft, rd.persist.0, rd.persist.1);
             }
-            if rd.snapshot.is_some() {
-                self.counters.snapshots += 1;
-                node.kv = Kv::decode(&raft.snapshot().data).unwrap_or_default();
+            if rd.chunk.is_some() {
+                self.counters.chunks += 1;
             }
-            let messages: Vec<Message> = self.nodes[i].raft.as_deref().expect("up").messages().collect();
-            for m in &messages {
-                self.send(m);
+            let mut out = Vec::new();
+            let mut failed = None;
+            let mut chunk = [0u8; SNAPSHOT_CHUNK];
+            for m in raft.messages() {
+                let mut buf = [0u8; MAX_WIRE];
+                match store.fill_chunk(m, &mut chunk) {
+                    Ok(m) => {
+                        out.push((m.from, m.to, m.encode(&mut buf).expect("messages fit MAX_WIRE").to_vec()))
+                    }
+                    Err(e) => failed = Some(Restore::Storage(e)),
+                }
+            }
+            let snapshot = raft.snapshot().clone();
+            if failed.is_none() && rd.snapshot.is_some() {
+                self.counters.snapshots += 1;
+                match restore(store, &snapshot) {
+                    Ok(kv) => node.kv = kv,
+                    Err(e) => failed = Some(e),
+                }
+            }
+            if let Some(e) = failed {
+                if matches!(e, Restore::Storage(StorageError::Log(LogError::Io(_)))) {
+                    // The disk failed (power loss): a crash, not a bug.
+                    self.crash(i);
+                    return;
+                }
+                let id = self.nodes[i].id;
+                self.snapshot_violation(id, &snapshot, &e);
+            }
+            for (from, to, bytes) in out {
+                self.send(from, to, bytes);
             }
             self.apply(i, rd.apply);
             let raft = self.nodes[i].raft.as_mut().expect("up");
@@ -738,10 +790,10 @@ impl World {
     fn apply(&mut self, i: usize, (from, to): (u64, u64)) {
         for index in from..=to {
             let raft = self.nodes[i].raft.as_deref().expect("up");
-            let entry = raft.log().entry(index).expect("entries to apply are in the window").clone();
+            let entry = raft.log().entry(index).expect("entries to apply are in the window");
             let first = self.checker.applied(self.nodes[i].id, &entry);
             let put = match entry.kind {
-                EntryKind::Normal => Put::decode(&entry.data),
+                EntryKind::Normal => Put::decode(entry.data),
                 EntryKind::ConfChange => {
                     // Term 1 holds the founders' bootstrap entries.
                     if first && entry.term > 1 {
@@ -749,7 +801,7 @@ impl World {
                     }
                     None
                 }
-                EntryKind::Empty => None,
+                EntryKind::Empty | EntryKind::Bootstrap => None,
             };
             if let Some(put) = put {
                 self.nodes[i].kv.put(put);
@@ -785,11 +837,38 @@ impl World {
         if raft.log().applied() < raft.log().snapshot().index + self.profile.compact_every {
             return;
         }
-        let data = node.kv.encode();
-        let Ok(snapshot) = raft.compact(&data) else { return };
+        let data = node.kv.encode(self.profile.snapshot_pad);
+        let Ok(snapshot) = raft.compact(data.len() as u64) else { return };
         let snapshot = snapshot.clone();
-        if node.store.as_mut().expect("up").save_snapshot(&snapshot).is_err() {
+        let fill =
+            |offset: u64, chunk: &mut [u8]| chunk.copy_from_slice(&data[offset as usize..][..chunk.len()]);
+        if node.store.as_mut().expect("up").save_snapshot(&snapshot, fill).is_err() {
             self.crash(i);
         }
     }
+
+    fn snapshot_violation(&mut self, id: NodeId, snapshot: &Snapshot, e: &Restore) {
+        let detail = format!("node {id}: snapshot at {}: {e:?}", snapshot.meta.index);
+        self.checker.violations.push(Violation { property: "snapshot storage", detail });
+    }
+}
+
+/// Why a stored snapshot did not come back.
+#[derive(Debug)]
+enum Restore {
+    /// Reading it failed.
+    Storage(StorageError),
+    /// It read back, but is not what was stored.
+    Undecodable,
+}
+
+/// Rebuilds a map from the stored snapshot: it must read back whole and
+/// decode (filler included).
+fn restore(store: &mut LogStorage<SimDisk, BATCH>, snapshot: &Snapshot) -> Result<Kv, Restore> {
+    if snapshot.meta.index == 0 {
+        return Ok(Kv::default());
+    }
+    let mut data = Vec::with_capacity(snapshot.len as usize);
+    store.read_snapshot(snapshot, |_, bytes| data.extend_from_slice(bytes)).map_err(Restore::Storage)?;
+    Kv::decode(&data).ok_or(Restore::Undecodable)
 }

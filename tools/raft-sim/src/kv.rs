@@ -1,5 +1,9 @@
 //! The replicated state machine the simulated clients use: a map of a few
-//! registers, with the command and snapshot encodings.
+//! registers, with the command and snapshot encodings. Both encodings may
+//! carry filler, so a seed can make entries as large as an entry may be and
+//! snapshots span many chunks; the filler is a pattern derived from what it
+//! pads, and a decode checks it, so bytes moved or damaged anywhere on the
+//! way (window, wire, chunks, storage) show as a violation.
 
 use std::collections::BTreeMap;
 
@@ -18,22 +22,31 @@ pub struct Put {
     pub key: u8,
 }
 
+/// The filler byte at position `i` of something identified by `seed`.
+fn filler(seed: u64, i: usize) -> u8 {
+    (seed.wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(i as u32 % 64) as u8) ^ i as u8
+}
+
 impl Put {
-    /// Encodes as entry data.
-    pub fn encode(&self) -> [u8; 9] {
-        let mut out = [0u8; 9];
-        out[..8].copy_from_slice(&self.op.to_le_bytes());
-        out[8] = self.key;
+    /// Bytes of an encoded write without filler.
+    pub const LEN: usize = 9;
+
+    /// Encodes as entry data, followed by `pad` filler bytes.
+    pub fn encode(&self, pad: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(Put::LEN + pad);
+        out.extend_from_slice(&self.op.to_le_bytes());
+        out.push(self.key);
+        out.extend((0..pad).map(|i| filler(self.op, i)));
         out
     }
 
-    /// Decodes entry data.
+    /// Decodes entry data, checking the filler.
     pub fn decode(data: &[u8]) -> Option<Put> {
-        let (op, key) = data.split_first_chunk::<8>()?;
-        match key {
-            [key] if *key < KEYS => Some(Put { op: u64::from_le_bytes(*op), key: *key }),
-            _ => None,
-        }
+        let (op, rest) = data.split_first_chunk::<8>()?;
+        let (&key, pad) = rest.split_first()?;
+        let op = u64::from_le_bytes(*op);
+        let pad_ok = pad.iter().enumerate().all(|(i, &b)| b == filler(op, i));
+        (key < KEYS && pad_ok).then_some(Put { op, key })
     }
 }
 
@@ -54,19 +67,27 @@ impl Kv {
         self.values.get(&key).copied()
     }
 
-    /// Serializes as snapshot data.
-    pub fn encode(&self) -> Vec<u8> {
-        self.values.iter().flat_map(|(&k, &v)| std::iter::once(k).chain(v.to_le_bytes())).collect()
+    /// Serializes as snapshot data: the number of registers, each register,
+    /// then `pad` filler bytes.
+    pub fn encode(&self, pad: usize) -> Vec<u8> {
+        let mut out = vec![self.values.len() as u8];
+        out.extend(self.values.iter().flat_map(|(&k, &v)| std::iter::once(k).chain(v.to_le_bytes())));
+        let seed = out.len() as u64;
+        out.extend((0..pad).map(|i| filler(seed, i)));
+        out
     }
 
-    /// Restores from snapshot data.
+    /// Restores from snapshot data, checking the filler.
     pub fn decode(data: &[u8]) -> Option<Kv> {
+        let (&count, rest) = data.split_first()?;
+        let (registers, pad) = rest.split_at_checked(usize::from(count) * Put::LEN)?;
         let mut kv = Kv::default();
-        for chunk in data.chunks(9) {
+        for chunk in registers.chunks(Put::LEN) {
             let (&key, value) = chunk.split_first()?;
             kv.values.insert(key, u64::from_le_bytes(value.try_into().ok()?));
         }
-        Some(kv)
+        let seed = 1 + registers.len() as u64;
+        pad.iter().enumerate().all(|(i, &b)| b == filler(seed, i)).then_some(kv)
     }
 }
 
@@ -77,12 +98,22 @@ mod tests {
     #[test]
     fn encodings_round_trip() {
         let put = Put { op: 0x0102_0304_0506_0708, key: 3 };
-        assert_eq!(Put::decode(&put.encode()), Some(put));
-        assert_eq!(Put::decode(&put.encode()[..8]), None);
+        for pad in [0, 1, 500] {
+            assert_eq!(Put::decode(&put.encode(pad)), Some(put));
+        }
+        assert_eq!(Put::decode(&put.encode(0)[..8]), None);
+        let mut damaged = put.encode(40);
+        damaged[30] ^= 1;
+        assert_eq!(Put::decode(&damaged), None, "damaged filler");
         let mut kv = Kv::default();
         kv.put(put);
         kv.put(Put { op: 9, key: 0 });
-        assert_eq!(Kv::decode(&kv.encode()), Some(kv));
+        for pad in [0, 3000] {
+            assert_eq!(Kv::decode(&kv.encode(pad)), Some(kv.clone()));
+        }
+        let mut damaged = kv.encode(3000);
+        damaged[2000] ^= 1;
+        assert_eq!(Kv::decode(&damaged), None, "damaged filler");
         assert_eq!(Kv::decode(&[1, 2]), None);
     }
 }

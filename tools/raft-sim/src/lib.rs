@@ -61,7 +61,7 @@ pub fn run_one(opts: Options) -> Outcome {
                 seed: opts.seed,
                 violations: vec![check::Violation { property: "panic", detail }],
                 counters: Default::default(),
-                profile: cluster::Profile::draw(&mut rng),
+                profile: cluster::Profile::draw(&mut rng, opts.seed),
             }
         }
     }

@@ -114,6 +114,7 @@ fn main() -> ExitCode {
         totals.crashes += c.crashes;
         totals.torn += c.torn;
         totals.snapshots += c.snapshots;
+        totals.chunks += c.chunks;
         totals.conf_changes += c.conf_changes;
         totals.leaders += c.leaders;
         totals.refused += c.refused;
@@ -129,7 +130,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "seeds={} violations={} ops={} timeouts={} messages={} dropped={} garbage={} crashes={} torn_writes={} snapshots={} conf_changes={} leaders={} refused_restarts={}",
+        "seeds={} violations={} ops={} timeouts={} messages={} dropped={} garbage={} crashes={} torn_writes={} snapshots={} chunks={} conf_changes={} leaders={} refused_restarts={}",
         outcomes.len(),
         failed,
         totals.ops,
@@ -140,6 +141,7 @@ fn main() -> ExitCode {
         totals.crashes,
         totals.torn,
         totals.snapshots,
+        totals.chunks,
         totals.conf_changes,
         totals.leaders,
         totals.refused
