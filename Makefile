@@ -186,7 +186,9 @@ sim:
 	cargo run --quiet --release -p worknode-raft-sim -- --seeds $(SEEDS) --from $(SEED_FROM)
 
 # Our Raft against openraft and raft-rs on the same in-memory workload, in
-# one process; the last line is `ours_vs_openraft=<r> ours_vs_raftrs=<r>`.
+# one process, each run as its own benchmarks run it, at 32- and 256-byte
+# payloads; the last line is `ours_vs_openraft_32=<r> ours_vs_raftrs_32=<r>
+# ours_vs_openraft_256=<r> ours_vs_raftrs_256=<r>`.
 bench-raft:
 	cargo bench --quiet -p worknode-raft-bench --bench cluster
 
