@@ -53,6 +53,9 @@ const STRANGER: &str = "net| refused a connection from outside the cluster; unkn
 /// another node's name, out of sequence, undecodable), followed by the
 /// count (test-net forges such messages into the streams).
 const BAD_MESSAGE: &str = "net| refused a bad message on a stream, and reset it; bad_messages=";
+/// The line said at the first stream whose Hello names another cluster,
+/// followed by the count.
+const OTHER_CLUSTER: &str = "net| refused a stream from another cluster; other_cluster=";
 const TIMER: Channel = Channel::new(system::channel::TIMER);
 /// Every channel but the driver's and the timer's is a client's, and a
 /// client's port is its place among them (channels in peer-name order):
@@ -134,6 +137,8 @@ struct Net {
     stranger_said: bool,
     /// Whether the first bad message on a stream was said.
     bad_message_said: bool,
+    /// Whether [`OTHER_CLUSTER`] was said.
+    other_cluster_said: bool,
     /// `make bench-net`'s raw phase, before the stack starts.
     #[cfg(feature = "bench")]
     raw: bench::Raw,
@@ -179,6 +184,7 @@ fn init() -> Net {
         attached: false,
         stranger_said: false,
         bad_message_said: false,
+        other_cluster_said: false,
         #[cfg(feature = "bench")]
         raw: bench::Raw::default(),
         node: None,
@@ -207,6 +213,7 @@ impl Net {
             prefix_len: system::network::PREFIX_LEN,
             port: system::network::PORT,
             mac_prefix: system::network::MAC_PREFIX,
+            cluster: system::network::CLUSTER_ID,
         };
         let Some(me) = config.node_of_mac(mac) else {
             panic!(
@@ -280,6 +287,10 @@ impl Net {
         if node.stats().bad_messages > 0 && !self.bad_message_said {
             self.bad_message_said = true;
             debug_println!("{BAD_MESSAGE}{}", node.stats().bad_messages);
+        }
+        if node.stats().other_cluster > 0 && !self.other_cluster_said {
+            self.other_cluster_said = true;
+            debug_println!("{OTHER_CLUSTER}{}", node.stats().other_cluster);
         }
         for (port, channel) in clients() {
             let queued = self.queued[usize::from(port)].as_mut().and_then(Queued::server);
@@ -401,7 +412,13 @@ fn serve(node: &mut Node<'_>, port: u8, request: NetRequest, out: &mut [u8]) -> 
                 connected: node.connected(),
                 connects: s.connects,
                 disconnects: s.disconnects,
-                refused: s.runt + s.oversized + s.other_mac + s.other_ip + s.unknown_node + s.bad_messages,
+                refused: s.runt
+                    + s.oversized
+                    + s.other_mac
+                    + s.other_ip
+                    + s.unknown_node
+                    + s.bad_messages
+                    + s.other_cluster,
             };
             (encode(&Ok(status), out), Served::Other)
         }

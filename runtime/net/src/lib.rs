@@ -10,13 +10,15 @@
 //! can only reach the one socket meant for it. Rejected alternative: one
 //! port with a listening socket per peer, where smoltcp hands a
 //! duplicated SYN to whichever listening socket comes first and a
-//! half-open handshake gets reset (seen in tests/lan.rs under duplication). Its first frame is a [`Kind::Hello`] naming the sender and the
-//! sequence number of its next message; every later frame's number is one
-//! more. The receiver checks, before using a message, that the connection
-//! comes from a node of the cluster (its address), that the Hello and
-//! every message name that node and this one, and the numbering. Any
-//! failure counts, and the connection is reset: a stream that lied once
-//! is not read further.
+//! half-open handshake gets reset (seen in tests/lan.rs under
+//! duplication). Its first frame is a [`Kind::Hello`] naming the sender,
+//! the sequence number of its next message and the sender's cluster
+//! ([`Config::cluster`]); every later frame's number is one more. The
+//! receiver checks, before using a message, that the connection comes
+//! from a node of the cluster (its address), that the Hello names this
+//! node's cluster, that the Hello and every message name that node and
+//! this one, and the numbering. Any failure counts, and the connection is
+//! reset: a stream that lied once is not read further.
 //!
 //! Reconnection: a stream that breaks (reset, timeout, the peer
 //! restarted) is reopened after a delay that doubles from
@@ -68,6 +70,9 @@ pub struct Config {
     pub port: u16,
     /// Node `k`'s MAC is this prefix, then `k`.
     pub mac_prefix: [u8; 5],
+    /// The cluster's identity: a stream whose Hello names another is
+    /// refused.
+    pub cluster: u64,
 }
 
 impl Config {
@@ -148,6 +153,8 @@ pub struct Stats {
     /// Streams reset for a bad frame, envelope, version, sender or
     /// sequence number.
     pub bad_messages: u64,
+    /// Streams reset because their Hello named another cluster.
+    pub other_cluster: u64,
     /// Frames the pre-filter dropped ([`classify`]): too short,
     pub runt: u64,
     /// too long,
@@ -156,6 +163,15 @@ pub struct Stats {
     pub other_mac: u64,
     /// for another IPv4 address.
     pub other_ip: u64,
+}
+
+/// Why a stream was reset while reading it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refused {
+    /// A bad frame, envelope, version, sender or sequence number.
+    Bad,
+    /// A Hello naming another cluster.
+    OtherCluster,
 }
 
 /// Why a message was not sent.
@@ -531,6 +547,7 @@ impl Node<'_> {
                         }
                         State::SynSent | State::SynReceived => {}
                         State::Established if !hello => {
+                            let cluster = worknode_netmsg::hello_body(self.config.cluster);
                             let hello = Envelope {
                                 version: VERSION,
                                 kind: Kind::Hello,
@@ -538,7 +555,7 @@ impl Node<'_> {
                                 to: k as u8,
                                 port: 0,
                                 seq: out.next_seq,
-                                body: Bytes::default(),
+                                body: Bytes::new(&cluster).expect("8 bytes fit a body"),
                             };
                             let mut frame = [0u8; 32];
                             let len =
@@ -621,8 +638,11 @@ impl Node<'_> {
                         self.read_from = (i + 1) % streams;
                     }
                     Ok(false) => {}
-                    Err(()) => {
-                        self.stats.bad_messages += 1;
+                    Err(refused) => {
+                        match refused {
+                            Refused::Bad => self.stats.bad_messages += 1,
+                            Refused::OtherCluster => self.stats.other_cluster += 1,
+                        }
                         self.relisten(i);
                     }
                 }
@@ -636,7 +656,7 @@ impl Node<'_> {
     /// Reads stream `i` until a frame is whole, then checks and delivers
     /// it. `Ok(false)`: nothing more now (no bytes, or the inbox is full);
     /// `Err`: the stream broke its rules.
-    fn next_frame(&mut self, i: usize) -> Result<bool, ()> {
+    fn next_frame(&mut self, i: usize) -> Result<bool, Refused> {
         let slot = &mut self.inbound[i];
         let peer = slot.peer.expect("read only once checked");
         let socket = self.sockets.get_mut::<tcp::Socket>(slot.handle);
@@ -654,17 +674,24 @@ impl Node<'_> {
                     let taken = deframer.push(bytes);
                     (taken, ())
                 })
-                .map_err(|_| ())?;
+                .map_err(|_| Refused::Bad)?;
         }
         let Some(frame) = slot.deframer.frame() else { return Ok(false) };
-        let envelope = worknode_netmsg::decode(frame.map_err(|_| ())?).map_err(|_| ())?;
+        let envelope = worknode_netmsg::decode(frame.map_err(|_| Refused::Bad)?).map_err(|_| Refused::Bad)?;
         if envelope.from != peer || envelope.to != self.config.me {
-            return Err(());
+            return Err(Refused::Bad);
         }
         match (envelope.kind, slot.expected) {
-            (Kind::Hello, None) => slot.expected = Some(envelope.seq),
+            (Kind::Hello, None) => {
+                if worknode_netmsg::cluster_of_hello(&envelope.body) != Some(self.config.cluster) {
+                    return Err(Refused::OtherCluster);
+                }
+                slot.expected = Some(envelope.seq);
+            }
             (Kind::Data, Some(expected)) if envelope.seq == expected => {
-                let Some(inbox) = self.inbox.get_mut(usize::from(envelope.port)) else { return Err(()) };
+                let Some(inbox) = self.inbox.get_mut(usize::from(envelope.port)) else {
+                    return Err(Refused::Bad);
+                };
                 if inbox.is_full() {
                     // Leave the frame in the deframer: read again later.
                     return Ok(false);
@@ -673,7 +700,7 @@ impl Node<'_> {
                 slot.expected = Some(expected + 1);
                 self.stats.delivered += 1;
             }
-            _ => return Err(()),
+            _ => return Err(Refused::Bad),
         }
         slot.deframer.consume();
         Ok(true)

@@ -81,8 +81,19 @@ struct Faults {
     reorder: u64,
 }
 
+/// The cluster the test nodes belong to.
+const CLUSTER: u64 = 0x5EED_C1A5_7E12_0001;
+
 fn config(me: u8, nodes: u8) -> Config {
-    Config { me, nodes, subnet: [10, 0, 0, 0], prefix_len: 24, port: 7100, mac_prefix: [2, 0x57, 0x4e, 0, 0] }
+    Config {
+        me,
+        nodes,
+        subnet: [10, 0, 0, 0],
+        prefix_len: 24,
+        port: 7100,
+        mac_prefix: [2, 0x57, 0x4e, 0, 0],
+        cluster: CLUSTER,
+    }
 }
 
 struct Lan {
@@ -117,6 +128,10 @@ struct Lan {
 }
 
 fn node(me: u8, nodes: u8, now: u64, seed: u64) -> (Node<'static>, Nic) {
+    node_of(config(me, nodes), now, seed)
+}
+
+fn node_of(config: Config, now: u64, seed: u64) -> (Node<'static>, Nic) {
     let mut nic = Nic::default();
     // The buffers (a MiB) are built on a stack before they are boxed: a
     // thread with room for them builds them.
@@ -126,7 +141,7 @@ fn node(me: u8, nodes: u8, now: u64, seed: u64) -> (Node<'static>, Nic) {
         .expect("a thread")
         .join()
         .expect("built");
-    (Node::new(config(me, nodes), storage, &mut nic, now, seed), nic)
+    (Node::new(config, storage, &mut nic, now, seed), nic)
 }
 
 impl Lan {
@@ -564,4 +579,30 @@ fn a_strangers_syn_is_refused_and_does_not_hold_the_port() {
     assert_eq!(lan.nodes[1].0.stats().unknown_node, 1, "the stranger is counted once");
     let sent = exchange(&mut lan, 50, 10_000);
     assert_eq!(lan.delivered, sent, "and the streams carry everything");
+}
+
+/// A node built from another cluster's system.xml, on the same LAN with the
+/// same addresses, never exchanges a message with this cluster: each side
+/// resets the other's streams at their Hello and counts it, and the nodes
+/// of one cluster talk on. Without the check, node 2 would deliver to 0
+/// and 1 like any peer.
+#[test]
+fn a_node_of_another_cluster_is_refused_and_counted() {
+    let mut lan = Lan::new(3, 33);
+    lan.nodes[2] = node_of(Config { cluster: CLUSTER ^ 1, ..config(2, 3) }, 0, 33);
+    let refused = |l: &mut Lan| (0..3).all(|k| l.nodes[k].0.stats().other_cluster > 0);
+    assert!(lan.run_until(5000, refused), "every node refused the other cluster's Hello");
+    for _ in 0..2000 {
+        for (from, to) in [(0, 1), (1, 0), (2, 0), (2, 1), (0, 2), (1, 2)] {
+            let seq = lan.nodes[from].0.next_seq(to).expect("a node of the LAN");
+            let _ = lan.send(from, to, &body(from as u8, to, seq));
+        }
+        lan.step();
+    }
+    let streams = &lan.per_stream;
+    assert!(streams.get(&(0, 1)).is_some_and(|&n| n > 0) && streams.get(&(1, 0)).is_some_and(|&n| n > 0));
+    for (from, to) in [(2, 0), (2, 1), (0, 2), (1, 2)] {
+        assert_eq!(streams.get(&(from, to)), None, "nothing crossed from {from} to {to}");
+    }
+    assert_eq!(lan.nodes[0].0.stats().bad_messages, 0, "counted as another cluster, not as a bad message");
 }

@@ -24,8 +24,22 @@ use heapless::Vec;
 use serde::{Deserialize, Serialize};
 pub use worknode_abi::bounded::Bytes;
 
-/// Version of the envelope.
-pub const VERSION: u8 = 1;
+/// Version of the envelope. Version 2: a Hello's body is the sender's
+/// cluster identity ([`hello_body`]), so a node refuses a stream from a
+/// node of another cluster; version 1's Hello had an empty body.
+pub const VERSION: u8 = 2;
+/// Bytes of a cluster identity in a Hello's body.
+pub const CLUSTER_ID_LEN: usize = 8;
+
+/// A Hello's body: the cluster identity, little-endian.
+pub fn hello_body(cluster: u64) -> [u8; CLUSTER_ID_LEN] {
+    cluster.to_le_bytes()
+}
+
+/// The cluster a Hello's body names, if it is one.
+pub fn cluster_of_hello(body: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(body.try_into().ok()?))
+}
 /// Largest encoded envelope on a stream.
 pub const MAX_MESSAGE: usize = 2048;
 /// Largest body in an envelope (the rest of [`MAX_MESSAGE`] is header).
@@ -38,8 +52,9 @@ const _: () = assert!(MAX_MESSAGE <= u16::MAX as usize, "the length prefix is 16
 /// What a message is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Kind {
-    /// The first message of a connection: who connects, and the sequence
-    /// number its next message will have.
+    /// The first message of a connection: who connects, the sequence
+    /// number its next message will have, and (the body) the cluster it
+    /// belongs to.
     Hello,
     /// Data for the recipient's client (the body).
     Data,
@@ -201,7 +216,8 @@ mod tests {
     fn golden() {
         let mut out = [0u8; 64];
         let len = encode(&data(5, b"hi"), &mut out).unwrap();
-        assert_eq!(&out[..len], &[9, 0, 1, 1, 1, 2, 3, 5, 2, b'h', b'i']);
+        assert_eq!(&out[..len], &[9, 0, 2, 1, 1, 2, 3, 5, 2, b'h', b'i']);
+        let cluster = hello_body(0x0807_0605_0403_0201);
         let hello = Envelope {
             version: VERSION,
             kind: Kind::Hello,
@@ -209,14 +225,19 @@ mod tests {
             to: 1,
             port: 0,
             seq: 300,
-            body: Bytes::default(),
+            body: Bytes::new(&cluster).unwrap(),
         };
         let len = encode(&hello, &mut out).unwrap();
-        assert_eq!(&out[..len], &[8, 0, 1, 0, 0, 1, 0, 0xAC, 0x02, 0]);
+        assert_eq!(&out[..len], &[16, 0, 2, 0, 0, 1, 0, 0xAC, 0x02, 8, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(cluster_of_hello(&hello.body), Some(0x0807_0605_0403_0201));
+        assert_eq!(cluster_of_hello(&[]), None, "a version 1 Hello names no cluster");
         let doc =
             std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/network.md")).unwrap();
-        assert!(doc.contains("`09 00 01 01 01 02 03 05 02 68 69`"), "docs/network.md shows the Data golden");
-        assert!(doc.contains("`08 00 01 00 00 01 00 AC 02 00`"), "docs/network.md shows the Hello golden");
+        assert!(doc.contains("`09 00 02 01 01 02 03 05 02 68 69`"), "docs/network.md shows the Data golden");
+        assert!(
+            doc.contains("`10 00 02 00 00 01 00 AC 02 08 01 02 03 04 05 06 07 08`"),
+            "docs/network.md shows the Hello golden"
+        );
     }
 
     extern crate std;
@@ -257,10 +278,10 @@ mod tests {
         let mut d = Deframer::new();
         d.push(&(MAX_MESSAGE as u16 + 1).to_le_bytes());
         assert!(matches!(d.frame(), Some(Err(FrameError::BadLength(_)))));
-        assert_eq!(decode(&[2, 1, 1, 2, 0, 5, 0]), Err(FrameError::UnsupportedVersion(2)));
-        assert_eq!(decode(&[1, 1, 1, 2, 0, 5, 0, 9]), Err(FrameError::Malformed), "trailing byte");
-        assert_eq!(decode(&[1, 7, 1, 2, 0, 5, 0]), Err(FrameError::Malformed), "unknown kind");
-        assert_eq!(decode(&[1, 1, 1, 2, 0, 0x85, 0x00, 0]), Err(FrameError::Malformed), "overlong varint");
-        assert!(decode(&[1, 1, 1, 2, 0, 5, 0]).is_ok());
+        assert_eq!(decode(&[1, 1, 1, 2, 0, 5, 0]), Err(FrameError::UnsupportedVersion(1)));
+        assert_eq!(decode(&[2, 1, 1, 2, 0, 5, 0, 9]), Err(FrameError::Malformed), "trailing byte");
+        assert_eq!(decode(&[2, 7, 1, 2, 0, 5, 0]), Err(FrameError::Malformed), "unknown kind");
+        assert_eq!(decode(&[2, 1, 1, 2, 0, 0x85, 0x00, 0]), Err(FrameError::Malformed), "overlong varint");
+        assert!(decode(&[2, 1, 1, 2, 0, 5, 0]).is_ok());
     }
 }

@@ -355,8 +355,14 @@ mod tests {
     fn forwards_by_mac_and_cuts_links() {
         let dir = std::env::temp_dir().join(format!("wn-switch-{}", std::process::id()));
         let prefix = [2, 0x57, 0x4e, 0, 0];
-        let network =
-            Network { subnet: [10, 0, 0, 0], prefix_len: 24, port: 7100, nodes: 3, mac_prefix: prefix };
+        let network = Network {
+            subnet: [10, 0, 0, 0],
+            prefix_len: 24,
+            port: 7100,
+            nodes: 3,
+            mac_prefix: prefix,
+            cluster: "dev".into(),
+        };
         let switch = Switch::start(&dir, 3, &network, 1).unwrap();
         let nodes: Vec<UnixDatagram> = (0..3)
             .map(|k| {

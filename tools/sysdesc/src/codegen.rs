@@ -57,6 +57,10 @@ pub fn pd_config(system: &System, program: &str, source_name: &str) -> Result<St
         writeln!(out, "    pub const NODES: usize = {};", n.nodes).unwrap();
         writeln!(out, "    /// Node k's MAC is this prefix, then k.").unwrap();
         writeln!(out, "    pub const MAC_PREFIX: [u8; 5] = {:?};", n.mac_prefix).unwrap();
+        writeln!(out, "    /// The cluster's name.").unwrap();
+        writeln!(out, "    pub const CLUSTER: &str = {:?};", n.cluster).unwrap();
+        writeln!(out, "    /// The cluster's identity, in every stream's Hello.").unwrap();
+        writeln!(out, "    pub const CLUSTER_ID: u64 = {:#018x};", n.cluster_id()).unwrap();
         writeln!(out, "}}").unwrap();
     }
     writeln!(out, "/// The memory regions this PD maps: (region name, virtual address, size).").unwrap();

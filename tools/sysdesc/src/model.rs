@@ -112,11 +112,13 @@ pub struct System {
 /// system.xml as a processing instruction (which the Microkit tool
 /// ignores, so it survives rendering unchanged):
 ///
-/// `<?worknode-network subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="02:57:4e:00:00"?>`
+/// `<?worknode-network cluster="dev" subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="02:57:4e:00:00"?>`
 ///
 /// Node `k` (0-based) has MAC `mac_prefix:k` and IPv4 address
 /// `subnet + 1 + k`: the node number picks both, and no per-node file
-/// exists. Rejected alternative: a Worknode element that rendering
+/// exists. `cluster` names the cluster; its identity
+/// ([`Network::cluster_id`]) goes in every stream's Hello, and a node
+/// refuses streams from another cluster. Rejected alternative: a Worknode element that rendering
 /// removes, which the PDs' build scripts, reading the rendered file,
 /// would then not see.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -131,6 +133,8 @@ pub struct Network {
     pub nodes: u8,
     /// The first five bytes of every node's MAC address.
     pub mac_prefix: [u8; 5],
+    /// The cluster's name: 1 to 32 of `a-z`, `0-9`, `-`.
+    pub cluster: String,
 }
 
 /// The processing instruction's target.
@@ -178,7 +182,26 @@ impl Network {
         if port == 0 {
             return Err("port 0".into());
         }
-        Ok(Network { subnet: subnet.octets(), prefix_len, port, nodes, mac_prefix })
+        let cluster = get("cluster")?;
+        let name_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        if !(1..=32).contains(&cluster.len()) || !cluster.chars().all(name_ok) {
+            return Err(format!("cluster: '{cluster}' is not 1 to 32 of a-z, 0-9 and -"));
+        }
+        Ok(Network { subnet: subnet.octets(), prefix_len, port, nodes, mac_prefix, cluster: cluster.into() })
+    }
+
+    /// The cluster's identity: the first 8 bytes (little-endian) of
+    /// BLAKE3("worknode-cluster v1\0" ‖ name). A hash, so that a name
+    /// is all an operator chooses and distinct names give distinct
+    /// identities.
+    pub fn cluster_id(&self) -> u64 {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(b"worknode-cluster v1\0");
+        hasher.update(self.cluster.as_bytes());
+        let hash = hasher.finalize();
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&hash.as_bytes()[..8]);
+        u64::from_le_bytes(id)
     }
 
     /// Node `k`'s IPv4 address.
@@ -423,24 +446,34 @@ mod tests {
   </channel>
 </system>"#;
 
+    /// The identity of a cluster named "dev" (docs/network.md).
+    const DEV_CLUSTER_ID: u64 = 0x3c9a_7eae_09db_e3f9;
+
     #[test]
     fn the_network_instruction_gives_each_node_its_addresses() {
         let text = SMALL.replace(
             "<system>",
-            r#"<system><?worknode-network subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="02:57:4e:00:00"?>"#,
+            r#"<system><?worknode-network cluster="dev" subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="02:57:4e:00:00"?>"#,
         );
         let network = System::parse(&text).unwrap().network.unwrap();
         assert_eq!(network.address(0), [10, 0, 0, 1]);
         assert_eq!(network.address(2), [10, 0, 0, 3]);
         assert_eq!(network.mac(2), [2, 0x57, 0x4e, 0, 0, 2]);
         assert_eq!(network.port, 7100);
+        // Pinned: docs/network.md names it, and nodes built apart must agree.
+        assert_eq!(network.cluster_id(), DEV_CLUSTER_ID);
+        let other = Network { cluster: "prod".into(), ..network.clone() };
+        assert_ne!(other.cluster_id(), network.cluster_id());
         for bad in [
-            r#"subnet="10.0.0.1/24" port="7100" nodes="8" mac_prefix="02:57:4e:00:00""#,
-            r#"subnet="10.0.0.0/30" port="7100" nodes="8" mac_prefix="02:57:4e:00:00""#,
-            r#"subnet="10.0.0.0/24" port="0" nodes="8" mac_prefix="02:57:4e:00:00""#,
-            r#"subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="03:57:4e:00:00""#,
-            r#"subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="02:57:4e:00""#,
-            r#"subnet="10.0.0.0/24" port="7100" mac_prefix="02:57:4e:00:00""#,
+            r#"cluster="dev" subnet="10.0.0.1/24" port="7100" nodes="8" mac_prefix="02:57:4e:00:00""#,
+            r#"cluster="dev" subnet="10.0.0.0/30" port="7100" nodes="8" mac_prefix="02:57:4e:00:00""#,
+            r#"cluster="dev" subnet="10.0.0.0/24" port="0" nodes="8" mac_prefix="02:57:4e:00:00""#,
+            r#"cluster="dev" subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="03:57:4e:00:00""#,
+            r#"cluster="dev" subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="02:57:4e:00""#,
+            r#"cluster="dev" subnet="10.0.0.0/24" port="7100" mac_prefix="02:57:4e:00:00""#,
+            r#"subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="02:57:4e:00:00""#,
+            r#"cluster="Dev" subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="02:57:4e:00:00""#,
+            r#"cluster="" subnet="10.0.0.0/24" port="7100" nodes="8" mac_prefix="02:57:4e:00:00""#,
             r#"subnet=10.0.0.0/24"#,
         ] {
             assert!(Network::parse(bad).is_err(), "{bad}");
