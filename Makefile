@@ -4,6 +4,8 @@
 #   make test                                  host tests, then QEMU system tests on
 #                                              all three arches if the SDK is present
 #   make image / test-qemu / test-host / check-nostd / fuzz / clean
+#   make iso / run-iso / test-iso   (x86_64) a bootable ISO (GRUB), booted
+#                                   under QEMU from its CD drive
 #   make bench-log                             log appends vs raw disk writes
 #   make bench-gate                            a gated action vs a raw PPC
 #   make bench-net                             messages through the streams vs
@@ -116,6 +118,8 @@ need-sdk = $(if $(wildcard $(MICROKIT_SDK)/bin/microkit),,$(error Microkit SDK n
 need-rustc = $(if $(PD_RUSTC),,$(error no rustc with the standard library sources for -Zbuild-std: run `rustup component add rust-src`, or apt-get install rustc-web rust-web-src))
 need-linker = $(if $(PD_LINKER),,$(error no LLVM linker for the PDs: apt-get install lld-19 (or use a rustup toolchain that ships rust-lld)))
 need-qemu = $(if $(shell command -v qemu-system-$(ARCH) 2>/dev/null),,$(error qemu-system-$(ARCH) not found: apt-get install --no-install-recommends $(qemu_pkg_$(ARCH))))
+need-grub = $(if $(and $(shell command -v grub-mkrescue 2>/dev/null),$(shell command -v xorriso 2>/dev/null),$(wildcard /usr/lib/grub/i386-pc/multiboot.mod)),,$(error make iso needs GRUB for BIOS and xorriso: apt-get install --no-install-recommends grub-pc-bin grub-common xorriso mtools))
+grub-present = $(and $(shell command -v grub-mkrescue 2>/dev/null),$(shell command -v xorriso 2>/dev/null),$(wildcard /usr/lib/grub/i386-pc/multiboot.mod))
 sdk-present = $(and $(wildcard $(MICROKIT_SDK)/bin/microkit),$(filter $(MICROKIT_VERSION),$(shell cat $(MICROKIT_SDK)/VERSION 2>/dev/null)))
 
 # `cargo <args>` in pds/ for the PDs of the rendered description $(1): the
@@ -133,7 +137,7 @@ pd_cargo = env \
 			-Zbuild-std-features=compiler-builtins-mem \
 			--target $(TARGET)
 
-.PHONY: all help run image test test-host test-qemu test-qemu-all test-net cluster check-nostd lint fuzz host-tools clean bench-log bench-gate bench-net sim bench-raft bite-check
+.PHONY: all help run run-iso iso test-iso image test test-host test-qemu test-qemu-all test-net cluster check-nostd lint fuzz host-tools clean bench-log bench-gate bench-net sim bench-raft bite-check
 
 all: image
 
@@ -166,6 +170,27 @@ run:
 	$(need-sdk)$(need-qemu)
 	$(MAKE) --no-print-directory image
 	$(RUNNER) run --arch $(ARCH) --image $(IMAGE) --kernel $(KERNEL_ELF) --disk $(DISK)
+
+# A bootable ISO for x86_64 PCs and virtual machines: GRUB (BIOS) boots the
+# seL4 kernel by multiboot with the image as its module
+# (qemu/x86_64.grub.cfg). Boot it with `make run-iso`, or write it to a
+# virtual machine's CD drive; docs/boards.md.
+ISO := $(IMAGE_DIR)/worknode.iso
+iso:
+	@test "$(ARCH)" = x86_64 || { echo "make iso: an ISO boots x86_64 PCs and virtual machines; use ARCH=x86_64" >&2; exit 2; }
+	$(need-sdk)$(need-grub)
+	$(MAKE) --no-print-directory image
+	rm -rf $(IMAGE_DIR)/iso && mkdir -p $(IMAGE_DIR)/iso/boot/grub
+	cp $(KERNEL_ELF) $(IMAGE_DIR)/iso/boot/sel4.elf
+	cp $(IMAGE) $(IMAGE_DIR)/iso/boot/worknode.img
+	cp qemu/x86_64.grub.cfg $(IMAGE_DIR)/iso/boot/grub/grub.cfg
+	grub-mkrescue -o $(ISO) $(IMAGE_DIR)/iso 2>$(IMAGE_DIR)/grub-mkrescue.log || { cat $(IMAGE_DIR)/grub-mkrescue.log >&2; exit 1; }
+	@echo "iso: $(ISO)"
+
+run-iso:
+	$(need-sdk)$(need-qemu)
+	$(MAKE) --no-print-directory iso
+	$(RUNNER) run --arch $(ARCH) --iso $(ISO) --image $(IMAGE) --kernel $(KERNEL_ELF) --disk $(DISK)
 
 # --- tests ----------------------------------------------------------------------
 test: test-host sim test-qemu-all
@@ -246,6 +271,30 @@ else
 	@for arch in $(NET_ARCHES); do \
 		$(MAKE) --no-print-directory test-net ARCH=$$arch || exit 1; \
 	done
+ifeq ($(grub-present),)
+	@echo "************************************************************************"
+	@echo "* make test-iso SKIPPED: no GRUB for BIOS or no xorriso."
+	@echo "* apt-get install --no-install-recommends grub-pc-bin grub-common xorriso mtools"
+	@echo "************************************************************************"
+else
+	$(MAKE) --no-print-directory test-iso
+endif
+endif
+
+# The boot session of test-qemu on x86_64, booted from the ISO of `make
+# iso` (GRUB, multiboot) with the usual virtio disk: how Worknode runs on a
+# virtual machine in a cloud.
+test-iso:
+ifneq ($(ARCH),x86_64)
+	$(MAKE) --no-print-directory test-iso ARCH=x86_64
+else
+	$(need-sdk)$(need-qemu)$(need-grub)
+	$(MAKE) --no-print-directory iso SYSTEM=test
+	rm -f $(BUILD_DIR)/test/iso-disk.img
+	$(RUNNER) test --arch $(ARCH) --iso $(BUILD_DIR)/test/worknode.iso --image $(BUILD_DIR)/test/worknode.img \
+		--kernel $(KERNEL_ELF) --system $(BUILD_DIR)/test/worknode.system \
+		--disk $(BUILD_DIR)/test/iso-disk.img \
+		--transcript $(BUILD_DIR)/test/iso-serial.log --timeout $(QEMU_TIMEOUT)
 endif
 
 # The network test (net profile): NODES nodes on the runner's switch

@@ -41,6 +41,11 @@ pub struct Inputs<'a> {
     /// (`-netdev` options, and the MAC address). Without one, every line
     /// that names either is left out: the node has no NIC.
     pub nic: Option<(&'a str, &'a str)>,
+    /// `{iso}`: a bootable ISO holding the kernel and the image (`make
+    /// iso`). With one, the lines naming `{kernel}` or `{image}` are left
+    /// out (the firmware boots the ISO's boot loader instead); without
+    /// one, the lines naming `{iso}` are.
+    pub iso: Option<&'a Path>,
 }
 
 impl Machine {
@@ -62,6 +67,10 @@ impl Machine {
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("");
             if inputs.nic.is_none() && (line.contains("{netdev}") || line.contains("{mac}")) {
+                continue;
+            }
+            let direct = line.contains("{kernel}") || line.contains("{image}");
+            if (inputs.iso.is_some() && direct) || (inputs.iso.is_none() && line.contains("{iso}")) {
                 continue;
             }
             for word in line.split_whitespace() {
@@ -92,6 +101,7 @@ fn substitute(word: &str, inputs: &Inputs) -> Result<String, String> {
             "disk" => inputs.disk.ok_or("this machine attaches a disk: pass --disk")?.to_string(),
             "netdev" => inputs.nic.ok_or("this line needs a NIC")?.0.to_string(),
             "mac" => inputs.nic.ok_or("this line needs a NIC")?.1.to_string(),
+            "iso" => inputs.iso.ok_or("this line needs an ISO")?.display().to_string(),
             other => return Err(format!("unknown placeholder '{{{other}}}'")),
         };
         out.push_str(&value);
@@ -106,7 +116,13 @@ mod tests {
     use super::*;
 
     fn inputs() -> Inputs<'static> {
-        Inputs { image: Path::new("/b/w.img"), kernel: Path::new("/sdk/sel4_32.elf"), disk: None, nic: None }
+        Inputs {
+            image: Path::new("/b/w.img"),
+            kernel: Path::new("/sdk/sel4_32.elf"),
+            disk: None,
+            nic: None,
+            iso: None,
+        }
     }
 
     #[test]
@@ -149,5 +165,19 @@ mod tests {
             assert!(wired.args.iter().any(|a| a.contains("mac=02:57:4e:00:00:01")), "{arch}: the node's MAC");
             assert!(wired.args.iter().any(|a| a == "dgram,id=nic0"), "{arch}: the switch's netdev");
         }
+    }
+
+    /// x86_64 boots either the kernel and image directly or an ISO, never
+    /// both: the ISO's lines replace the direct ones.
+    #[test]
+    fn an_iso_replaces_the_direct_boot() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../qemu");
+        let iso = Path::new("/b/w.iso");
+        let with_iso = Inputs { disk: Some("/d"), iso: Some(iso), ..inputs() };
+        let machine = Machine::load(&dir, "x86_64", &with_iso).unwrap();
+        assert!(machine.args.iter().any(|a| a == "/b/w.iso"), "boots the ISO");
+        assert!(!machine.args.iter().any(|a| a == "-kernel" || a == "-initrd"), "and nothing else");
+        let direct = Machine::load(&dir, "x86_64", &Inputs { disk: Some("/d"), ..inputs() }).unwrap();
+        assert!(!direct.args.iter().any(|a| a == "-cdrom"), "no ISO unless asked");
     }
 }

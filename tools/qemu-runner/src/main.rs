@@ -189,6 +189,11 @@ struct Target {
     /// The size of a disk image created here, in KiB (64 MiB by default).
     #[arg(long, default_value_t = 64 * 1024)]
     disk_kib: u64,
+    /// Boot this ISO (`make iso`, x86_64) instead of the kernel and image
+    /// directly; `--image` still names the image inside it (its console
+    /// lines come from the description beside it).
+    #[arg(long)]
+    iso: Option<PathBuf>,
 }
 
 impl Target {
@@ -212,7 +217,15 @@ impl Target {
                 self.arch
             ));
         }
-        let inputs = Inputs { image: &self.image, kernel: &self.kernel, disk, nic };
+        if let Some(iso) = &self.iso {
+            if self.arch != "x86_64" {
+                return Err(format!("an ISO boots x86_64 only, not {}", self.arch));
+            }
+            if !iso.is_file() {
+                return Err(format!("no ISO at {}: build it with `make iso ARCH=x86_64`", iso.display()));
+            }
+        }
+        let inputs = Inputs { image: &self.image, kernel: &self.kernel, disk, nic, iso: self.iso.as_deref() };
         let mut machine = Machine::load(&self.machines, &self.arch, &inputs)?;
         machine.env = env;
         machine.line_starts = self.line_starts()?;
