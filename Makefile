@@ -199,8 +199,9 @@ test-host: host-tools
 	cargo test --workspace --quiet
 	$(WORKNODE) system check system.xml
 	@# The shared rings' memory ordering under loom's model checker (its
-	@# own target dir: --cfg loom rebuilds everything).
-	RUSTFLAGS="--cfg loom" cargo test --quiet --release -p worknode-netq --test loom --target-dir target/loom
+	@# own target dir: --cfg loom rebuilds everything): the frame rings and
+	@# the block queue.
+	RUSTFLAGS="--cfg loom" cargo test --quiet --release -p worknode-netq -p worknode-blkq --test loom --target-dir target/loom
 
 # The Raft cluster simulator: SEEDS seeds from SEED_FROM, every check on.
 # Its last line is `seeds=N violations=0 ops=...`; a failing seed prints the

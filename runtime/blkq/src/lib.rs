@@ -27,15 +27,31 @@
 //! fewer fields and a version word, and is written with atomics only, so
 //! this crate needs no `unsafe` (the PD shells turn the shared page into a
 //! slice of atomics, with one `SAFETY` comment each).
+//!
+//! Memory ordering: a producer writes a slot's words (relaxed), then
+//! publishes them by storing the tail with release; the consumer loads the
+//! tail with acquire before reading the slot, and frees it by storing the
+//! head with release, which the producer's acquire load of the head
+//! orders before it reuses the slot. The loom tests (tests/loom.rs) check
+//! exactly that, and that the page's initialisation is published by its
+//! magic word.
 #![no_std]
 #![forbid(unsafe_code)]
 
+#[cfg(not(loom))]
 use core::sync::atomic::{AtomicU64, Ordering};
+#[cfg(loom)]
+use loom::sync::atomic::{AtomicU64, Ordering};
 
 /// Words 0..: "WNBQ" and format version 1.
 pub const MAGIC: u64 = 0x5742_4e57_0000_0001;
 /// Slots per ring.
+#[cfg(not(loom))]
 pub const CAPACITY: u64 = 32;
+/// Under loom, a small ring: every atomic access is a branch of the model,
+/// and the protocol does not depend on the capacity.
+#[cfg(loom)]
+pub const CAPACITY: u64 = 2;
 /// First word of the request slots.
 const REQUESTS: usize = 8;
 const REQUEST_WORDS: usize = 4;
