@@ -6,6 +6,7 @@
 #   make image / test-qemu / test-host / check-nostd / fuzz / clean
 #   make iso / run-iso / test-iso   (x86_64) a bootable ISO (GRUB), booted
 #                                   under QEMU from its CD drive
+#   make repro-check                two fresh clones build byte-identical images
 #   make bench-log                             log appends vs raw disk writes
 #   make bench-gate                            a gated action vs a raw PPC
 #   make bench-net                             messages through the streams vs
@@ -122,6 +123,12 @@ need-grub = $(if $(and $(shell command -v grub-mkrescue 2>/dev/null),$(shell com
 grub-present = $(and $(shell command -v grub-mkrescue 2>/dev/null),$(shell command -v xorriso 2>/dev/null),$(wildcard /usr/lib/grub/i386-pc/multiboot.mod))
 sdk-present = $(and $(wildcard $(MICROKIT_SDK)/bin/microkit),$(filter $(MICROKIT_VERSION),$(shell cat $(MICROKIT_SDK)/VERSION 2>/dev/null)))
 
+# Reproducible images: the checkout's absolute path (which Cargo passes for
+# path dependencies and build scripts' outputs, and which ends up in panic
+# locations and debug info) is written as /worknode, so two checkouts of
+# one commit build the same bytes (make repro-check).
+repro_rustflags := --remap-path-prefix=$(abspath .)=/worknode
+
 # `cargo <args>` in pds/ for the PDs of the rendered description $(1): the
 # bare-metal target with build-std, the SDK's libsel4 headers, the board.
 pd_cargo = env \
@@ -131,13 +138,13 @@ pd_cargo = env \
 		WORKNODE_SDF="$(abspath $(1))" \
 		WORKNODE_BOARD="$(BOARD)" \
 		CARGO_TARGET_$(TARGET_VAR)_LINKER="$(PD_LINKER)" \
-		CARGO_TARGET_$(TARGET_VAR)_RUSTFLAGS="$(rustflags_$(ARCH)) $(3)" \
+		CARGO_TARGET_$(TARGET_VAR)_RUSTFLAGS="$(rustflags_$(ARCH)) $(repro_rustflags) $(3)" \
 		cargo $(2) --quiet --locked \
 			-Zbuild-std=core,alloc,compiler_builtins \
 			-Zbuild-std-features=compiler-builtins-mem \
 			--target $(TARGET)
 
-.PHONY: all help run run-iso iso test-iso image test test-host test-qemu test-qemu-all test-net cluster check-nostd lint fuzz host-tools clean bench-log bench-gate bench-net sim bench-raft bite-check
+.PHONY: all help run run-iso iso test-iso repro-check image test test-host test-qemu test-qemu-all test-net cluster check-nostd lint fuzz host-tools clean bench-log bench-gate bench-net sim bench-raft bite-check
 
 all: image
 
@@ -191,6 +198,34 @@ run-iso:
 	$(need-sdk)$(need-qemu)
 	$(MAKE) --no-print-directory iso
 	$(RUNNER) run --arch $(ARCH) --iso $(ISO) --image $(IMAGE) --kernel $(KERNEL_ELF) --disk $(DISK)
+
+# Reproducible images: two fresh clones of the committed HEAD, built one
+# after the other from scratch at the same path, must give byte-identical
+# images (each program ELF is compared too, to say which differs). The
+# last line is `arch=.. system=.. image_bytes=N programs=K repro=identical`.
+# Clones in different directories still differ: docs/architecture.md says
+# why (Cargo hashes the absolute path of path dependencies that lie
+# outside the pds workspace into every crate's symbol names).
+REPRO_DIR := build/repro
+repro_build = rm -rf $(REPRO_DIR)/worknode && git clone -q . $(REPRO_DIR)/worknode && \
+	$(MAKE) --no-print-directory -C $(REPRO_DIR)/worknode image ARCH=$(ARCH) SYSTEM=$(SYSTEM) CONFIG=$(CONFIG) PROFILE=$(PROFILE) \
+		>$(REPRO_DIR)/$(1).log 2>&1 || { tail -20 $(REPRO_DIR)/$(1).log; exit 1; }; \
+	mkdir -p $(REPRO_DIR)/$(1) && cp $(REPRO_DIR)/worknode/$(IMAGE_DIR)/*.elf $(REPRO_DIR)/worknode/$(IMAGE) $(REPRO_DIR)/$(1)/
+repro-check:
+	$(need-sdk)$(need-rustc)$(need-linker)
+	rm -rf $(REPRO_DIR) && mkdir -p $(REPRO_DIR)
+	@$(call repro_build,first)
+	@$(call repro_build,second)
+	@a=$(REPRO_DIR)/first; b=$(REPRO_DIR)/second; \
+	programs=0; differ=""; \
+	for elf in $$a/*.elf; do \
+		programs=$$((programs + 1)); \
+		cmp -s $$elf $$b/$$(basename $$elf) || differ="$$differ $$(basename $$elf)"; \
+	done; \
+	if [ -n "$$differ" ] || ! cmp -s $$a/worknode.img $$b/worknode.img; then \
+		echo "arch=$(ARCH) system=$(SYSTEM) programs=$$programs differ=$${differ# } repro=differ"; exit 1; \
+	fi; \
+	echo "arch=$(ARCH) system=$(SYSTEM) image_bytes=$$(wc -c <$$a/worknode.img) programs=$$programs repro=identical"
 
 # --- tests ----------------------------------------------------------------------
 test: test-host sim test-qemu-all

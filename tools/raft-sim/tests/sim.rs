@@ -28,11 +28,14 @@ fn correct_raft_passes_every_check() {
     let ops: u64 = outcomes.iter().map(|o| o.counters.ops).sum();
     let crashes: u64 = outcomes.iter().map(|o| o.counters.crashes).sum();
     let snapshots: u64 = outcomes.iter().map(|o| o.counters.snapshots).sum();
+    let chunks: u64 = outcomes.iter().map(|o| o.counters.chunks).sum();
     let changes: u64 = outcomes.iter().map(|o| o.counters.conf_changes).sum();
-    // The runs exercised what they claim to.
+    let padded = outcomes.iter().filter(|o| o.profile.entry_pad > 256 && o.profile.snapshot_pad > 0).count();
+    // The runs exercised what they claim to: snapshots of many chunks
+    // among them, and seeds whose entries are large.
     assert!(
-        ops > 10_000 && crashes > 50 && snapshots > 20 && changes > 50,
-        "{ops} {crashes} {snapshots} {changes}"
+        ops > 10_000 && crashes > 50 && snapshots > 20 && chunks > 3 * snapshots && changes > 50 && padded > 5,
+        "{ops} {crashes} {snapshots} {chunks} {changes} {padded}"
     );
 }
 
