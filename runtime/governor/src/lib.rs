@@ -21,6 +21,7 @@ pub mod limits;
 pub mod mail;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod supervise;
 pub mod world;
 
 pub use children::{Child, ChildSpec, Children, Stage, Summary};

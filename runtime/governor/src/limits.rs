@@ -25,6 +25,10 @@ pub const MAILBOX: usize = 2;
 /// (bounded work; the network PD notifies again while more wait).
 pub const MAIL_PER_PULL: usize = 8;
 
+/// Restarts a supervision policy may allow within its intensity window
+/// (the supervisor remembers that many restart times per worknode).
+pub const MAX_RESTARTS: usize = 16;
+
 /// Channel ids (Microkit: 0..=61), so a notification set fits a `u64`.
 pub const MAX_CHANNEL: usize = 61;
 
@@ -34,3 +38,4 @@ const _: () = assert!(MAX_CHANNEL < 64, "a set of channels is a u64 mask");
 const _: () = assert!(MAX_CHILDREN <= 64, "the children waiting for the network are a u64 mask");
 const _: () = assert!(MAILBOX >= 1 && MAIL_PER_PULL >= MAILBOX, "a pull can fill a mailbox");
 const _: () = assert!(REPEAT_FLUSH >= 2, "a run of repeats is worth coalescing");
+const _: () = assert!(MAX_RESTARTS >= 1 && MAX_RESTARTS <= 64, "a burst's backoff doubles at most 63 times");

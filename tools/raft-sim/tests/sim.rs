@@ -34,7 +34,12 @@ fn correct_raft_passes_every_check() {
     // The runs exercised what they claim to: snapshots of many chunks
     // among them, and seeds whose entries are large.
     assert!(
-        ops > 10_000 && crashes > 50 && snapshots > 20 && chunks > 3 * snapshots && changes > 50 && padded > 5,
+        ops > 10_000
+            && crashes > 50
+            && snapshots > 20
+            && chunks > 3 * snapshots
+            && changes > 50
+            && padded > 5,
         "{ops} {crashes} {snapshots} {chunks} {changes} {padded}"
     );
 }
