@@ -125,8 +125,10 @@ sdk-present = $(and $(wildcard $(MICROKIT_SDK)/bin/microkit),$(filter $(MICROKIT
 
 # Reproducible images: the checkout's absolute path (which Cargo passes for
 # path dependencies and build scripts' outputs, and which ends up in panic
-# locations and debug info) is written as /worknode, so two checkouts of
-# one commit build the same bytes (make repro-check).
+# locations and debug info) is written as /worknode, so it is not in the
+# image's bytes. It still reaches the symbol hashes through Cargo's
+# metadata: make repro-check and docs/architecture.md say how far builds
+# reproduce.
 repro_rustflags := --remap-path-prefix=$(abspath .)=/worknode
 
 # `cargo <args>` in pds/ for the PDs of the rendered description $(1): the
