@@ -146,7 +146,7 @@ pd_cargo = env \
 			-Zbuild-std-features=compiler-builtins-mem \
 			--target $(TARGET)
 
-.PHONY: all help run run-iso iso test-iso repro-check image test test-host test-qemu test-qemu-all test-net cluster check-nostd lint fuzz host-tools clean bench-log bench-gate bench-net sim bench-raft bite-check
+.PHONY: all help run run-iso iso test-iso repro-check image test test-host test-qemu test-qemu-all test-net test-cluster cluster check-nostd lint fuzz host-tools clean bench-log bench-gate bench-net sim bench-raft bite-check
 
 all: image
 
@@ -309,6 +309,9 @@ else
 	@for arch in $(NET_ARCHES); do \
 		$(MAKE) --no-print-directory test-net ARCH=$$arch || exit 1; \
 	done
+	@for arch in $(CLUSTER_ARCHES); do \
+		$(MAKE) --no-print-directory test-cluster ARCH=$$arch || exit 1; \
+	done
 ifeq ($(grub-present),)
 	@echo "************************************************************************"
 	@echo "* make test-iso SKIPPED: no GRUB for BIOS or no xorriso."
@@ -346,6 +349,18 @@ test-net:
 	$(RUNNER) net --arch $(ARCH) --image $(BUILD_DIR)/net/worknode.img \
 		--kernel $(KERNEL_ELF) --system $(BUILD_DIR)/net/worknode.system \
 		--dir $(BUILD_DIR)/net --disk-kib 16384 --timeout $(QEMU_TIMEOUT)
+
+# The cluster test (cluster profile): three nodes replicate a ledger with
+# Raft (pds/raft) while the runner kills the leader, partitions, cuts a
+# link one way, drops frames and wipes a follower's disk; last line
+# `arch=.. nodes=3 kills=3 partitions=2 taken=N diverged=0 ... result=pass`.
+CLUSTER_ARCHES := $(ALL_ARCHES)
+test-cluster:
+	$(need-sdk)$(need-qemu)
+	$(MAKE) --no-print-directory image SYSTEM=cluster
+	$(RUNNER) cluster-test --arch $(ARCH) --image $(BUILD_DIR)/cluster/worknode.img \
+		--kernel $(KERNEL_ELF) --system $(BUILD_DIR)/cluster/worknode.system \
+		--dir $(BUILD_DIR)/cluster --disk-kib 65536 --timeout $(QEMU_TIMEOUT)
 
 # NODES nodes of the net profile on the runner's switch, each with its own
 # disk under build/<arch>/node<K>/; node 0's console on this terminal, the
@@ -413,7 +428,7 @@ check-nostd:
 # host crates, the fuzz targets, and the PDs of every profile on every arch
 # (drivers differ per board; needs the SDK's libsel4 headers: skipped,
 # loudly, without the SDK).
-PROFILES := default test bench bench-gate net bench-net
+PROFILES := default test bench bench-gate net bench-net cluster
 lint: host-tools
 	cargo fmt --all --check
 	cd pds && cargo fmt --all --check

@@ -8,6 +8,7 @@
 //!   protected procedure call (a version byte, then a postcard body);
 //! - [`governor`]: the operations a worknode may ask of the governor;
 //! - [`log`]: the operations the governor may ask of the log PD;
+//! - [`disk`]: the disk's parts: the event log's and the Raft log's;
 //! - [`timer`]: the clock and timeouts the timer PD offers its clients;
 //! - [`net`]: messages to other nodes, through the network PD;
 //! - [`pci`]: PCI configuration space for the drivers of PCI devices (x86_64);
@@ -29,6 +30,7 @@ pub mod audit;
 pub mod bounded;
 pub mod bytes;
 pub mod console;
+pub mod disk;
 pub mod error;
 pub mod flavors;
 pub mod frame;

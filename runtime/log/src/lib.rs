@@ -14,6 +14,7 @@
 //!   (instead of truncating) when a later intact batch proves the failed
 //!   record had been acknowledged.
 //! - [`scan`] walks the log for reads, replay and verification.
+//! - [`partition`]: one part of a disk (`worknode_abi::disk`) as a device.
 //! - [`service`] is the log PD's logic: start (recover, format or refuse
 //!   the disk) and the governor's requests.
 #![no_std]
@@ -28,6 +29,7 @@ pub mod format;
 pub mod index;
 pub mod limits;
 mod log;
+pub mod partition;
 pub mod scan;
 pub mod service;
 #[cfg(feature = "sim")]

@@ -36,6 +36,7 @@
 
 mod bench;
 mod boot;
+mod cluster_test;
 mod console;
 mod crash;
 mod disk;
@@ -116,6 +117,15 @@ enum Command {
     },
     /// Boot the nodes on the switch and test the network between them.
     Net {
+        #[command(flatten)]
+        lan: LanRun,
+        /// Seconds each phase may take.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Boot the cluster-profile nodes on the switch; kill, partition and
+    /// wipe them while they replicate; check they agree.
+    ClusterTest {
         #[command(flatten)]
         lan: LanRun,
         /// Seconds each phase may take.
@@ -350,6 +360,9 @@ fn main() -> ExitCode {
         }
         Command::Net { lan, timeout } => {
             net_test::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout))
+        }
+        Command::ClusterTest { lan, timeout } => {
+            cluster_test::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout))
         }
         Command::BenchNet { lan, timeout } => {
             net_bench::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout))

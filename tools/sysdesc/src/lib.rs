@@ -65,7 +65,7 @@ pub const BOARDS: &[Board] = &[
 ];
 
 /// The profiles `profiles=` may name. `default` is what `make run` builds.
-pub const PROFILES: &[&str] = &["default", "test", "bench", "bench-gate", "net", "bench-net"];
+pub const PROFILES: &[&str] = &["default", "test", "bench", "bench-gate", "net", "bench-net", "cluster"];
 
 /// A problem in a system description, with the line it was found on when
 /// there is one.

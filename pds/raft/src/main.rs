@@ -1,0 +1,238 @@
+//! The Raft PD: one node of the cluster (docs/cluster.md).
+//!
+//! Glue over `worknode_cluster::node` (tested on the host): the Raft log
+//! lives in the disk's Raft part, which the block driver serves to this PD
+//! through its own queue (`worknode_abi::disk`); messages to other nodes
+//! go through the network PD's calls, each an envelope of at most one
+//! call's body; a 10 ms periodic timeout is the node's tick. Every
+//! notification, whichever channel it names, is handled the same way:
+//! take the tick count, take the messages that arrived, propose, run the
+//! ready loop. So a notification consumed while this PD waited for the
+//! disk (the disk client waits on the PD's one notification word) loses
+//! nothing: the next tick, 10 ms later at most, finds what it announced.
+//!
+//! Priority 102: above the governor (100), which will call it for Strong
+//! records, and below the network PD (105) and the timer (140), which it
+//! calls. Nothing calls it yet, which the disk client's waits rely on (a
+//! protected call arriving during such a wait could not be answered).
+//!
+//! The cluster test's load: each node proposes [`TARGET`] numbered
+//! proposals of [`PAD`] bytes and more, one at a time, each once the last
+//! is applied here (acknowledged), resent when unanswered for a while
+//! (`worknode_cluster::ledger` skips duplicates). Lines: `raft| node=K
+//! formatted|recovered ...` at start, `raft| node=K leader term=T` on each
+//! election won, `raft| node=K acked=N` every 100 acknowledgements, and
+//! `raft| done node=K ...` once every node's proposals are all applied
+//! here; the runner's `cluster-test` compares the nodes' `done` lines.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_code)]
+
+/// Channel ids and the network, generated from the rendered system.xml.
+mod system {
+    include!(concat!(env!("OUT_DIR"), "/system.rs"));
+}
+
+use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, protection_domain};
+use static_cell::StaticCell;
+use worknode_abi::bounded::Bytes;
+use worknode_abi::net::{MAX_NET_BODY, NetReply, NetRequest, NetResponse};
+use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
+use worknode_cluster::ledger::proposal;
+use worknode_cluster::node::{Found, Node, NodeError, Transport};
+use worknode_driver_blk_client::QueueDisk;
+use worknode_pd_ipc::FrameBuf;
+use worknode_raft::storage::Recovered;
+use worknode_raft::{Config, Membership, NodeId, Role};
+
+const NET: Channel = Channel::new(system::channel::NET);
+const TIMER: Channel = Channel::new(system::channel::TIMER);
+const DRIVER: Channel = Channel::new(system::channel::BLK);
+const NODES: usize = system::network::NODES;
+/// The node's tick: Raft's election and heartbeat timeouts count these.
+const TICK_NS: u64 = 10_000_000;
+/// Ticks taken per notification at most: after a long stall, the node
+/// catches up this far, not by firing every missed election at once.
+const MAX_TICKS: u32 = 10;
+/// Messages taken from the network per notification at most.
+const RECEIVE_BATCH: usize = 64;
+/// Proposals each node makes in the cluster test.
+const TARGET: u64 = 300;
+/// Filler bytes per proposal, so entries have real sizes.
+const PAD: usize = 300;
+/// Ticks without its acknowledgement after which a proposal is resent.
+const RETRY_TICKS: u32 = 50;
+/// Acknowledgements between progress lines.
+const PROGRESS: u64 = 100;
+
+const _: () = assert!(NODES <= worknode_raft::limits::MAX_NODES, "the cluster fits the Raft core");
+
+/// Messages leave through the network PD's calls. A refused call (no
+/// stream yet, a full stream) is a lost message, which Raft tolerates.
+struct Net;
+
+impl Transport for Net {
+    fn send(&mut self, to: NodeId, bytes: &[u8]) -> bool {
+        let (Ok(to), Ok(body)) = (u8::try_from(to - 1), Bytes::new(bytes)) else { return false };
+        let request = NetRequest::Send { to, body };
+        matches!(net_call(&request, &mut FrameBuf::new()), Ok(NetReply::Sent { .. }))
+    }
+}
+
+fn net_call<'b>(request: &NetRequest, buf: &'b mut FrameBuf) -> NetResponse<'b> {
+    worknode_pd_ipc::call_borrowed(NET, request, buf).unwrap_or_else(Err)
+}
+
+fn timer_call(request: &TimerRequest) -> TimerResponse {
+    worknode_pd_ipc::call::<_, TimerResponse>(TIMER, request).unwrap_or_else(Err)
+}
+
+/// A 64-bit mix (splitmix64's finaliser), for the log's identity.
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+struct RaftPd {
+    node: Option<&'static mut Node<QueueDisk>>,
+    me: u8,
+    /// The next proposal to make, and ticks since it was last sent.
+    next: u64,
+    since: u32,
+    /// The term whose leadership was said.
+    said_leader: u64,
+    done_said: bool,
+}
+
+#[protection_domain]
+fn init() -> RaftPd {
+    let tick = TimerRequest::Set { slot: 0, after_ns: TICK_NS, period_ns: TICK_NS };
+    if let Err(e) = timer_call(&tick) {
+        panic!("the timer refused the tick: {e}");
+    }
+    let me = match net_call(&NetRequest::Status, &mut FrameBuf::new()) {
+        Ok(NetReply::Status { node, .. }) => node,
+        other => panic!("the network PD did not say which node this is: {other:?}"),
+    };
+    let now = match timer_call(&TimerRequest::Now) {
+        Ok(TimerReply::Now { ns }) => ns,
+        _ => 0,
+    };
+    let id = NodeId::from(me) + 1;
+    let mut cfg = Config::new(id);
+    // An append must fit one network call's body with its envelope byte.
+    cfg.max_append_bytes = MAX_NET_BODY - 1;
+    // A node cut off, or back from a wipe, asks before it campaigns and
+    // does not raise the term of a cluster that has a leader; a leader
+    // that no longer hears a majority steps down.
+    cfg.pre_vote = true;
+    cfg.check_quorum = true;
+    cfg.seed = mix(system::network::CLUSTER_ID ^ now);
+    let voters: heapless::Vec<NodeId, NODES> = (1..=NODES as NodeId).collect();
+    let founders = Membership::with_voters(&voters).expect("the cluster's nodes are distinct");
+    // Unique per format: the cluster, the node and the moment.
+    let log_id = mix(system::network::CLUSTER_ID ^ mix(id) ^ now);
+    static SCRATCH: StaticCell<Recovered> = StaticCell::new();
+    let scratch = SCRATCH.init_with(Recovered::default);
+    let disk = QueueDisk::from_system(DRIVER);
+    static NODE: StaticCell<Node<QueueDisk>> = StaticCell::new();
+    let node = match Node::start(disk, cfg, &founders, log_id, scratch) {
+        Ok((node, found)) => {
+            match found {
+                Found::Formatted => debug_println!("raft| node={me} formatted its Raft log id={log_id:016x}"),
+                Found::Recovered { snapshot, last } => {
+                    debug_println!("raft| node={me} recovered its Raft log snapshot={snapshot} last={last}")
+                }
+            }
+            Some(NODE.init(node))
+        }
+        Err(e) => {
+            stopped(me, e);
+            None
+        }
+    };
+    RaftPd { node, me, next: 1, since: 0, said_leader: 0, done_said: false }
+}
+
+/// Says why the node stopped taking part in the cluster.
+fn stopped(me: u8, e: NodeError) {
+    debug_println!("raft| node={me} STOPPED: its Raft log cannot be used: {e:?}");
+}
+
+impl RaftPd {
+    fn step(&mut self) -> Result<(), NodeError> {
+        let me = self.me;
+        let Some(node) = self.node.as_deref_mut() else { return Ok(()) };
+        let ticks = match timer_call(&TimerRequest::Fired) {
+            Ok(TimerReply::Fired { counts, .. }) => counts[0].min(MAX_TICKS),
+            _ => 0,
+        };
+        for _ in 0..ticks {
+            node.tick();
+        }
+        self.since = self.since.saturating_add(ticks);
+        for _ in 0..RECEIVE_BATCH {
+            let mut buf = FrameBuf::new();
+            let Ok(NetReply::Message { from, body, .. }) = net_call(&NetRequest::Receive, &mut buf) else {
+                break;
+            };
+            node.receive(NodeId::from(from) + 1, &body);
+        }
+        // The load: the next proposal once the last is acknowledged.
+        let acked = node.ledger().last[usize::from(me)];
+        if acked >= self.next {
+            self.next = acked + 1;
+            self.since = RETRY_TICKS;
+            if acked % PROGRESS == 0 {
+                debug_println!("raft| node={me} acked={acked}");
+            }
+        }
+        if self.next <= TARGET && self.since >= RETRY_TICKS {
+            let mut buf = [0u8; worknode_raft::limits::MAX_DATA];
+            let pad = PAD + (self.next as usize % 64);
+            let data = proposal(me, self.next, pad, &mut buf);
+            if node.propose(data, &mut Net).is_ok() {
+                self.since = 0;
+            }
+        }
+        node.pump(&mut Net)?;
+        let raft = node.raft();
+        if raft.role() == Role::Leader && raft.term() != self.said_leader {
+            self.said_leader = raft.term();
+            debug_println!("raft| node={me} leader term={}", raft.term());
+        }
+        let ledger = node.ledger();
+        let all = ledger.last[..NODES].iter().all(|&last| last >= TARGET);
+        if all && !self.done_said {
+            self.done_said = true;
+            let stats = node.stats();
+            debug_println!(
+                "raft| done node={me} count={} skipped={} hash={:016x} applied={} term={} installed={} compactions={} forwarded={} dropped={}",
+                ledger.count,
+                ledger.skipped,
+                ledger.short_hash(),
+                raft.log().applied(),
+                raft.term(),
+                stats.installed,
+                stats.compactions,
+                stats.forwarded,
+                stats.dropped
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Handler for RaftPd {
+    type Error = Infallible;
+
+    fn notified(&mut self, _channels: ChannelSet) -> Result<(), Self::Error> {
+        if let Err(e) = self.step() {
+            stopped(self.me, e);
+            self.node = None;
+        }
+        Ok(())
+    }
+}

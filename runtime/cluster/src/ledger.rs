@@ -1,0 +1,119 @@
+//! The replicated state machine of the cluster test: a ledger of numbered
+//! proposals, folded in log order into a count and a hash.
+//!
+//! Each proposer (a node) numbers its proposals 1, 2, 3, ... and proposes
+//! the next only once the previous one is applied on its own node (its
+//! acknowledgement). A proposal may be committed twice (a retry after a
+//! lost answer) or, before an acknowledgement, not at all: the ledger
+//! takes proposal `seq` of proposer `p` only when it is `last[p] + 1`, so
+//! duplicates are counted and skipped and nothing is taken out of order.
+//! The hash covers every proposal taken, with the index it was taken at:
+//! two nodes whose hashes agree took the same proposals at the same
+//! places of the log. Rejected: hashing every entry applied, skipped ones
+//! included, which makes a node that reports later (after more
+//! duplicates) disagree with one that reported earlier although neither
+//! diverged.
+
+use worknode_raft::limits::MAX_NODES;
+
+use crate::limits::{LEDGER_BYTES, PROPOSAL_HEAD};
+
+/// See the module documentation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ledger {
+    /// Proposals taken.
+    pub count: u64,
+    /// Proposals skipped as duplicates or out of order.
+    pub skipped: u64,
+    /// Hash of every proposal taken, with its index, in order.
+    pub hash: [u8; 32],
+    /// The last proposal taken from each proposer (index: node number).
+    pub last: [u64; MAX_NODES],
+}
+
+impl Default for Ledger {
+    fn default() -> Ledger {
+        Ledger { count: 0, skipped: 0, hash: [0; 32], last: [0; MAX_NODES] }
+    }
+}
+
+/// A proposal's bytes: proposer, sequence number, then `pad` filler bytes
+/// (to exercise entries of real sizes), into `buf`.
+pub fn proposal(proposer: u8, seq: u64, pad: usize, buf: &mut [u8]) -> &[u8] {
+    let len = PROPOSAL_HEAD + pad;
+    buf[0] = proposer;
+    buf[1..PROPOSAL_HEAD].copy_from_slice(&seq.to_le_bytes());
+    for (i, b) in buf[PROPOSAL_HEAD..len].iter_mut().enumerate() {
+        *b = filler(seq, i);
+    }
+    &buf[..len]
+}
+
+fn filler(seq: u64, i: usize) -> u8 {
+    (seq as u8).wrapping_mul(31) ^ (i as u8)
+}
+
+/// A proposal's proposer and sequence number, if `data` is a whole,
+/// well-formed proposal (its filler checked).
+pub fn parse(data: &[u8]) -> Option<(u8, u64)> {
+    let head = data.get(..PROPOSAL_HEAD)?;
+    let proposer = head[0];
+    let seq = u64::from_le_bytes(head[1..].try_into().ok()?);
+    let filled = data[PROPOSAL_HEAD..].iter().enumerate().all(|(i, &b)| b == filler(seq, i));
+    (usize::from(proposer) < MAX_NODES && filled).then_some((proposer, seq))
+}
+
+impl Ledger {
+    /// Applies the entry at `index` with bytes `data`; the proposal taken,
+    /// if one was.
+    pub fn apply(&mut self, index: u64, data: &[u8]) -> Option<(u8, u64)> {
+        match parse(data) {
+            Some((p, seq)) if seq == self.last[usize::from(p)] + 1 => {
+                let mut hasher = blake3::Hasher::new();
+                hasher.update(&self.hash);
+                hasher.update(&index.to_le_bytes());
+                hasher.update(data);
+                self.hash = *hasher.finalize().as_bytes();
+                self.last[usize::from(p)] = seq;
+                self.count += 1;
+                Some((p, seq))
+            }
+            _ => {
+                self.skipped += 1;
+                None
+            }
+        }
+    }
+
+    /// The ledger's bytes, for a snapshot.
+    pub fn encode(&self) -> [u8; LEDGER_BYTES] {
+        let mut out = [0u8; LEDGER_BYTES];
+        out[..8].copy_from_slice(&self.count.to_le_bytes());
+        out[8..16].copy_from_slice(&self.skipped.to_le_bytes());
+        out[16..48].copy_from_slice(&self.hash);
+        for (k, last) in self.last.iter().enumerate() {
+            out[48 + 8 * k..56 + 8 * k].copy_from_slice(&last.to_le_bytes());
+        }
+        out
+    }
+
+    /// A ledger from a snapshot's bytes; `None` unless they are exactly
+    /// [`Ledger::encode`]'s.
+    pub fn decode(bytes: &[u8]) -> Option<Ledger> {
+        if bytes.len() != LEDGER_BYTES {
+            return None;
+        }
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
+        let mut ledger = Ledger { count: word(0), skipped: word(8), ..Ledger::default() };
+        ledger.hash.copy_from_slice(&bytes[16..48]);
+        for (k, last) in ledger.last.iter_mut().enumerate() {
+            *last = word(48 + 8 * k);
+        }
+        Some(ledger)
+    }
+
+    /// A short form of the hash for console lines.
+    pub fn short_hash(&self) -> u64 {
+        u64::from_le_bytes(self.hash[..8].try_into().expect("8 bytes"))
+    }
+}

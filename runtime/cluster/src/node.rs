@@ -1,0 +1,289 @@
+//! One cluster node: the Raft core, its storage and the ledger, and the
+//! ready loop that ties them together (persist, then send, then apply).
+//!
+//! The node does no IO of its own: the disk is a [`BlockDevice`] (the Raft
+//! log's part, through the driver's queue in the PD), and messages leave
+//! through a [`Transport`] the PD implements over the network PD. Every
+//! message between nodes is an *envelope*: one byte saying what follows
+//! ([`RAFT`]: a Raft message, `worknode_raft::message`; [`FORWARD`]: a
+//! follower's proposal for the leader), then the bytes. Both decoders
+//! take any bytes from the network: a message that does not decode is
+//! counted and dropped, never trusted.
+//!
+//! Forwarding: a proposal made on a follower goes to the leader it knows,
+//! which proposes it as its own; the follower learns the outcome the way
+//! the leader does, by applying the entry. A forward lost on the way is
+//! the proposer's to retry (the ledger skips a duplicate). Rejected:
+//! answering the proposer with a leader hint, which would put Raft's
+//! leadership into every proposer's state machine.
+
+use worknode_log::{BlockDevice, LogError, read_superblock};
+use worknode_raft::limits::{MAX_WIRE, SNAPSHOT_CHUNK};
+use worknode_raft::storage::{LogStorage, Recovered, StorageError};
+use worknode_raft::{Config, ConfigError, EntryKind, Index, Membership, Message, NodeId, Raft, Refused};
+
+use crate::ledger::Ledger;
+use crate::limits::{BATCH, COMPACT_EVERY, PUMP_ROUNDS};
+
+/// Envelope tag: a Raft message follows.
+pub const RAFT: u8 = 0;
+/// Envelope tag: a proposal forwarded to the leader follows.
+pub const FORWARD: u8 = 1;
+/// The largest envelope: its tag and the largest Raft message.
+pub const MAX_ENVELOPE: usize = 1 + MAX_WIRE;
+
+/// Where messages leave. A send may fail (no stream to that node, or it
+/// is full): Raft tolerates the loss, and waiting would make every later
+/// message wait behind a dead peer's.
+pub trait Transport {
+    /// Sends `bytes` to node `to`; whether it was taken.
+    fn send(&mut self, to: NodeId, bytes: &[u8]) -> bool;
+}
+
+/// Why a node cannot start or go on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NodeError {
+    /// The Raft log's storage failed or holds something else; the node
+    /// stops taking part (its log refuses further writes until reopened).
+    Storage(StorageError),
+    /// The stored snapshot does not decode as a ledger.
+    Snapshot,
+    /// The configuration is invalid.
+    Config(ConfigError),
+}
+
+impl From<StorageError> for NodeError {
+    fn from(e: StorageError) -> NodeError {
+        NodeError::Storage(e)
+    }
+}
+
+/// How the node found its part of the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// Blank: formatted, and the node starts as a founder.
+    Formatted,
+    /// A Raft log: recovered with this many entries after its snapshot.
+    Recovered {
+        /// The snapshot's index.
+        snapshot: Index,
+        /// The last entry's index.
+        last: Index,
+    },
+}
+
+/// Counters a PD reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// Messages sent.
+    pub sent: u64,
+    /// Sends the transport refused.
+    pub send_failed: u64,
+    /// Envelopes received.
+    pub received: u64,
+    /// Envelopes dropped: undecodable, misaddressed or rejected.
+    pub dropped: u64,
+    /// Proposals forwarded to the leader.
+    pub forwarded: u64,
+    /// Forwarded proposals taken, as the leader.
+    pub taken: u64,
+    /// Snapshots installed from the leader.
+    pub installed: u64,
+    /// Snapshots taken here (compactions).
+    pub compactions: u64,
+}
+
+/// See the module documentation.
+pub struct Node<D: BlockDevice> {
+    raft: Raft,
+    store: LogStorage<D, BATCH>,
+    ledger: Ledger,
+    stats: NodeStats,
+}
+
+impl<D: BlockDevice> Node<D> {
+    /// Opens the node's Raft log on `dev`, or formats a blank one with
+    /// identity `log_id` and starts as one of `founders`. `scratch` holds
+    /// the replay (a whole window: the caller gives it a place).
+    pub fn start(
+        mut dev: D,
+        cfg: Config,
+        founders: &Membership,
+        log_id: u64,
+        scratch: &mut Recovered,
+    ) -> Result<(Node<D>, Found), NodeError> {
+        if matches!(read_superblock(&mut dev), Err(LogError::Unformatted)) {
+            let store = LogStorage::create(dev, log_id)?;
+            let raft = Raft::new(cfg, founders.clone()).map_err(NodeError::Config)?;
+            let node = Node { raft, store, ledger: Ledger::default(), stats: NodeStats::default() };
+            return Ok((node, Found::Formatted));
+        }
+        let mut store = LogStorage::open(dev, scratch)?;
+        let ledger = restore(&mut store, &scratch.snapshot)?;
+        let found = Found::Recovered {
+            snapshot: scratch.snapshot.meta.index,
+            last: scratch.entries().last().map_or(scratch.snapshot.meta.index, |e| e.index),
+        };
+        let snapshot = scratch.snapshot.clone();
+        let raft = Raft::recover(cfg, scratch.hard_state, snapshot, &mut scratch.entries())
+            .map_err(NodeError::Config)?;
+        Ok((Node { raft, store, ledger, stats: NodeStats::default() }, found))
+    }
+
+    /// The Raft core (role, term, leader, log positions).
+    pub fn raft(&self) -> &Raft {
+        &self.raft
+    }
+
+    /// The state machine, as applied so far.
+    pub fn ledger(&self) -> &Ledger {
+        &self.ledger
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> NodeStats {
+        self.stats
+    }
+
+    /// A tick of the node's clock (the PD's 10 ms period).
+    pub fn tick(&mut self) {
+        self.raft.tick();
+    }
+
+    /// Proposes `data`: on the leader, into its log; on a follower, sent to
+    /// the leader it knows. `Err(NotLeader(None))` when there is no known
+    /// leader: the caller retries later.
+    pub fn propose(&mut self, data: &[u8], out: &mut impl Transport) -> Result<(), Refused> {
+        match self.raft.propose(data) {
+            Ok(_) => Ok(()),
+            Err(Refused::NotLeader(Some(leader))) if leader != self.raft.id() => {
+                let mut buf = [0u8; MAX_ENVELOPE];
+                buf[0] = FORWARD;
+                let len = 1 + data.len();
+                buf.get_mut(1..len).ok_or(Refused::TooLarge)?.copy_from_slice(data);
+                self.stats.forwarded += 1;
+                self.transmit(out, leader, &buf[..len]);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes an envelope from node `from` (as the network says: the Raft
+    /// message's own sender must agree).
+    pub fn receive(&mut self, from: NodeId, bytes: &[u8]) {
+        self.stats.received += 1;
+        let taken = match bytes.split_first() {
+            Some((&RAFT, body)) => match Message::decode(body) {
+                Ok(m) if m.from == from && m.to == self.raft.id() => self.raft.step(m).is_ok(),
+                _ => false,
+            },
+            // A forwarded proposal is only ever proposed here, by the
+            // leader: a follower that gets one (leadership moved) drops
+            // it, and its proposer retries.
+            Some((&FORWARD, data)) => {
+                let ok = self.raft.propose(data).is_ok();
+                self.stats.taken += u64::from(ok);
+                ok
+            }
+            _ => false,
+        };
+        self.stats.dropped += u64::from(!taken);
+    }
+
+    fn transmit(&mut self, out: &mut impl Transport, to: NodeId, bytes: &[u8]) {
+        if out.send(to, bytes) {
+            self.stats.sent += 1;
+        } else {
+            self.stats.send_failed += 1;
+        }
+    }
+
+    /// Runs the ready loop: persist (durable before anything leaves), send,
+    /// install a snapshot, apply, compact. An error means the Raft log
+    /// failed: the node must stop taking part.
+    pub fn pump(&mut self, out: &mut impl Transport) -> Result<(), NodeError> {
+        // Bounded: each round either finds nothing to do or advances.
+        for _ in 0..PUMP_ROUNDS {
+            if !self.raft.has_ready() {
+                break;
+            }
+            let rd = self.raft.ready();
+            self.store.save(&self.raft, &rd)?;
+            let mut chunk = [0u8; SNAPSHOT_CHUNK];
+            let mut buf = [0u8; MAX_ENVELOPE];
+            for m in self.raft.messages() {
+                let m = self.store.fill_chunk(m, &mut chunk)?;
+                buf[0] = RAFT;
+                let len = m.encode(&mut buf[1..]).map_or(0, |b| b.len());
+                debug_assert!(len > 0, "every message fits MAX_WIRE");
+                if len > 0 && out.send(m.to, &buf[..1 + len]) {
+                    self.stats.sent += 1;
+                } else {
+                    self.stats.send_failed += 1;
+                }
+            }
+            if rd.snapshot.is_some() {
+                let snapshot = self.raft.snapshot().clone();
+                self.ledger = restore(&mut self.store, &snapshot)?;
+                self.stats.installed += 1;
+            }
+            for index in rd.apply.0..=rd.apply.1 {
+                let entry = self.raft.log().entry(index).expect("entries to apply are in the window");
+                if entry.kind == EntryKind::Normal {
+                    self.ledger.apply(index, entry.data);
+                }
+            }
+            self.raft.advance(rd);
+            self.maybe_compact()?;
+        }
+        Ok(())
+    }
+
+    fn maybe_compact(&mut self) -> Result<(), NodeError> {
+        let log = self.raft.log();
+        if log.applied() < log.snapshot().index + COMPACT_EVERY {
+            return Ok(());
+        }
+        let data = self.ledger.encode();
+        let Ok(snapshot) = self.raft.compact(data.len() as u64) else { return Ok(()) };
+        let snapshot = snapshot.clone();
+        self.store.save_snapshot(&snapshot, |offset, chunk| {
+            chunk.copy_from_slice(&data[offset as usize..][..chunk.len()]);
+        })?;
+        self.stats.compactions += 1;
+        Ok(())
+    }
+
+    /// Gives the disk back (a test's crash).
+    pub fn into_device(self) -> D {
+        self.store.into_device()
+    }
+}
+
+/// The ledger of the stored snapshot (the empty ledger for none).
+fn restore<D: BlockDevice>(
+    store: &mut LogStorage<D, BATCH>,
+    snapshot: &worknode_raft::Snapshot,
+) -> Result<Ledger, NodeError> {
+    if snapshot.meta.index == 0 {
+        return Ok(Ledger::default());
+    }
+    let mut bytes = [0u8; crate::limits::LEDGER_BYTES];
+    let mut len = 0usize;
+    let mut fits = true;
+    store.read_snapshot(snapshot, |offset, data| {
+        let end = offset as usize + data.len();
+        match bytes.get_mut(offset as usize..end) {
+            Some(place) => {
+                place.copy_from_slice(data);
+                len = len.max(end);
+            }
+            None => fits = false,
+        }
+    })?;
+    if !fits {
+        return Err(NodeError::Snapshot);
+    }
+    Ledger::decode(&bytes[..len]).ok_or(NodeError::Snapshot)
+}

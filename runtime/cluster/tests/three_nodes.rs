@@ -1,0 +1,259 @@
+//! Three nodes on the host, driven as the Raft PD drives one: ticks,
+//! envelopes through a lossy network, proposals on every node, crashes
+//! that lose what was not flushed, and a wiped disk that catches up by
+//! snapshot. Every acknowledged proposal (applied on its proposer's node)
+//! must be on every node at the end, and the ledgers must agree.
+
+use std::collections::VecDeque;
+
+use worknode_cluster::ledger::{Ledger, parse, proposal};
+use worknode_cluster::node::{Found, Node, Transport};
+use worknode_log::sim::{Rng, SimDisk};
+use worknode_raft::storage::Recovered;
+use worknode_raft::{Config, Membership, NodeId, Role};
+
+const DISK_SECTORS: u64 = 8192;
+
+struct Net<'a> {
+    from: NodeId,
+    queue: &'a mut VecDeque<(NodeId, NodeId, Vec<u8>)>,
+    rng: &'a mut Rng,
+    loss: u64,
+    cut: Option<NodeId>,
+}
+
+impl Transport for Net<'_> {
+    fn send(&mut self, to: NodeId, bytes: &[u8]) -> bool {
+        if self.cut == Some(self.from) || self.cut == Some(to) {
+            return false;
+        }
+        if !self.rng.chance(self.loss) {
+            self.queue.push_back((self.from, to, bytes.to_vec()));
+        }
+        true
+    }
+}
+
+struct Sim {
+    nodes: Vec<Option<Node<SimDisk>>>,
+    disks: Vec<Option<SimDisk>>,
+    queue: VecDeque<(NodeId, NodeId, Vec<u8>)>,
+    rng: Rng,
+    loss: u64,
+    cut: Option<NodeId>,
+    /// Per proposer: the next sequence number, and the highest acknowledged.
+    next: Vec<u64>,
+    acked: Vec<u64>,
+    since: Vec<u32>,
+    scratch: Box<Recovered>,
+}
+
+fn membership() -> Membership {
+    Membership::with_voters(&[1, 2, 3]).unwrap()
+}
+
+fn config(id: NodeId) -> Config {
+    let mut cfg = Config::new(id);
+    cfg.seed = 7;
+    cfg.max_append_bytes = 895;
+    cfg
+}
+
+impl Sim {
+    fn new(seed: u64) -> Sim {
+        let mut scratch = Box::<Recovered>::default();
+        let nodes = (1..=3)
+            .map(|id| {
+                let (node, found) = Node::start(
+                    SimDisk::new(DISK_SECTORS),
+                    config(id),
+                    &membership(),
+                    100 + id,
+                    &mut scratch,
+                )
+                .unwrap();
+                assert_eq!(found, Found::Formatted);
+                Some(node)
+            })
+            .collect();
+        Sim {
+            nodes,
+            disks: vec![None, None, None],
+            queue: VecDeque::new(),
+            rng: Rng::new(seed),
+            loss: 0,
+            cut: None,
+            next: vec![1; 3],
+            acked: vec![0; 3],
+            since: vec![0; 3],
+            scratch,
+        }
+    }
+
+    fn step(&mut self, propose: bool) {
+        for i in 0..3 {
+            let Some(node) = self.nodes[i].as_mut() else { continue };
+            node.tick();
+            let me = i as u8;
+            let done = node.ledger().last[i];
+            if done + 1 > self.next[i] || (done > self.acked[i]) {
+                // Acknowledged: on to the next.
+                self.next[i] = done + 1;
+                self.since[i] = 0;
+            }
+            self.acked[i] = self.acked[i].max(done);
+            self.since[i] += 1;
+            // Propose the next, or retry one unanswered for a while.
+            if propose && (self.since[i] == 1 || self.since[i].is_multiple_of(30)) {
+                let mut buf = [0u8; 512];
+                let data = proposal(me, self.next[i], 300, &mut buf).to_vec();
+                let mut net = Net {
+                    from: i as NodeId + 1,
+                    queue: &mut self.queue,
+                    rng: &mut self.rng,
+                    loss: self.loss,
+                    cut: self.cut,
+                };
+                let _ = node.propose(&data, &mut net);
+            }
+            let mut net = Net {
+                from: i as NodeId + 1,
+                queue: &mut self.queue,
+                rng: &mut self.rng,
+                loss: self.loss,
+                cut: self.cut,
+            };
+            node.pump(&mut net).unwrap();
+        }
+        // Deliver what is in flight, in random order within a step.
+        let mut batch: Vec<_> = self.queue.drain(..).collect();
+        for k in (1..batch.len()).rev() {
+            batch.swap(k, self.rng.below(k as u64 + 1) as usize);
+        }
+        for (from, to, bytes) in batch {
+            if let Some(node) = self.nodes[to as usize - 1].as_mut() {
+                node.receive(from, &bytes);
+            }
+        }
+    }
+
+    fn crash(&mut self, i: usize) {
+        let mut disk = self.nodes[i].take().unwrap().into_device();
+        disk.crash(&mut self.rng);
+        self.disks[i] = Some(disk);
+    }
+
+    fn restart(&mut self, i: usize) -> Found {
+        let disk = self.disks[i].take().unwrap();
+        let (node, found) =
+            Node::start(disk, config(i as NodeId + 1), &membership(), 999, &mut self.scratch).unwrap();
+        self.nodes[i] = Some(node);
+        found
+    }
+
+    fn leader(&self) -> Option<usize> {
+        (0..3).find(|&i| self.nodes[i].as_ref().is_some_and(|n| n.raft().role() == Role::Leader))
+    }
+
+    fn ledgers(&self) -> Vec<Ledger> {
+        self.nodes.iter().flatten().map(|n| *n.ledger()).collect()
+    }
+}
+
+#[test]
+fn acknowledged_proposals_survive_crashes_loss_and_a_wiped_disk() {
+    for seed in 0..6 {
+        let mut sim = Sim::new(seed);
+        for _ in 0..300 {
+            sim.step(true);
+        }
+        assert!(sim.leader().is_some(), "seed {seed}: a leader");
+        // Kill the leader three times, mid-load, under 10 % loss.
+        sim.loss = 10;
+        for _ in 0..3 {
+            let leader = sim.leader().expect("a leader");
+            sim.crash(leader);
+            for _ in 0..200 {
+                sim.step(true);
+            }
+            assert!(matches!(sim.restart(leader), Found::Recovered { .. }));
+            for _ in 0..200 {
+                sim.step(true);
+            }
+        }
+        // Cut one node off, then wipe a follower's disk and bring it back.
+        sim.cut = Some(1);
+        for _ in 0..200 {
+            sim.step(true);
+        }
+        sim.cut = None;
+        let follower = (0..3).find(|&i| Some(i) != sim.leader()).unwrap();
+        sim.crash(follower);
+        sim.disks[follower] = Some(SimDisk::new(DISK_SECTORS));
+        assert_eq!(sim.restart(follower), Found::Formatted);
+        sim.loss = 0;
+        for _ in 0..1500 {
+            sim.step(true);
+        }
+        // Quiesce: no new proposals, let everything commit and apply.
+        for _ in 0..400 {
+            sim.step(false);
+        }
+        let ledgers = sim.ledgers();
+        assert_eq!(ledgers.len(), 3);
+        assert!(ledgers.windows(2).all(|w| w[0] == w[1]), "seed {seed}: ledgers diverged: {ledgers:?}");
+        for p in 0..3 {
+            assert!(
+                ledgers[0].last[p] >= sim.acked[p],
+                "seed {seed}: proposer {p} lost acknowledged proposals"
+            );
+        }
+        let total: u64 = sim.acked.iter().sum();
+        assert!(total > 1000, "seed {seed}: only {total} proposals acknowledged");
+        let wiped = sim.nodes[follower].as_ref().unwrap().stats();
+        assert!(wiped.installed >= 1, "seed {seed}: the wiped node caught up by snapshot: {wiped:?}");
+        let all: Vec<_> = sim.nodes.iter().flatten().map(|n| n.stats()).collect();
+        assert!(all.iter().map(|s| s.taken).sum::<u64>() > 0, "followers' proposals were forwarded");
+    }
+}
+
+#[test]
+fn proposals_parse_back_and_damaged_ones_do_not() {
+    let mut buf = [0u8; 512];
+    let p = proposal(2, 77, 100, &mut buf).to_vec();
+    assert_eq!(parse(&p), Some((2, 77)));
+    let mut bad = p.clone();
+    bad[50] ^= 1;
+    assert_eq!(parse(&bad), None, "filler checked");
+    assert_eq!(parse(&p[..5]), None);
+    let mut ledger = Ledger::default();
+    assert_eq!(ledger.apply(1, &p), None, "77 is not proposer 2's first");
+    let first = proposal(2, 1, 0, &mut buf).to_vec();
+    assert_eq!(ledger.apply(2, &first), Some((2, 1)));
+    assert_eq!(ledger.apply(3, &first), None, "a duplicate is skipped");
+    assert_eq!((ledger.count, ledger.skipped), (1, 2));
+    assert_eq!(Ledger::decode(&ledger.encode()), Some(ledger));
+    assert_eq!(Ledger::decode(&ledger.encode()[1..]), None);
+}
+
+#[test]
+fn garbage_from_the_network_is_dropped_and_counted() {
+    let mut scratch = Box::<Recovered>::default();
+    let (mut node, _) =
+        Node::start(SimDisk::new(DISK_SECTORS), config(1), &membership(), 5, &mut scratch).unwrap();
+    for bytes in [&[][..], &[0], &[0, 1, 2, 3], &[9, 9], &[0xFF; 40]] {
+        node.receive(2, bytes);
+    }
+    assert_eq!(node.stats().dropped, 5);
+    assert_eq!(node.stats().received, 5);
+}
+
+#[test]
+fn a_node_fits_a_pd() {
+    // The Raft PD keeps the node and the replay scratch in static memory;
+    // its stack holds neither. This pins what they cost.
+    let node = std::mem::size_of::<Node<SimDisk>>();
+    let scratch = std::mem::size_of::<Recovered>();
+    eprintln!("node {node} bytes, scratch {scratch} bytes");
+    assert!(node < 256 * 1024 && scratch < 256 * 1024);
+}
