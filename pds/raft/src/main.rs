@@ -19,11 +19,16 @@
 //! The cluster test's load: each node proposes [`TARGET`] numbered
 //! proposals of [`PAD`] bytes and more, one at a time, each once the last
 //! is applied here (acknowledged), resent when unanswered for a while
-//! (`worknode_cluster::ledger` skips duplicates). Lines: `raft| node=K
-//! formatted|recovered ...` at start, `raft| node=K leader term=T` on each
-//! election won, `raft| node=K acked=N` every 100 acknowledgements, and
+//! (`worknode_cluster::ledger` skips duplicates). After a restart it first
+//! reads linearizably (ReadIndex) where its proposals stand, and goes on
+//! from there: a proposal acknowledged before the restart and then lost
+//! would be proposed again, under a number the runner saw acknowledged.
+//! Lines: `raft| node=K formatted|recovered ...` at start, `raft| node=K
+//! resumed at=S` once the read answered, `raft| node=K leader term=T` on
+//! each election won, `raft| node=K acked=S` for each acknowledgement, and
 //! `raft| done node=K ...` once every node's proposals are all applied
-//! here; the runner's `cluster-test` compares the nodes' `done` lines.
+//! here; the runner's `cluster-test` checks the acknowledgements never go
+//! back and compares the nodes' `done` lines.
 
 #![no_std]
 #![no_main]
@@ -58,13 +63,13 @@ const MAX_TICKS: u32 = 10;
 /// Messages taken from the network per notification at most.
 const RECEIVE_BATCH: usize = 64;
 /// Proposals each node makes in the cluster test.
-const TARGET: u64 = 300;
+const TARGET: u64 = 1500;
 /// Filler bytes per proposal, so entries have real sizes.
 const PAD: usize = 300;
 /// Ticks without its acknowledgement after which a proposal is resent.
 const RETRY_TICKS: u32 = 50;
-/// Acknowledgements between progress lines.
-const PROGRESS: u64 = 100;
+/// The read that finds where this node's proposals stand.
+const RESUME_READ: u32 = 1;
 
 const _: () = assert!(NODES <= worknode_raft::limits::MAX_NODES, "the cluster fits the Raft core");
 
@@ -98,7 +103,10 @@ fn mix(mut z: u64) -> u64 {
 struct RaftPd {
     node: Option<&'static mut Node<QueueDisk>>,
     me: u8,
-    /// The next proposal to make, and ticks since it was last sent.
+    /// Whether the resume read answered; until then nothing is proposed.
+    resumed: bool,
+    /// The next proposal to make, and ticks since it (or the resume read)
+    /// was last sent.
     next: u64,
     since: u32,
     /// The term whose leadership was said.
@@ -153,7 +161,15 @@ fn init() -> RaftPd {
             None
         }
     };
-    RaftPd { node, me, next: 1, since: 0, said_leader: 0, done_said: false }
+    RaftPd {
+        node,
+        me,
+        resumed: cfg!(feature = "bite-no-resume-read"),
+        next: 1,
+        since: RETRY_TICKS,
+        said_leader: 0,
+        done_said: false,
+    }
 }
 
 /// Says why the node stopped taking part in the cluster.
@@ -180,16 +196,28 @@ impl RaftPd {
             };
             node.receive(NodeId::from(from) + 1, &body);
         }
-        // The load: the next proposal once the last is acknowledged.
-        let acked = node.ledger().last[usize::from(me)];
-        if acked >= self.next {
-            self.next = acked + 1;
-            self.since = RETRY_TICKS;
-            if acked % PROGRESS == 0 {
-                debug_println!("raft| node={me} acked={acked}");
+        // The load: first where this node's proposals stand, then the next
+        // proposal once the last is acknowledged.
+        if !self.resumed {
+            if node.take_read() == Some(RESUME_READ) {
+                self.resumed = true;
+                self.next = node.ledger().last[usize::from(me)] + 1;
+                self.since = RETRY_TICKS;
+                debug_println!("raft| node={me} resumed at={}", self.next - 1);
+            } else if self.since >= RETRY_TICKS && node.read(RESUME_READ, &mut Net).is_ok() {
+                self.since = 0;
             }
         }
-        if self.next <= TARGET && self.since >= RETRY_TICKS {
+        let acked = node.ledger().last[usize::from(me)];
+        if self.resumed && acked >= self.next {
+            // One proposal is out at a time, so this is one line, bounded.
+            for seq in self.next..=acked.min(self.next + 8) {
+                debug_println!("raft| node={me} acked={seq}");
+            }
+            self.next = acked + 1;
+            self.since = RETRY_TICKS;
+        }
+        if self.resumed && self.next <= TARGET && self.since >= RETRY_TICKS {
             let mut buf = [0u8; worknode_raft::limits::MAX_DATA];
             let pad = PAD + (self.next as usize % 64);
             let data = proposal(me, self.next, pad, &mut buf);

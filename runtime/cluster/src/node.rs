@@ -10,6 +10,14 @@
 //! take any bytes from the network: a message that does not decode is
 //! counted and dropped, never trusted.
 //!
+//! Reads: [`Node::read`] is a linearizable read (ReadIndex) on any node.
+//! The leader confirms its leadership with a heartbeat round and takes
+//! its commit index at the time; a follower asks the leader for it
+//! ([`READ`], answered by [`READ_ANSWER`]). The read completes
+//! ([`Node::take_read`]) once this node has applied up to that index, so
+//! it sees everything committed before it was asked, whatever node it
+//! runs on.
+//!
 //! Forwarding: a proposal made on a follower goes to the leader it knows,
 //! which proposes it as its own; the follower learns the outcome the way
 //! the leader does, by applying the entry. A forward lost on the way is
@@ -18,7 +26,7 @@
 //! leadership into every proposer's state machine.
 
 use worknode_log::{BlockDevice, LogError, read_superblock};
-use worknode_raft::limits::{MAX_WIRE, SNAPSHOT_CHUNK};
+use worknode_raft::limits::{MAX_READS, MAX_WIRE, SNAPSHOT_CHUNK};
 use worknode_raft::storage::{LogStorage, Recovered, StorageError};
 use worknode_raft::{Config, ConfigError, EntryKind, Index, Membership, Message, NodeId, Raft, Refused};
 
@@ -29,6 +37,12 @@ use crate::limits::{BATCH, COMPACT_EVERY, PUMP_ROUNDS};
 pub const RAFT: u8 = 0;
 /// Envelope tag: a proposal forwarded to the leader follows.
 pub const FORWARD: u8 = 1;
+/// Envelope tag: a follower asks the leader for a read index; `ctx`
+/// (8 bytes) follows, its upper half the follower's id.
+pub const READ: u8 = 2;
+/// Envelope tag: the leader's answer to [`READ`]: `ctx`, then the read
+/// index (8 bytes each).
+pub const READ_ANSWER: u8 = 3;
 /// The largest envelope: its tag and the largest Raft message.
 pub const MAX_ENVELOPE: usize = 1 + MAX_WIRE;
 
@@ -99,6 +113,9 @@ pub struct Node<D: BlockDevice> {
     store: LogStorage<D, BATCH>,
     ledger: Ledger,
     stats: NodeStats,
+    /// Reads of this node confirmed by the leader: (ctx, read index),
+    /// waiting until this node has applied up to the index.
+    reads: heapless::Vec<(u64, Index), MAX_READS>,
 }
 
 impl<D: BlockDevice> Node<D> {
@@ -115,7 +132,13 @@ impl<D: BlockDevice> Node<D> {
         if matches!(read_superblock(&mut dev), Err(LogError::Unformatted)) {
             let store = LogStorage::create(dev, log_id)?;
             let raft = Raft::new(cfg, founders.clone()).map_err(NodeError::Config)?;
-            let node = Node { raft, store, ledger: Ledger::default(), stats: NodeStats::default() };
+            let node = Node {
+                raft,
+                store,
+                ledger: Ledger::default(),
+                stats: NodeStats::default(),
+                reads: heapless::Vec::new(),
+            };
             return Ok((node, Found::Formatted));
         }
         let mut store = LogStorage::open(dev, scratch)?;
@@ -127,7 +150,7 @@ impl<D: BlockDevice> Node<D> {
         let snapshot = scratch.snapshot.clone();
         let raft = Raft::recover(cfg, scratch.hard_state, snapshot, &mut scratch.entries())
             .map_err(NodeError::Config)?;
-        Ok((Node { raft, store, ledger, stats: NodeStats::default() }, found))
+        Ok((Node { raft, store, ledger, stats: NodeStats::default(), reads: heapless::Vec::new() }, found))
     }
 
     /// The Raft core (role, term, leader, log positions).
@@ -169,6 +192,39 @@ impl<D: BlockDevice> Node<D> {
         }
     }
 
+    /// Asks for a linearizable read with this caller's `ctx`; it completes
+    /// through [`Node::take_read`]. A read lost on the way (a leader that
+    /// fell, a dropped message) never completes: the caller asks again.
+    pub fn read(&mut self, ctx: u32, out: &mut impl Transport) -> Result<(), Refused> {
+        let full = (self.raft.id() << 32) | u64::from(ctx);
+        match self.raft.read_index(full) {
+            Err(Refused::NotLeader(Some(leader))) if leader != self.raft.id() => {
+                let mut buf = [0u8; 9];
+                buf[0] = READ;
+                buf[1..].copy_from_slice(&full.to_le_bytes());
+                self.transmit(out, leader, &buf);
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    /// A read of this node that has completed: its `ctx`.
+    pub fn take_read(&mut self) -> Option<u32> {
+        let applied = self.raft.log().applied();
+        let at = self.reads.iter().position(|&(_, index)| index <= applied)?;
+        let (ctx, _) = self.reads.swap_remove(at);
+        Some(ctx as u32)
+    }
+
+    /// Keeps a confirmed read of this node (dropped when too many wait:
+    /// its caller asks again).
+    fn confirmed(&mut self, ctx: u64, index: Index) {
+        if ctx >> 32 == self.raft.id() && !self.reads.iter().any(|&(c, _)| c == ctx) {
+            let _ = self.reads.push((ctx, index));
+        }
+    }
+
     /// Takes an envelope from node `from` (as the network says: the Raft
     /// message's own sender must agree).
     pub fn receive(&mut self, from: NodeId, bytes: &[u8]) {
@@ -185,6 +241,17 @@ impl<D: BlockDevice> Node<D> {
                 let ok = self.raft.propose(data).is_ok();
                 self.stats.taken += u64::from(ok);
                 ok
+            }
+            // A read for `from` only: the context names its asker.
+            Some((&READ, body)) => match <[u8; 8]>::try_from(body).map(u64::from_le_bytes) {
+                Ok(ctx) if ctx >> 32 == from => self.raft.read_index(ctx).is_ok(),
+                _ => false,
+            },
+            Some((&READ_ANSWER, body)) if body.len() == 16 => {
+                let ctx = u64::from_le_bytes(body[..8].try_into().expect("8 bytes"));
+                let index = u64::from_le_bytes(body[8..].try_into().expect("8 bytes"));
+                self.confirmed(ctx, index);
+                true
             }
             _ => false,
         };
@@ -221,6 +288,20 @@ impl<D: BlockDevice> Node<D> {
                     self.stats.sent += 1;
                 } else {
                     self.stats.send_failed += 1;
+                }
+            }
+            // Confirmed reads: this node's are kept, a follower's answered.
+            for i in 0..self.raft.read_states().len() {
+                let rs = self.raft.read_states()[i];
+                let asker = rs.ctx >> 32;
+                if asker == self.raft.id() {
+                    self.confirmed(rs.ctx, rs.index);
+                } else {
+                    let mut answer = [0u8; 17];
+                    answer[0] = READ_ANSWER;
+                    answer[1..9].copy_from_slice(&rs.ctx.to_le_bytes());
+                    answer[9..].copy_from_slice(&rs.index.to_le_bytes());
+                    self.transmit(out, asker, &answer);
                 }
             }
             if rd.snapshot.is_some() {

@@ -46,6 +46,12 @@ struct Sim {
     acked: Vec<u64>,
     since: Vec<u32>,
     scratch: Box<Recovered>,
+    /// Per node: reads asked and not answered, with what was acknowledged
+    /// when each was asked; and reads answered.
+    reads: Vec<Vec<(u32, Vec<u64>)>>,
+    next_read: u32,
+    answered: u64,
+    steps: u64,
 }
 
 fn membership() -> Membership {
@@ -87,13 +93,33 @@ impl Sim {
             acked: vec![0; 3],
             since: vec![0; 3],
             scratch,
+            reads: vec![Vec::new(); 3],
+            next_read: 1,
+            answered: 0,
+            steps: 0,
         }
     }
 
     fn step(&mut self, propose: bool) {
+        self.steps += 1;
         for i in 0..3 {
             let Some(node) = self.nodes[i].as_mut() else { continue };
             node.tick();
+            // A read every few steps on every node: when it completes, the
+            // node must hold everything acknowledged before it was asked.
+            if self.steps.is_multiple_of(7) && self.reads[i].len() < 8 {
+                let mut net = Net {
+                    from: i as NodeId + 1,
+                    queue: &mut self.queue,
+                    rng: &mut self.rng,
+                    loss: self.loss,
+                    cut: self.cut,
+                };
+                if node.read(self.next_read, &mut net).is_ok() {
+                    self.reads[i].push((self.next_read, self.acked.clone()));
+                    self.next_read += 1;
+                }
+            }
             let me = i as u8;
             let done = node.ledger().last[i];
             if done + 1 > self.next[i] || (done > self.acked[i]) {
@@ -124,6 +150,18 @@ impl Sim {
                 cut: self.cut,
             };
             node.pump(&mut net).unwrap();
+            while let Some(ctx) = node.take_read() {
+                let at = self.reads[i].iter().position(|r| r.0 == ctx).expect("a read this node asked");
+                let (_, acked) = self.reads[i].swap_remove(at);
+                let ledger = node.ledger();
+                for (p, &a) in acked.iter().enumerate() {
+                    assert!(
+                        ledger.last[p] >= a,
+                        "node {i}: read {ctx} missed proposer {p}'s acknowledged {a}"
+                    );
+                }
+                self.answered += 1;
+            }
         }
         // Deliver what is in flight, in random order within a step.
         let mut batch: Vec<_> = self.queue.drain(..).collect();
@@ -138,6 +176,7 @@ impl Sim {
     }
 
     fn crash(&mut self, i: usize) {
+        self.reads[i].clear();
         let mut disk = self.nodes[i].take().unwrap().into_device();
         disk.crash(&mut self.rng);
         self.disks[i] = Some(disk);
@@ -160,9 +199,23 @@ impl Sim {
     }
 }
 
+/// Runs `f` on a thread with room for three nodes on its stack (a node
+/// is 200 KB, and unoptimised builds move it several times).
+fn with_stack(f: impl FnOnce() + Send + 'static) {
+    std::thread::Builder::new().stack_size(64 << 20).spawn(f).unwrap().join().unwrap();
+}
+
 #[test]
 fn acknowledged_proposals_survive_crashes_loss_and_a_wiped_disk() {
-    for seed in 0..6 {
+    with_stack(|| {
+        for seed in 0..6 {
+            one_run(seed);
+        }
+    });
+}
+
+fn one_run(seed: u64) {
+    {
         let mut sim = Sim::new(seed);
         for _ in 0..300 {
             sim.step(true);
@@ -210,6 +263,7 @@ fn acknowledged_proposals_survive_crashes_loss_and_a_wiped_disk() {
         }
         let total: u64 = sim.acked.iter().sum();
         assert!(total > 1000, "seed {seed}: only {total} proposals acknowledged");
+        assert!(sim.answered > 100, "seed {seed}: only {} reads answered", sim.answered);
         let wiped = sim.nodes[follower].as_ref().unwrap().stats();
         assert!(wiped.installed >= 1, "seed {seed}: the wiped node caught up by snapshot: {wiped:?}");
         let all: Vec<_> = sim.nodes.iter().flatten().map(|n| n.stats()).collect();
@@ -238,6 +292,10 @@ fn proposals_parse_back_and_damaged_ones_do_not() {
 
 #[test]
 fn garbage_from_the_network_is_dropped_and_counted() {
+    with_stack(garbage);
+}
+
+fn garbage() {
     let mut scratch = Box::<Recovered>::default();
     let (mut node, _) =
         Node::start(SimDisk::new(DISK_SECTORS), config(1), &membership(), 5, &mut scratch).unwrap();

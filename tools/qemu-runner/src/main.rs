@@ -131,6 +131,10 @@ enum Command {
         /// Seconds each phase may take.
         #[arg(long, default_value_t = 300)]
         timeout: u64,
+        /// The image is built to lose acknowledged proposals (`make
+        /// bite-check-cluster`): pass only if the test sees a loss.
+        #[arg(long)]
+        expect_loss: bool,
     },
     /// Time messages through the streams against raw frames between two
     /// nodes (bench-net-profile image).
@@ -361,8 +365,8 @@ fn main() -> ExitCode {
         Command::Net { lan, timeout } => {
             net_test::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout))
         }
-        Command::ClusterTest { lan, timeout } => {
-            cluster_test::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout))
+        Command::ClusterTest { lan, timeout, expect_loss } => {
+            cluster_test::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout), expect_loss)
         }
         Command::BenchNet { lan, timeout } => {
             net_bench::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout))
