@@ -104,21 +104,22 @@ impl Sim {
         self.steps += 1;
         for i in 0..3 {
             let Some(node) = self.nodes[i].as_mut() else { continue };
+            let mut net = Net {
+                from: i as NodeId + 1,
+                queue: &mut self.queue,
+                rng: &mut self.rng,
+                loss: self.loss,
+                cut: self.cut,
+            };
             node.tick();
             // A read every few steps on every node: when it completes, the
             // node must hold everything acknowledged before it was asked.
-            if self.steps.is_multiple_of(7) && self.reads[i].len() < 8 {
-                let mut net = Net {
-                    from: i as NodeId + 1,
-                    queue: &mut self.queue,
-                    rng: &mut self.rng,
-                    loss: self.loss,
-                    cut: self.cut,
-                };
-                if node.read(self.next_read, &mut net).is_ok() {
-                    self.reads[i].push((self.next_read, self.acked.clone()));
-                    self.next_read += 1;
-                }
+            if self.steps.is_multiple_of(7)
+                && self.reads[i].len() < 8
+                && node.read(self.next_read, &mut net).is_ok()
+            {
+                self.reads[i].push((self.next_read, self.acked.clone()));
+                self.next_read += 1;
             }
             let me = i as u8;
             let done = node.ledger().last[i];
@@ -133,22 +134,8 @@ impl Sim {
             if propose && (self.since[i] == 1 || self.since[i].is_multiple_of(30)) {
                 let mut buf = [0u8; 512];
                 let data = proposal(me, self.next[i], 300, &mut buf).to_vec();
-                let mut net = Net {
-                    from: i as NodeId + 1,
-                    queue: &mut self.queue,
-                    rng: &mut self.rng,
-                    loss: self.loss,
-                    cut: self.cut,
-                };
                 let _ = node.propose(&data, &mut net);
             }
-            let mut net = Net {
-                from: i as NodeId + 1,
-                queue: &mut self.queue,
-                rng: &mut self.rng,
-                loss: self.loss,
-                cut: self.cut,
-            };
             node.pump(&mut net).unwrap();
             while let Some(ctx) = node.take_read() {
                 let at = self.reads[i].iter().position(|r| r.0 == ctx).expect("a read this node asked");
