@@ -9,7 +9,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use worknode_log::format::{Checkpoint, DATA_START, MAX_PAYLOAD, SECTOR, Superblock, VERSION};
+use worknode_log::format::{Checkpoint, DATA_START, MAX_PAYLOAD, Owner, SECTOR, Superblock, VERSION};
 use worknode_log::{Log, SliceDevice, chain};
 
 const SECTORS: u64 = 40;
@@ -31,6 +31,8 @@ fuzz_target!(|data: &[u8]| {
         generation: 1,
         checkpoint: origin,
         tail: origin,
+        owner: Owner { cluster: 1, node: 1 },
+        flags: 0,
     };
     disk[..SECTOR].copy_from_slice(&sb.encode());
     let area = &mut disk[DATA_START as usize * SECTOR..];

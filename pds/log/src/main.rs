@@ -19,6 +19,7 @@ use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, MessageInfo, prote
 use worknode_abi::ErrorCode;
 use worknode_abi::log::{LogRequest, LogResponse};
 use worknode_driver_blk_client::QueueDisk;
+use worknode_log::format::Owner;
 use worknode_log::service::Service;
 
 /// Channel ids generated from the rendered system.xml.
@@ -31,7 +32,11 @@ const DRIVER: Channel = Channel::new(system::channel::BLK);
 
 #[protection_domain]
 fn init() -> LogPd {
-    let service = Service::start(QueueDisk::from_system(DRIVER));
+    // The event log belongs to this cluster, any node of it: this PD does
+    // not learn its node's number (the Raft log binds a cluster node's disk
+    // to the node; docs/log-format.md, "The owner").
+    let owner = Owner { cluster: system::network::CLUSTER_ID, node: Owner::ANY_NODE };
+    let service = Service::start(QueueDisk::from_system(DRIVER), owner);
     GOVERNOR.notify();
     LogPd { service }
 }

@@ -23,12 +23,14 @@
 //! reads linearizably (ReadIndex) where its proposals stand, and goes on
 //! from there: a proposal acknowledged before the restart and then lost
 //! would be proposed again, under a number the runner saw acknowledged.
-//! Lines: `raft| node=K formatted|recovered ...` at start, `raft| node=K
+//! Lines: `raft| node=K formatted|joining|recovered ...` at start (or
+//! `REFUSED its disk`, for a disk of another node or cluster), `raft| node=K
 //! resumed at=S` once the read answered, `raft| node=K leader term=T` on
 //! each election won, `raft| node=K acked=S` for each acknowledgement, and
 //! `raft| done node=K ...` once every node's proposals are all applied
 //! here; the runner's `cluster-test` checks the acknowledgements never go
-//! back and compares the nodes' `done` lines.
+//! back and compares the nodes' `done` lines. Two features break this on
+//! purpose for `make bite-check-cluster` (Cargo.toml).
 
 #![no_std]
 #![no_main]
@@ -47,8 +49,10 @@ use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
 use worknode_cluster::ledger::proposal;
 use worknode_cluster::node::{Found, Node, NodeError, Transport};
 use worknode_driver_blk_client::QueueDisk;
+use worknode_log::LogError;
+use worknode_log::format::Owner;
 use worknode_pd_ipc::FrameBuf;
-use worknode_raft::storage::Recovered;
+use worknode_raft::storage::{Recovered, StorageError};
 use worknode_raft::{Config, Membership, NodeId, Role};
 
 const NET: Channel = Channel::new(system::channel::NET);
@@ -93,7 +97,7 @@ fn timer_call(request: &TimerRequest) -> TimerResponse {
     worknode_pd_ipc::call::<_, TimerResponse>(TIMER, request).unwrap_or_else(Err)
 }
 
-/// A 64-bit mix (splitmix64's finaliser), for the log's identity.
+/// A 64-bit mix (splitmix64's finaliser), for the election seed.
 fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -112,7 +116,13 @@ struct RaftPd {
     /// The term whose leadership was said.
     said_leader: u64,
     done_said: bool,
+    /// The bite check's early acknowledgements: the last one said.
+    said_early: u64,
 }
+
+/// The cluster test's second bite check: acknowledge a proposal as soon as
+/// it is proposed, before a majority has it durable.
+const ACK_ON_PROPOSE: bool = cfg!(feature = "bite-ack-on-propose");
 
 #[protection_domain]
 fn init() -> RaftPd {
@@ -140,16 +150,19 @@ fn init() -> RaftPd {
     cfg.seed = mix(system::network::CLUSTER_ID ^ now);
     let voters: heapless::Vec<NodeId, NODES> = (1..=NODES as NodeId).collect();
     let founders = Membership::with_voters(&voters).expect("the cluster's nodes are distinct");
-    // Unique per format: the cluster, the node and the moment.
-    let log_id = mix(system::network::CLUSTER_ID ^ mix(id) ^ now);
+    // The Raft log belongs to this node of this cluster: a disk moved here
+    // from another node or cluster is refused and left as it is. A new
+    // log's identity mixes the owner and the moment.
+    let owner = Owner { cluster: system::network::CLUSTER_ID, node: u16::from(me) };
     static SCRATCH: StaticCell<Recovered> = StaticCell::new();
     let scratch = SCRATCH.init_with(Recovered::default);
     let disk = QueueDisk::from_system(DRIVER);
     static NODE: StaticCell<Node<QueueDisk>> = StaticCell::new();
-    let node = match Node::start(disk, cfg, &founders, log_id, scratch) {
+    let node = match Node::start(disk, cfg, &founders, owner, now, scratch) {
         Ok((node, found)) => {
             match found {
-                Found::Formatted => debug_println!("raft| node={me} formatted its Raft log id={log_id:016x}"),
+                Found::Formatted => debug_println!("raft| node={me} formatted its Raft log"),
+                Found::Joining => debug_println!("raft| node={me} joining: waiting for the leader"),
                 Found::Recovered { snapshot, last } => {
                     debug_println!("raft| node={me} recovered its Raft log snapshot={snapshot} last={last}")
                 }
@@ -169,12 +182,21 @@ fn init() -> RaftPd {
         since: RETRY_TICKS,
         said_leader: 0,
         done_said: false,
+        said_early: 0,
     }
 }
 
 /// Says why the node stopped taking part in the cluster.
 fn stopped(me: u8, e: NodeError) {
-    debug_println!("raft| node={me} STOPPED: its Raft log cannot be used: {e:?}");
+    if let NodeError::Storage(StorageError::Log(LogError::Foreign { owner })) = e {
+        debug_println!(
+            "raft| node={me} REFUSED its disk: the Raft log belongs to cluster={:016x} node={}; left untouched",
+            owner.cluster,
+            owner.node
+        );
+    } else {
+        debug_println!("raft| node={me} STOPPED: its Raft log cannot be used: {e:?}");
+    }
 }
 
 impl RaftPd {
@@ -212,7 +234,9 @@ impl RaftPd {
         if self.resumed && acked >= self.next {
             // One proposal is out at a time, so this is one line, bounded.
             for seq in self.next..=acked.min(self.next + 8) {
-                debug_println!("raft| node={me} acked={seq}");
+                if !ACK_ON_PROPOSE {
+                    debug_println!("raft| node={me} acked={seq}");
+                }
             }
             self.next = acked + 1;
             self.since = RETRY_TICKS;
@@ -223,6 +247,10 @@ impl RaftPd {
             let data = proposal(me, self.next, pad, &mut buf);
             if node.propose(data, &mut Net).is_ok() {
                 self.since = 0;
+                if ACK_ON_PROPOSE && self.next > self.said_early {
+                    self.said_early = self.next;
+                    debug_println!("raft| node={me} acked={}", self.next);
+                }
             }
         }
         node.pump(&mut Net)?;
@@ -233,7 +261,10 @@ impl RaftPd {
         }
         let ledger = node.ledger();
         let all = ledger.last[..NODES].iter().all(|&last| last >= TARGET);
-        if all && !self.done_said {
+        // Only once this node's own acknowledgements are all said (they are
+        // said at the next step after the apply): the runner stops reading
+        // at the last `done`, and must have seen every `acked` before it.
+        if all && self.next > TARGET && !self.done_said {
             self.done_said = true;
             let stats = node.stats();
             debug_println!(

@@ -25,10 +25,13 @@
 //! answering the proposer with a leader hint, which would put Raft's
 //! leadership into every proposer's state machine.
 
-use worknode_log::{BlockDevice, LogError, read_superblock};
+use worknode_log::format::{FLAG_JOIN, Owner};
+use worknode_log::{BlockDevice, LogError, derive_log_id, read_superblock};
 use worknode_raft::limits::{MAX_READS, MAX_WIRE, SNAPSHOT_CHUNK};
 use worknode_raft::storage::{LogStorage, Recovered, StorageError};
-use worknode_raft::{Config, ConfigError, EntryKind, Index, Membership, Message, NodeId, Raft, Refused};
+use worknode_raft::{
+    Config, ConfigError, EntryKind, HardState, Index, Membership, Message, NodeId, Raft, Refused,
+};
 
 use crate::ledger::Ledger;
 use crate::limits::{BATCH, COMPACT_EVERY, PUMP_ROUNDS};
@@ -77,6 +80,9 @@ impl From<StorageError> for NodeError {
 pub enum Found {
     /// Blank: formatted, and the node starts as a founder.
     Formatted,
+    /// Prepared for a joining node and still empty: it starts with no
+    /// membership and waits for the leader.
+    Joining,
     /// A Raft log: recovered with this many entries after its snapshot.
     Recovered {
         /// The snapshot's index.
@@ -119,29 +125,49 @@ pub struct Node<D: BlockDevice> {
 }
 
 impl<D: BlockDevice> Node<D> {
-    /// Opens the node's Raft log on `dev`, or formats a blank one with
-    /// identity `log_id` and starts as one of `founders`. `scratch` holds
-    /// the replay (a whole window: the caller gives it a place).
+    /// Opens the node's Raft log on `dev` as `owner` (this cluster and
+    /// node: a log of another is refused, `LogError::Foreign`), or formats
+    /// a blank one for `owner`, its identity mixed from the owner,
+    /// `entropy` (a clock reading) and the part's earlier contents, and
+    /// starts as one of `founders`. A Raft log prepared for a joining
+    /// node (`worknode disk join`: empty, [`FLAG_JOIN`]) starts with no
+    /// membership, learns it from the leader and votes in no election
+    /// until then. `scratch` holds the replay (a whole window: the caller
+    /// gives it a place).
     pub fn start(
         mut dev: D,
         cfg: Config,
         founders: &Membership,
-        log_id: u64,
+        owner: Owner,
+        entropy: u64,
         scratch: &mut Recovered,
     ) -> Result<(Node<D>, Found), NodeError> {
-        if matches!(read_superblock(&mut dev), Err(LogError::Unformatted)) {
-            let store = LogStorage::create(dev, log_id)?;
-            let raft = Raft::new(cfg, founders.clone()).map_err(NodeError::Config)?;
-            let node = Node {
-                raft,
-                store,
-                ledger: Ledger::default(),
-                stats: NodeStats::default(),
-                reads: heapless::Vec::new(),
+        let flags = match read_superblock(&mut dev) {
+            Err(LogError::Unformatted) => {
+                let log_id = derive_log_id(&mut dev, owner, entropy).map_err(StorageError::Log)?;
+                let store = LogStorage::create(dev, log_id, owner)?;
+                return Self::empty(cfg, founders.clone(), store, Found::Formatted);
+            }
+            Ok(sb) => sb.flags,
+            Err(_) => 0, // the open below says why
+        };
+        let mut store = LogStorage::open(dev, scratch, owner)?;
+        if scratch.hard_state == HardState::default()
+            && scratch.snapshot.meta.index == 0
+            && scratch.entries().next().is_none()
+        {
+            // Nothing durable yet: a joiner that has heard from no leader
+            // starts as one again; a founder formatted and stopped before
+            // its first ready was durable has cast no vote and
+            // acknowledged nothing, and starts again as the founder it was
+            // (recovering it would make it a node of no membership, which
+            // no leader knows to call).
+            return if flags & FLAG_JOIN != 0 {
+                Self::empty(cfg, Membership::default(), store, Found::Joining)
+            } else {
+                Self::empty(cfg, founders.clone(), store, Found::Formatted)
             };
-            return Ok((node, Found::Formatted));
         }
-        let mut store = LogStorage::open(dev, scratch)?;
         let ledger = restore(&mut store, &scratch.snapshot)?;
         let found = Found::Recovered {
             snapshot: scratch.snapshot.meta.index,
@@ -150,6 +176,19 @@ impl<D: BlockDevice> Node<D> {
         let snapshot = scratch.snapshot.clone();
         let raft = Raft::recover(cfg, scratch.hard_state, snapshot, &mut scratch.entries())
             .map_err(NodeError::Config)?;
+        Ok((Node { raft, store, ledger, stats: NodeStats::default(), reads: heapless::Vec::new() }, found))
+    }
+
+    /// A node on an empty Raft log: a founder (`membership` the founders)
+    /// or a joiner (no membership).
+    fn empty(
+        cfg: Config,
+        membership: Membership,
+        store: LogStorage<D, BATCH>,
+        found: Found,
+    ) -> Result<(Node<D>, Found), NodeError> {
+        let raft = Raft::new(cfg, membership).map_err(NodeError::Config)?;
+        let ledger = Ledger::default();
         Ok((Node { raft, store, ledger, stats: NodeStats::default(), reads: heapless::Vec::new() }, found))
     }
 

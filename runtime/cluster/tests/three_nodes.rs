@@ -7,9 +7,11 @@
 use std::collections::VecDeque;
 
 use worknode_cluster::ledger::{Ledger, parse, proposal};
-use worknode_cluster::node::{Found, Node, Transport};
+use worknode_cluster::node::{Found, Node, NodeError, Transport};
+use worknode_log::format::{FLAG_JOIN, Owner};
 use worknode_log::sim::{Rng, SimDisk};
-use worknode_raft::storage::Recovered;
+use worknode_log::{Log, LogError};
+use worknode_raft::storage::{Recovered, StorageError};
 use worknode_raft::{Config, Membership, NodeId, Role};
 
 const DISK_SECTORS: u64 = 8192;
@@ -58,6 +60,11 @@ fn membership() -> Membership {
     Membership::with_voters(&[1, 2, 3]).unwrap()
 }
 
+/// Node `id` of the test's cluster.
+fn owner(id: NodeId) -> Owner {
+    Owner { cluster: 0xC1, node: id as u16 }
+}
+
 fn config(id: NodeId) -> Config {
     let mut cfg = Config::new(id);
     cfg.seed = 7;
@@ -74,7 +81,8 @@ impl Sim {
                     SimDisk::new(DISK_SECTORS),
                     config(id),
                     &membership(),
-                    100 + id,
+                    owner(id),
+                    100,
                     &mut scratch,
                 )
                 .unwrap();
@@ -171,8 +179,15 @@ impl Sim {
 
     fn restart(&mut self, i: usize) -> Found {
         let disk = self.disks[i].take().unwrap();
-        let (node, found) =
-            Node::start(disk, config(i as NodeId + 1), &membership(), 999, &mut self.scratch).unwrap();
+        let (node, found) = Node::start(
+            disk,
+            config(i as NodeId + 1),
+            &membership(),
+            owner(i as NodeId + 1),
+            999,
+            &mut self.scratch,
+        )
+        .unwrap();
         self.nodes[i] = Some(node);
         found
     }
@@ -229,8 +244,13 @@ fn one_run(seed: u64) {
         sim.cut = None;
         let follower = (0..3).find(|&i| Some(i) != sim.leader()).unwrap();
         sim.crash(follower);
-        sim.disks[follower] = Some(SimDisk::new(DISK_SECTORS));
-        assert_eq!(sim.restart(follower), Found::Formatted);
+        // Its new disk is prepared to join (as `worknode disk join` does):
+        // it must not found a second cluster, nor vote before the leader
+        // gives it the membership.
+        let me = owner(follower as NodeId + 1);
+        let disk = Log::<_, 4096>::format_over_with(SimDisk::new(DISK_SECTORS), 1, me, FLAG_JOIN).unwrap();
+        sim.disks[follower] = Some(disk.into_device());
+        assert_eq!(sim.restart(follower), Found::Joining);
         sim.loss = 0;
         for _ in 0..1500 {
             sim.step(true);
@@ -285,12 +305,57 @@ fn garbage_from_the_network_is_dropped_and_counted() {
 fn garbage() {
     let mut scratch = Box::<Recovered>::default();
     let (mut node, _) =
-        Node::start(SimDisk::new(DISK_SECTORS), config(1), &membership(), 5, &mut scratch).unwrap();
+        Node::start(SimDisk::new(DISK_SECTORS), config(1), &membership(), owner(1), 5, &mut scratch).unwrap();
     for bytes in [&[][..], &[0], &[0, 1, 2, 3], &[9, 9], &[0xFF; 40]] {
         node.receive(2, bytes);
     }
     assert_eq!(node.stats().dropped, 5);
     assert_eq!(node.stats().received, 5);
+}
+
+#[test]
+fn a_disk_of_another_node_or_cluster_is_refused() {
+    with_stack(foreign);
+}
+
+fn foreign() {
+    let mut scratch = Box::<Recovered>::default();
+    let start = |disk, me: Owner, scratch: &mut Recovered| {
+        Node::start(disk, config(NodeId::from(me.node)), &membership(), me, 5, scratch)
+    };
+    /// Loses every message.
+    struct Nowhere;
+    impl Transport for Nowhere {
+        fn send(&mut self, _: NodeId, _: &[u8]) -> bool {
+            false
+        }
+    }
+    let (mut node, found) = start(SimDisk::new(DISK_SECTORS), owner(1), &mut scratch).unwrap();
+    assert_eq!(found, Found::Formatted);
+    node.pump(&mut Nowhere).unwrap();
+    let disk = node.into_device();
+    let (node, found) = start(disk, owner(1), &mut scratch).unwrap();
+    assert!(matches!(found, Found::Recovered { .. }), "its own node opens it");
+    let mut disk = node.into_device();
+    let before = disk.durable.clone();
+    for me in [owner(2), Owner { cluster: 0xC2, node: 1 }] {
+        let refused = start(disk, me, &mut scratch).map(|_| ()).unwrap_err();
+        let NodeError::Storage(StorageError::Log(LogError::Foreign { owner: named })) = refused else {
+            panic!("{refused:?}")
+        };
+        assert_eq!(named, owner(1));
+        disk = SimDisk::new(DISK_SECTORS);
+        disk.durable = before.clone();
+    }
+    // Formatted and stopped before anything was durable: still a founder.
+    let (node, _) = start(SimDisk::new(DISK_SECTORS), owner(3), &mut scratch).unwrap();
+    let (node, found) = start(node.into_device(), owner(3), &mut scratch).unwrap();
+    assert_eq!(found, Found::Formatted);
+    assert_eq!(node.raft().membership(), &membership());
+    // Two nodes' blank disks get different identities.
+    let id = |me| start(SimDisk::new(DISK_SECTORS), me, &mut Recovered::default()).unwrap().0.into_device();
+    let (one, two) = (id(owner(1)), id(owner(2)));
+    assert_ne!(one.durable[0][16..24], two.durable[0][16..24]);
 }
 
 #[test]

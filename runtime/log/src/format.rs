@@ -5,12 +5,15 @@
 //! pinned by golden tests (`tests/golden.rs`). docs/log-format.md is the
 //! prose version of this file and is checked against it by those tests.
 //!
-//! Version 2 (written for every new log) makes the record area a ring and
-//! adds the *tail anchor* to the superblock: where the oldest retained
-//! record starts and the hash of the last reclaimed one, so a log that
-//! reclaimed its oldest records still verifies from the anchor on.
-//! Version 1 superblocks (no anchor, no ring) are still read, and a log
-//! formatted as version 1 keeps version 1's rules.
+//! Version 2 makes the record area a ring and adds the *tail anchor* to
+//! the superblock: where the oldest retained record starts and the hash of
+//! the last reclaimed one, so a log that reclaimed its oldest records still
+//! verifies from the anchor on. Version 3 (written for every new log) adds
+//! the log's [`Owner`]: the cluster and the node it was formatted for, so a
+//! disk moved to another node or another cluster is refused. Version 1
+//! superblocks (no anchor, no ring) and version 2 superblocks (no owner)
+//! are still read, and a log keeps the rules of the version it was
+//! formatted with.
 //!
 //! All integers are little-endian. Checksums are CRC-32C (Castagnoli); the
 //! chain hash is BLAKE3-256.
@@ -20,16 +23,21 @@ use crate::chain::Hash;
 /// The device sector size the format is defined over.
 pub const SECTOR: usize = 512;
 /// Format version of every log this code formats.
-pub const VERSION: u16 = 2;
-/// The older format version this code still reads and continues (its logs
-/// never wrap and never reclaim).
+pub const VERSION: u16 = 3;
+/// An older format version this code still reads and continues: a ring
+/// with no owner (every such log is [`Owner::UNBOUND`]).
+pub const VERSION_2: u16 = 2;
+/// The oldest format version this code still reads and continues (its logs
+/// never wrap, never reclaim and have no owner).
 pub const VERSION_1: u16 = 1;
 
 /// First bytes of a superblock.
 pub const SUPERBLOCK_MAGIC: [u8; 8] = *b"WNODELOG";
-/// Bytes of a version 2 superblock that carry data; the rest of its sector
+/// Bytes of a version 3 superblock that carry data; the rest of its sector
 /// is zero.
-pub const SUPERBLOCK_LEN: usize = 156;
+pub const SUPERBLOCK_LEN: usize = 168;
+/// Bytes of a version 2 superblock that carry data.
+pub const SUPERBLOCK_V2_LEN: usize = 156;
 /// Bytes of a version 1 superblock that carry data.
 pub const SUPERBLOCK_V1_LEN: usize = 108;
 /// Sectors holding the two superblock copies (slot 0 and slot 1).
@@ -72,6 +80,40 @@ pub struct Checkpoint {
     pub prev_hash: Hash,
 }
 
+/// Whom a log belongs to, fixed at format time (version 3): the cluster
+/// (`worknode_netmsg`'s cluster identity, from system.xml) and the node
+/// number in it. A log is used only by a node that it [admits]
+/// (Owner::admits); anything else is refused and left untouched.
+///
+/// Rejected: the owner in a first record, which compaction and retention
+/// would reclaim; a separate identity sector, one more structure for
+/// recovery to agree with the superblocks about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// The cluster's identity; 0 for a log bound to none.
+    pub cluster: u64,
+    /// The node's number in the cluster, or [`Owner::ANY_NODE`].
+    pub node: u16,
+}
+
+impl Owner {
+    /// A log that any node of its cluster may use: the event log, whose PD
+    /// does not know its node's number.
+    pub const ANY_NODE: u16 = u16::MAX;
+    /// Bound to no cluster and no node: every log formatted before version
+    /// 3, and logs of tools and tests.
+    pub const UNBOUND: Owner = Owner { cluster: 0, node: Owner::ANY_NODE };
+
+    /// Whether a log owned by `self` may be used by `node`: an unbound log
+    /// by anyone, else only within its cluster, and a log of one node
+    /// only by that node (or by a user that does not know its node).
+    pub fn admits(&self, node: Owner) -> bool {
+        let cluster = self.cluster == 0 || self.cluster == node.cluster;
+        let one = self.node == Owner::ANY_NODE || node.node == Owner::ANY_NODE || self.node == node.node;
+        cluster && one
+    }
+}
+
 /// One superblock copy. Both slots hold the volume's constants; they differ
 /// in `slot`, `generation`, `checkpoint` and `tail`. The valid copy with the
 /// highest generation wins.
@@ -103,7 +145,18 @@ pub struct Superblock {
     /// and the hash of the last reclaimed record (the genesis hash while
     /// nothing was reclaimed). Version 1: always record 1 at `data_start`.
     pub tail: Checkpoint,
+    /// Whom the log belongs to. Versions 1 and 2: [`Owner::UNBOUND`].
+    pub owner: Owner,
+    /// How the owner starts on this log: [`FLAG_JOIN`] or 0 (version 3;
+    /// 0 before).
+    pub flags: u16,
 }
+
+/// [`Superblock::flags`]: the log was prepared (by `worknode disk join`)
+/// for a node that joins an existing cluster, rather than found one: its
+/// Raft PD starts with no membership and learns it from the leader. A
+/// blank part, formatted by the node itself, founds.
+pub const FLAG_JOIN: u16 = 1;
 
 /// Why a superblock sector was rejected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,7 +192,14 @@ impl Superblock {
             104
         } else {
             put_checkpoint(&mut s[104..152], &self.tail);
-            152
+            if self.version == VERSION_2 {
+                152
+            } else {
+                s[152..160].copy_from_slice(&self.owner.cluster.to_le_bytes());
+                s[160..162].copy_from_slice(&self.owner.node.to_le_bytes());
+                s[162..164].copy_from_slice(&self.flags.to_le_bytes());
+                164
+            }
         };
         let crc = crc32c(&[&s[0..crc_at]]);
         s[crc_at..crc_at + 4].copy_from_slice(&crc.to_le_bytes());
@@ -157,6 +217,7 @@ impl Superblock {
         let version = u16_at(sector, 8);
         let len = match version {
             VERSION => SUPERBLOCK_LEN,
+            VERSION_2 => SUPERBLOCK_V2_LEN,
             VERSION_1 => SUPERBLOCK_V1_LEN,
             other => return Err(SuperblockError::Version(other)),
         };
@@ -183,7 +244,16 @@ impl Superblock {
             } else {
                 checkpoint_at(sector, 104)
             },
+            owner: if version == VERSION {
+                Owner { cluster: u64_at(sector, 152), node: u16_at(sector, 160) }
+            } else {
+                Owner::UNBOUND
+            },
+            flags: if version == VERSION { u16_at(sector, 162) } else { 0 },
         };
+        if sb.flags & !FLAG_JOIN != 0 {
+            return Err(SuperblockError::Invalid("unknown flags"));
+        }
         if sb.slot != slot {
             return Err(SuperblockError::Invalid("copy found in the other slot's sector"));
         }

@@ -23,8 +23,8 @@
 use crate::chain::{Hash, genesis, record_hash};
 use crate::device::{BlockDevice, IoError};
 use crate::format::{
-    Checkpoint, DATA_START, HEADER_LEN, MAX_PAYLOAD, RECORD_ALIGN, RecordHeader, SECTOR, SUPERBLOCK_SECTORS,
-    Superblock, SuperblockError, VERSION, align_up,
+    Checkpoint, DATA_START, HEADER_LEN, MAX_PAYLOAD, Owner, RECORD_ALIGN, RecordHeader, SECTOR,
+    SUPERBLOCK_SECTORS, Superblock, SuperblockError, VERSION, align_up,
 };
 use crate::index::SparseIndex;
 use crate::scan::{Defect, Geometry, LaterBatch, Position, Scanner, Step, Stop};
@@ -65,6 +65,12 @@ pub enum LogError {
     },
     /// A write or flush failed earlier; reopen the log.
     Poisoned,
+    /// The log belongs to another cluster or another node (`owner`); it is
+    /// left untouched.
+    Foreign {
+        /// Whom the log's superblock names.
+        owner: Owner,
+    },
     /// No durable record with that sequence number.
     NotFound,
     /// A durable record no longer reads back (damaged after recovery).
@@ -104,6 +110,7 @@ impl From<LogError> for worknode_abi::ErrorCode {
             LogError::TooLarge => E::TooLarge,
             LogError::Full | LogError::DeviceTooSmall => E::Exhausted,
             LogError::NotFound | LogError::Reclaimed { .. } => E::NotFound,
+            LogError::Foreign { .. } => E::Denied,
         }
     }
 }
@@ -141,18 +148,26 @@ pub fn read_superblock<D: BlockDevice>(dev: &mut D) -> Result<Superblock, LogErr
     }
 }
 
-/// An identity for a new log on `dev`, derived from what the disk holds
-/// before formatting: both superblock sectors and the first record sector.
+/// An identity for a new log on `dev` owned by `owner`, derived from the
+/// owner, from `entropy` (a clock reading, where the caller has one) and
+/// from what the disk holds before formatting: both superblock sectors and
+/// the first record sector.
 ///
-/// Identity matters only between logs on the same disk: the records of an
-/// earlier log must never pass as the new one's. Hashing the earlier log's
-/// traces (its superblocks, its record 1 with its `log_id`) gives the new
-/// log a different identity, with no clock or random number generator,
-/// which not every board has. Two blank disks get the same identity, and
-/// that is harmless: their records never meet.
-pub fn derive_log_id<D: BlockDevice>(dev: &mut D) -> Result<u64, LogError> {
+/// Identity matters first between logs on the same disk: the records of
+/// an earlier log must never pass as the new one's. Hashing the earlier
+/// log's traces (its superblocks, its record 1 with its `log_id`) gives the
+/// new log a different identity even with no clock or random number
+/// generator, which not every board has. The owner makes the logs of
+/// different nodes and clusters differ even on blank disks; two blank
+/// disks formatted for the same owner with the same `entropy` get the same
+/// identity, and that is harmless: one owner uses one disk at a time, and
+/// its records never meet another's.
+pub fn derive_log_id<D: BlockDevice>(dev: &mut D, owner: Owner, entropy: u64) -> Result<u64, LogError> {
     let mut hasher = blake3::Hasher::new();
     hasher.update(b"worknode-log v1 identity");
+    hasher.update(&owner.cluster.to_le_bytes());
+    hasher.update(&owner.node.to_le_bytes());
+    hasher.update(&entropy.to_le_bytes());
     let mut sector = [0u8; SECTOR];
     for at in [SUPERBLOCK_SECTORS[0], SUPERBLOCK_SECTORS[1], DATA_START] {
         if at < dev.sectors() {
@@ -255,20 +270,39 @@ pub struct Log<D: BlockDevice, const BATCH: usize> {
 impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
     const BATCH_OK: () = assert!(BATCH.is_multiple_of(SECTOR) && BATCH >= HEADER_LEN + MAX_PAYLOAD + SECTOR);
 
-    /// Formats `dev` as an empty log with identity `log_id`, overwriting both
-    /// superblocks. Refuses a device that already holds something; use
+    /// Formats `dev` as an empty log with identity `log_id`, bound to no
+    /// cluster or node ([`Owner::UNBOUND`]), overwriting both superblocks.
+    /// Refuses a device that already holds something; use
     /// [`Log::format_over`] to overwrite deliberately.
-    pub fn format(mut dev: D, log_id: u64) -> Result<Self, LogError> {
+    pub fn format(dev: D, log_id: u64) -> Result<Self, LogError> {
+        Self::format_for(dev, log_id, Owner::UNBOUND)
+    }
+
+    /// [`Log::format`], for `owner`: the log is then refused to any other
+    /// node ([`Log::open_as`]).
+    pub fn format_for(mut dev: D, log_id: u64, owner: Owner) -> Result<Self, LogError> {
         match read_superblock(&mut dev) {
-            Err(LogError::Unformatted) => Self::format_over(dev, log_id),
+            Err(LogError::Unformatted) => Self::format_over_for(dev, log_id, owner),
             Err(LogError::Io(e)) => Err(LogError::Io(e)),
             Ok(_) => Err(LogError::AlreadyFormatted),
             Err(_) => Err(LogError::NotALog),
         }
     }
 
-    /// Formats `dev`, whatever it holds, as a version 2 log (a ring).
-    pub fn format_over(mut dev: D, log_id: u64) -> Result<Self, LogError> {
+    /// Formats `dev`, whatever it holds, as an unbound log (a ring).
+    pub fn format_over(dev: D, log_id: u64) -> Result<Self, LogError> {
+        Self::format_over_for(dev, log_id, Owner::UNBOUND)
+    }
+
+    /// Formats `dev`, whatever it holds, as a version 3 log (a ring) owned
+    /// by `owner`.
+    pub fn format_over_for(dev: D, log_id: u64, owner: Owner) -> Result<Self, LogError> {
+        Self::format_over_with(dev, log_id, owner, 0)
+    }
+
+    /// [`Log::format_over_for`] with superblock `flags`
+    /// ([`crate::format::FLAG_JOIN`]).
+    pub fn format_over_with(mut dev: D, log_id: u64, owner: Owner, flags: u16) -> Result<Self, LogError> {
         let () = Self::BATCH_OK;
         let sectors = dev.sectors();
         let batch_sectors = (BATCH / SECTOR) as u64;
@@ -287,6 +321,8 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
             generation: 1,
             checkpoint: origin,
             tail: origin,
+            owner,
+            flags,
         };
         // Blank the first batch position so no earlier log's data is there.
         dev.write(DATA_START, &[0u8; SECTOR])?;
@@ -299,10 +335,22 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
     }
 
     /// Opens the log on `dev`: picks the newest valid superblock and scans
-    /// from its checkpoint to the last valid record.
-    pub fn open(mut dev: D) -> Result<(Self, Recovery), LogError> {
+    /// from its checkpoint to the last valid record. Any owner's log opens:
+    /// a node opens with [`Log::open_as`].
+    pub fn open(dev: D) -> Result<(Self, Recovery), LogError> {
+        Self::open_as(dev, Owner::UNBOUND)
+    }
+
+    /// [`Log::open`] for the node `me`: a log whose owner does not admit
+    /// it ([`Owner::admits`]) is refused with [`LogError::Foreign`] before
+    /// anything past its superblocks is read, and left untouched.
+    /// `Owner::UNBOUND` opens every log (the tools do).
+    pub fn open_as(mut dev: D, me: Owner) -> Result<(Self, Recovery), LogError> {
         let () = Self::BATCH_OK;
         let sb = read_superblock(&mut dev)?;
+        if me != Owner::UNBOUND && !sb.owner.admits(me) {
+            return Err(LogError::Foreign { owner: sb.owner });
+        }
         if sb.data_end() > dev.sectors() {
             return Err(LogError::DeviceTooSmall);
         }

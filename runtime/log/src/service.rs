@@ -22,7 +22,7 @@ use heapless::Vec;
 use worknode_abi::ErrorCode;
 use worknode_abi::log::{LogReply, LogRequest, LogResponse};
 
-use crate::format::MAX_PAYLOAD;
+use crate::format::{MAX_PAYLOAD, Owner};
 use crate::limits::{BATCH, CHECKPOINT_EVERY, RESERVE_SECTORS};
 use crate::{BlockDevice, Log, LogError, Room};
 
@@ -53,13 +53,15 @@ pub struct Service<D: BlockDevice> {
 }
 
 impl<D: BlockDevice> Service<D> {
-    /// Recovers, formats or refuses the disk.
-    pub fn start(mut dev: D) -> Service<D> {
+    /// Recovers, formats or refuses the disk, for `owner`: a blank disk is
+    /// formatted as its log, a log of another owner refused
+    /// ([`LogError::Foreign`]).
+    pub fn start(mut dev: D, owner: Owner) -> Service<D> {
         let opened = match crate::read_superblock(&mut dev) {
-            Err(LogError::Unformatted) => crate::derive_log_id(&mut dev)
-                .and_then(|id| Log::format(dev, id))
+            Err(LogError::Unformatted) => crate::derive_log_id(&mut dev, owner, 0)
+                .and_then(|id| Log::format_for(dev, id, owner))
                 .map(|log| (log, Found::Formatted)),
-            _ => Log::open(dev).map(|(log, recovery)| (log, Found::Recovered(recovery.last_seq))),
+            _ => Log::open_as(dev, owner).map(|(log, recovery)| (log, Found::Recovered(recovery.last_seq))),
         };
         match opened {
             Ok((mut log, found)) => {

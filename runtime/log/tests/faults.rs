@@ -5,7 +5,7 @@
 mod common;
 
 use common::{Rng, SimDisk};
-use worknode_log::format::{DATA_START, MAX_PAYLOAD, SECTOR};
+use worknode_log::format::{DATA_START, MAX_PAYLOAD, Owner, SECTOR};
 use worknode_log::scan::{Defect, Stop};
 use worknode_log::{BlockDevice, DamageKind, Log, LogError, origin, scan_to_end};
 
@@ -233,9 +233,24 @@ fn a_reformatted_disk_gets_a_new_identity() {
     // The superblocks are lost; the records are still there.
     disk.durable[0] = [0; SECTOR];
     disk.durable[1] = [0; SECTOR];
-    let id = worknode_log::derive_log_id(&mut disk).unwrap();
+    let id = worknode_log::derive_log_id(&mut disk, Owner::UNBOUND, 0).unwrap();
     assert_ne!(id, old);
     let (log, recovery) =
         Log::<SimDisk, BATCH>::open(Log::<SimDisk, BATCH>::format(disk, id).unwrap().into_device()).unwrap();
     assert_eq!((recovery.last_seq, log.superblock().log_id), (0, id));
+}
+
+/// Blank disks get different identities for different nodes, clusters
+/// and clock readings (the same identity only for the same all three).
+#[test]
+fn blank_disks_of_different_owners_get_different_identities() {
+    let mut disk = SimDisk::new(256);
+    let mut id = |cluster, node, entropy| {
+        worknode_log::derive_log_id(&mut disk, Owner { cluster, node }, entropy).unwrap()
+    };
+    let base = id(7, 1, 0);
+    assert_eq!(base, id(7, 1, 0));
+    for other in [id(7, 2, 0), id(8, 1, 0), id(7, 1, 1), id(7, Owner::ANY_NODE, 0)] {
+        assert_ne!(base, other);
+    }
 }

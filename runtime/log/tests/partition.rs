@@ -6,9 +6,13 @@ use std::cell::RefCell;
 
 use worknode_abi::disk::Layout;
 use worknode_abi::log::{LogReply, LogRequest};
-use worknode_log::format::SECTOR;
+use worknode_log::format::{Owner, SECTOR};
 use worknode_log::partition::Partition;
 use worknode_log::service::{Found, Service};
+
+/// Whom the event logs here belong to: a node of cluster 7 that does not
+/// know its number (as the log PD).
+const NODE: Owner = Owner { cluster: 7, node: Owner::ANY_NODE };
 use worknode_log::{BlockDevice, IoError, SliceDevice};
 
 fn append(payload: &[u8]) -> LogRequest {
@@ -56,8 +60,8 @@ fn two_logs_share_a_disk_and_a_damaged_one_leaves_the_other_alone() {
     {
         let mut bytes = disk.borrow_mut();
         let shared = RefCell::new(SliceDevice(&mut bytes));
-        let mut events = Service::start(Partition::new(&shared, 0, layout.events).unwrap());
-        let mut raft = Service::start(Partition::new(&shared, layout.events, layout.raft).unwrap());
+        let mut events = Service::start(Partition::new(&shared, 0, layout.events).unwrap(), NODE);
+        let mut raft = Service::start(Partition::new(&shared, layout.events, layout.raft).unwrap(), NODE);
         assert_eq!((events.found(), raft.found()), (Found::Formatted, Found::Formatted));
         for i in 0..40u8 {
             assert!(events.serve(&append(&[i; 100])).is_ok());
@@ -67,8 +71,8 @@ fn two_logs_share_a_disk_and_a_damaged_one_leaves_the_other_alone() {
     // Both come back whole.
     let reopen = |bytes: &mut Vec<u8>| {
         let shared = RefCell::new(SliceDevice(bytes));
-        let events = Service::start(Partition::new(&shared, 0, layout.events).unwrap()).found();
-        let raft = Service::start(Partition::new(&shared, layout.events, layout.raft).unwrap()).found();
+        let events = Service::start(Partition::new(&shared, 0, layout.events).unwrap(), NODE).found();
+        let raft = Service::start(Partition::new(&shared, layout.events, layout.raft).unwrap(), NODE).found();
         (events, raft)
     };
     assert_eq!(reopen(&mut disk.borrow_mut()), (Found::Recovered(40), Found::Recovered(40)));
@@ -80,9 +84,9 @@ fn two_logs_share_a_disk_and_a_damaged_one_leaves_the_other_alone() {
     // ...and a disk whose event log spans the whole disk (an earlier
     // layout) is refused, not cut short.
     let mut whole = vec![0u8; sectors as usize * SECTOR];
-    let mut old = Service::start(SliceDevice(&mut whole));
+    let mut old = Service::start(SliceDevice(&mut whole), NODE);
     assert!(matches!(old.serve(&append(b"x")), Ok(LogReply::Appended { .. })));
     let shared = RefCell::new(SliceDevice(&mut whole));
-    let found = Service::start(Partition::new(&shared, 0, layout.events).unwrap()).found();
+    let found = Service::start(Partition::new(&shared, 0, layout.events).unwrap(), NODE).found();
     assert!(matches!(found, Found::Refused(_)), "{found:?}");
 }

@@ -608,10 +608,17 @@ impl Raft {
         last_index: Index,
         last_term: Term,
     ) -> Result<(), Rejected> {
+        // A node that knows no voters has heard from no leader since it
+        // started empty: a joiner, or a node whose disk was replaced. It
+        // may have voted in this term before it lost its disk, so it votes
+        // in no election until a leader's entries or snapshot give it a
+        // membership (docs/cluster.md, "a replaced disk joins").
+        let knows_voters = !self.membership.voters.is_empty();
         #[allow(unused_mut)]
-        let mut can_vote = self.vote == Some(from)
-            || (self.vote.is_none() && self.leader.is_none())
-            || (pre && term > self.term);
+        let mut can_vote = knows_voters
+            && (self.vote == Some(from)
+                || (self.vote.is_none() && self.leader.is_none())
+                || (pre && term > self.term));
         #[allow(unused_mut)]
         let mut up_to_date = self.log.is_up_to_date(last_index, last_term);
         #[cfg(feature = "broken-variants")]

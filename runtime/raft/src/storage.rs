@@ -35,7 +35,7 @@
 
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
-use worknode_log::format::MAX_PAYLOAD;
+use worknode_log::format::{MAX_PAYLOAD, Owner};
 use worknode_log::{BlockDevice, Log, LogError, origin, scan_to_end};
 
 use crate::limits::{ENTRY_OVERHEAD, MAX_NODES, SNAPSHOT_CHUNK};
@@ -280,15 +280,17 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
         LogStorage { log, buf: [0; MAX_PAYLOAD], snapshot, snapshot_seq, run: None, cursors: Vec::new() }
     }
 
-    /// Formats a blank device.
-    pub fn create(dev: D, log_id: u64) -> Result<Self, StorageError> {
-        Ok(Self::with_log(Log::format(dev, log_id)?, Snapshot::default(), 0))
+    /// Formats a blank device for `owner` (the cluster and this node).
+    pub fn create(dev: D, log_id: u64, owner: Owner) -> Result<Self, StorageError> {
+        Ok(Self::with_log(Log::format_for(dev, log_id, owner)?, Snapshot::default(), 0))
     }
 
-    /// Opens a device and replays it into `recovered` (a caller-provided
-    /// place, as it holds a whole window).
-    pub fn open(dev: D, recovered: &mut Recovered) -> Result<Self, StorageError> {
-        let (mut log, _) = Log::open(dev)?;
+    /// Opens a device as `owner` and replays it into `recovered` (a
+    /// caller-provided place, as it holds a whole window). A log formatted
+    /// for another cluster or node is refused ([`LogError::Foreign`]) before
+    /// anything is replayed.
+    pub fn open(dev: D, recovered: &mut Recovered, owner: Owner) -> Result<Self, StorageError> {
+        let (mut log, _) = Log::open_as(dev, owner)?;
         let sb = *log.superblock();
         *recovered = Recovered::default();
         let mut failure = None;

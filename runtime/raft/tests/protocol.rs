@@ -671,3 +671,40 @@ fn the_founding_membership_is_one_entry_applied_only_once() {
     twice.learners.push(1).unwrap();
     assert_eq!(Raft::new(config(1), twice).err(), Some(worknode_raft::ConfigError::Membership));
 }
+
+/// A node whose disk was replaced starts empty (no membership). It may
+/// have voted in the current term before it lost its disk, so it grants
+/// no vote until a leader has given it a membership; then it votes again.
+#[test]
+fn a_node_that_knows_no_voters_grants_no_vote() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    // Node 3's disk is replaced: it starts as a joiner.
+    net.nodes.insert(3, Raft::new(config(3), Membership::default()).unwrap());
+    let ask = |net: &mut Net, term| {
+        let (last_index, last_term) = (net.node(2).log().last_index(), net.node(2).log().last_term());
+        let vote =
+            Message { from: 2, to: 3, term, body: Body::Vote { last_index, last_term, transfer: false } };
+        let _ = net.node(3).step(vote);
+        net.flush();
+        let answer = net.queue.iter().rev().map(|b| Message::decode(b).unwrap()).find(|m| m.from == 3);
+        let granted = matches!(answer.map(|m| m.body), Some(Body::VoteResp { reject: false }));
+        net.queue.clear();
+        granted
+    };
+    let term = net.node(1).term() + 1;
+    assert!(!ask(&mut net, term), "an empty node voted");
+    assert_eq!(net.node(3).membership().voters.len(), 0);
+    // The leader's heartbeats and appends give it the log and membership.
+    net.node(1).propose(b"after the wipe").unwrap();
+    net.tick_all(30);
+    assert_eq!(net.node(3).membership().voters.len(), 3);
+    // Without the old leader, nodes 2 and 3 elect one of them, which takes
+    // both their votes: node 3 votes again.
+    net.isolate(1);
+    net.tick_all(60);
+    assert!(
+        net.nodes.iter().any(|(&id, n)| id != 1 && n.role() == Role::Leader),
+        "nodes 2 and 3 elected a leader"
+    );
+}

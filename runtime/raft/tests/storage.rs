@@ -2,6 +2,7 @@
 //! superseded entries stay superseded, and a crash loses only what was
 //! never made durable.
 
+use worknode_log::format::Owner;
 use worknode_log::sim::{Rng, SimDisk};
 use worknode_raft::limits::SNAPSHOT_CHUNK;
 use worknode_raft::storage::{LogStorage, Record, Recovered, StorageError};
@@ -106,7 +107,7 @@ fn a_large_snapshot_is_stored_in_chunks_and_read_back() {
         (0..(1 << 20) + 123).map(|i: usize| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let membership = Membership::with_voters(&[1, 2]).unwrap();
     let mut raft = Raft::new(Config::new(1), membership).unwrap();
-    let mut store = LogStorage::<SimDisk, BATCH>::create(SimDisk::new(8192), 7).unwrap();
+    let mut store = LogStorage::<SimDisk, BATCH>::create(SimDisk::new(8192), 7, Owner::UNBOUND).unwrap();
     let rd = raft.ready();
     store.save(&raft, &rd).unwrap();
     raft.advance(rd);
@@ -117,7 +118,8 @@ fn a_large_snapshot_is_stored_in_chunks_and_read_back() {
         })
         .unwrap();
     let mut recovered = Box::<Recovered>::default();
-    let mut store = LogStorage::<SimDisk, BATCH>::open(store.into_device(), &mut recovered).unwrap();
+    let mut store =
+        LogStorage::<SimDisk, BATCH>::open(store.into_device(), &mut recovered, Owner::UNBOUND).unwrap();
     assert_eq!(recovered.snapshot, snapshot);
     let mut back = Vec::new();
     store
@@ -143,7 +145,8 @@ fn a_node_survives_crashes_with_everything_it_applied() {
         cfg.seed = seed;
         let membership = Membership::with_voters(&[1]).unwrap();
         let mut raft = Raft::new(cfg, membership).unwrap();
-        let mut store = LogStorage::<SimDisk, BATCH>::create(disk.take().unwrap(), seed).unwrap();
+        let mut store =
+            LogStorage::<SimDisk, BATCH>::create(disk.take().unwrap(), seed, Owner::UNBOUND).unwrap();
         let mut applied: Vec<(u64, u64, Vec<u8>)> = Vec::new();
         let mut recovered = Box::<Recovered>::default();
         for round in 0..600u64 {
@@ -160,7 +163,7 @@ fn a_node_survives_crashes_with_everything_it_applied() {
             if store.save(&raft, &rd).is_err() {
                 let mut dev = store.into_device();
                 dev.crash(&mut rng);
-                store = LogStorage::<SimDisk, BATCH>::open(dev, &mut recovered).unwrap();
+                store = LogStorage::<SimDisk, BATCH>::open(dev, &mut recovered, Owner::UNBOUND).unwrap();
                 let hs = recovered.hard_state;
                 let snapshot = recovered.snapshot.clone();
                 raft = Raft::recover(cfg, hs, snapshot, &mut recovered.entries()).unwrap();
@@ -201,12 +204,12 @@ fn a_node_survives_crashes_with_everything_it_applied() {
 
 #[test]
 fn a_foreign_record_is_refused_by_sequence_number() {
-    let mut store = LogStorage::<SimDisk, BATCH>::create(SimDisk::new(256), 1).unwrap();
+    let mut store = LogStorage::<SimDisk, BATCH>::create(SimDisk::new(256), 1, Owner::UNBOUND).unwrap();
     store.log().append(b"not a raft record").unwrap();
     store.log().commit().unwrap();
     let dev = store.into_device();
     let mut recovered = Box::<Recovered>::default();
-    let refused = LogStorage::<SimDisk, BATCH>::open(dev, &mut recovered).err();
+    let refused = LogStorage::<SimDisk, BATCH>::open(dev, &mut recovered, Owner::UNBOUND).err();
     assert_eq!(refused, Some(StorageError::BadRecord { seq: 1 }));
     let _ = HardState::default();
 }

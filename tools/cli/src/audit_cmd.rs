@@ -7,7 +7,7 @@
 //! governor wrote to decode; `export` writes the audit records as JSON
 //! Lines with their decisions spelled out.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde_json::{Value, json};
 use worknode_abi::audit::{
@@ -16,7 +16,7 @@ use worknode_abi::audit::{
 use worknode_abi::log::EVENT_RECORD_VERSION;
 use worknode_authority::{Actions, Reason};
 
-use crate::log_cmd::{export_lines, hex, walk};
+use crate::log_cmd::{Disk, export_lines, hex, walk};
 
 /// The names of the action kinds in `bits` (`unknown` for bits no kind is
 /// defined for).
@@ -83,7 +83,7 @@ struct Tally {
 }
 
 /// `worknode audit verify`: the chain, and every audit record decodes.
-pub fn verify(path: &Path) -> Result<(), String> {
+pub fn verify(path: &Disk) -> Result<(), String> {
     let mut t = Tally::default();
     let walk = walk(path, |accepted, payload| match payload.first() {
         Some(&AUDIT_RECORD_VERSION | &AUDIT_RECORD_V2) => match AuditRecord::decode(payload) {
@@ -130,7 +130,7 @@ pub fn verify(path: &Path) -> Result<(), String> {
 }
 
 /// `worknode audit export`: one JSON line per audit record, then a summary.
-pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
+pub fn export(path: &Disk, output: Option<&PathBuf>) -> Result<(), String> {
     export_lines(
         path,
         output,

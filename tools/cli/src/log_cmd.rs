@@ -1,31 +1,91 @@
-//! `worknode log inspect|verify|export <disk image>`: read a Worknode event
-//! log from a raw disk image, without the system running.
+//! `worknode log inspect|verify|export [--part events|raft] <disk image>`:
+//! read a Worknode log from a raw disk image, without the system running.
+//! A node's disk holds two logs (`worknode_abi::disk`): the event log from
+//! sector 0 (the default) and, on a cluster node, the Raft log in the
+//! disk's last quarter (`--part raft`).
 //!
 //! The image is opened read-only; nothing here can change it. The same
 //! `worknode-log` scanner the log PD recovers with does the reading, so the
 //! CLI and the system cannot disagree about what is in the log.
 
+use std::fmt;
 use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
+use worknode_abi::disk::Layout;
 use worknode_abi::log::{EVENT_RECORD_VERSION, EventRecord};
 use worknode_log::chain::Hash;
-use worknode_log::format::{SECTOR, SUPERBLOCK_SECTORS, Superblock, SuperblockError};
+use worknode_log::format::{FLAG_JOIN, Owner, SECTOR, SUPERBLOCK_SECTORS, Superblock, SuperblockError};
 use worknode_log::scan::{Accepted, Defect, Stop};
 use worknode_log::{BlockDevice, DamageKind, IoError, LogError, origin, read_superblock, scan_to_end};
 
-/// A raw disk image, read-only.
+/// Which log of a node's disk to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PartName {
+    /// The event log, from sector 0 (a disk written before the cut holds
+    /// only this one).
+    Events,
+    /// The Raft log of a cluster node: the disk's last quarter
+    /// ([`Layout::raft_part`]).
+    Raft,
+}
+
+/// One log on a disk image: the file and the part of it.
+pub struct Disk<'a> {
+    /// The raw image.
+    pub path: &'a Path,
+    /// Which log.
+    pub part: PartName,
+}
+
+impl Disk<'_> {
+    /// How messages name it: the path, and the part when not the default.
+    pub fn display(&self) -> impl fmt::Display + '_ {
+        struct Shown<'d, 'a>(&'d Disk<'a>);
+        impl fmt::Display for Shown<'_, '_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                match self.0.part {
+                    PartName::Events => write!(f, "{}", self.0.path.display()),
+                    PartName::Raft => write!(f, "{} (Raft part)", self.0.path.display()),
+                }
+            }
+        }
+        Shown(self)
+    }
+}
+
+/// One log of a raw disk image: sector 0 is the part's first. Read-only
+/// unless opened with [`ImageFile::open_writable`].
 pub struct ImageFile {
     file: File,
+    /// The part's first sector in the file.
+    start: u64,
     sectors: u64,
+    writable: bool,
 }
 
 impl ImageFile {
-    /// Opens `path`, refusing files that cannot be a raw log image.
-    pub fn open(path: &Path) -> Result<ImageFile, String> {
-        let mut file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    /// Opens the part of `disk` read-only, refusing files that cannot be a
+    /// raw log image.
+    pub fn open(disk: &Disk) -> Result<ImageFile, String> {
+        Self::open_with(disk, false)
+    }
+
+    /// Opens the part of `disk` for writing (`worknode disk join`, the one
+    /// command that writes to an image).
+    pub fn open_writable(disk: &Disk) -> Result<ImageFile, String> {
+        Self::open_with(disk, true)
+    }
+
+    fn open_with(disk: &Disk, writable: bool) -> Result<ImageFile, String> {
+        let path = disk.path;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(writable)
+            .open(path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         let len = file.metadata().map_err(|e| format!("cannot stat {}: {e}", path.display()))?.len();
         let mut magic = [0u8; 4];
         if len >= 4 {
@@ -41,7 +101,18 @@ impl ImageFile {
         if len < 2 * SECTOR as u64 {
             return Err(format!("{}: {len} bytes is too short for a log (no superblocks)", path.display()));
         }
-        Ok(ImageFile { file, sectors: len / SECTOR as u64 })
+        let sectors = len / SECTOR as u64;
+        let (start, sectors) = match disk.part {
+            PartName::Events => (0, sectors),
+            PartName::Raft => {
+                let part = Layout::of(sectors).raft_part();
+                (part.start, part.sectors)
+            }
+        };
+        if sectors < 2 {
+            return Err(format!("{}: too short for a log (no superblocks)", disk.display()));
+        }
+        Ok(ImageFile { file, start, sectors, writable })
     }
 }
 
@@ -52,16 +123,26 @@ impl BlockDevice for ImageFile {
 
     fn read(&mut self, sector: u64, buf: &mut [u8]) -> Result<(), IoError> {
         worknode_log::device::check_range(self.sectors, sector, buf.len())?;
-        self.file.seek(SeekFrom::Start(sector * SECTOR as u64)).map_err(|_| IoError::Device)?;
+        let at = (self.start + sector) * SECTOR as u64;
+        self.file.seek(SeekFrom::Start(at)).map_err(|_| IoError::Device)?;
         self.file.read_exact(buf).map_err(|_| IoError::Device)
     }
 
-    fn write(&mut self, _sector: u64, _data: &[u8]) -> Result<(), IoError> {
-        Err(IoError::Device)
+    fn write(&mut self, sector: u64, data: &[u8]) -> Result<(), IoError> {
+        if !self.writable {
+            return Err(IoError::Device);
+        }
+        worknode_log::device::check_range(self.sectors, sector, data.len())?;
+        let at = (self.start + sector) * SECTOR as u64;
+        self.file.seek(SeekFrom::Start(at)).map_err(|_| IoError::Device)?;
+        self.file.write_all(data).map_err(|_| IoError::Device)
     }
 
     fn flush(&mut self) -> Result<(), IoError> {
-        Ok(())
+        match self.writable {
+            true => self.file.sync_data().map_err(|_| IoError::Device),
+            false => Ok(()),
+        }
     }
 }
 
@@ -122,7 +203,7 @@ impl Walk {
     }
 }
 
-fn load(path: &Path) -> Result<(ImageFile, Superblock), String> {
+fn load(path: &Disk) -> Result<(ImageFile, Superblock), String> {
     let mut image = ImageFile::open(path)?;
     let sb = read_superblock(&mut image).map_err(|e| describe_error(path, &e))?;
     if sb.data_end() > image.sectors {
@@ -136,13 +217,13 @@ fn load(path: &Path) -> Result<(ImageFile, Superblock), String> {
     Ok((image, sb))
 }
 
-fn describe_error(path: &Path, e: &LogError) -> String {
+fn describe_error(path: &Disk, e: &LogError) -> String {
     let p = path.display();
     match e {
         LogError::Unformatted => format!("{p}: not a Worknode log (both superblock sectors are blank)"),
         LogError::NotALog => format!("{p}: not a Worknode log (no superblock magic)"),
         LogError::Superblock(SuperblockError::Version(v)) => {
-            format!("{p}: log format version {v}; this tool reads versions 1 and 2")
+            format!("{p}: log format version {v}; this tool reads versions 1 to 3")
         }
         LogError::Superblock(why) => format!("{p}: both superblocks are damaged (first: {why:?})"),
         LogError::Io(e) => format!("{p}: read failed: {e:?}"),
@@ -163,7 +244,7 @@ fn describe_error(path: &Path, e: &LogError) -> String {
 
 /// Walks the whole chain from the oldest record kept (record 1, or the
 /// tail anchor), handing each record to `visit`.
-pub(crate) fn walk(path: &Path, visit: impl FnMut(&Accepted, &[u8])) -> Result<Walk, String> {
+pub(crate) fn walk(path: &Disk, visit: impl FnMut(&Accepted, &[u8])) -> Result<Walk, String> {
     let (mut image, sb) = load(path)?;
     let from = origin(&sb);
     let (end, stop, _) = scan_to_end(&mut image, &sb, from, visit).map_err(|e| describe_error(path, &e))?;
@@ -185,7 +266,7 @@ pub(crate) fn walk(path: &Path, visit: impl FnMut(&Accepted, &[u8])) -> Result<W
 }
 
 /// `worknode log inspect`.
-pub fn inspect(path: &Path) -> Result<(), String> {
+pub fn inspect(path: &Disk) -> Result<(), String> {
     let mut image = ImageFile::open(path)?;
     println!("image: {} ({} sectors)", path.display(), image.sectors);
     for (slot, &sector) in SUPERBLOCK_SECTORS.iter().enumerate() {
@@ -193,11 +274,12 @@ pub fn inspect(path: &Path) -> Result<(), String> {
         image.read(sector, &mut raw).map_err(|e| format!("{}: read failed: {e:?}", path.display()))?;
         match Superblock::decode(&raw, slot as u16) {
             Ok(sb) => println!(
-                "superblock {slot}: version {} generation {} log_id {:016x} data sectors {}..{}{} \
+                "superblock {slot}: version {} generation {} log_id {:016x} owner {} data sectors {}..{}{} \
                  batch <= {} sectors, checkpoint seq {} at sector {}, oldest kept seq {} at sector {}",
                 sb.version,
                 sb.generation,
                 sb.log_id,
+                owner_name(sb.owner, sb.flags),
                 sb.data_start,
                 sb.data_end(),
                 if sb.is_ring() { " (ring)" } else { "" },
@@ -232,8 +314,18 @@ pub fn inspect(path: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// How `inspect` names a log's owner, and whether it was prepared to join.
+fn owner_name(owner: Owner, flags: u16) -> String {
+    let join = if flags & FLAG_JOIN != 0 { " (prepared to join)" } else { "" };
+    match (owner.cluster, owner.node) {
+        (0, _) => "none".into(),
+        (cluster, Owner::ANY_NODE) => format!("cluster {cluster:016x} any node{join}"),
+        (cluster, node) => format!("cluster {cluster:016x} node {node}{join}"),
+    }
+}
+
 /// `worknode log verify`: exits non-zero naming the first bad record.
-pub fn verify(path: &Path) -> Result<(), String> {
+pub fn verify(path: &Disk) -> Result<(), String> {
     let walk = walk(path, |_, _| {})?;
     println!(
         "{}: ok: records {}..={}, hash chain verified from {} to {} ({})",
@@ -268,7 +360,7 @@ fn describe_payload(payload: &[u8]) -> serde_json::Value {
 }
 
 /// `worknode log export`: JSON Lines on standard output or into `output`.
-pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
+pub fn export(path: &Disk, output: Option<&PathBuf>) -> Result<(), String> {
     export_lines(
         path,
         output,
@@ -301,7 +393,7 @@ pub fn export(path: &Path, output: Option<&PathBuf>) -> Result<(), String> {
 /// `summary` makes of the walk and the number of lines written, to
 /// standard output or `output`.
 pub(crate) fn export_lines(
-    path: &Path,
+    path: &Disk,
     output: Option<&PathBuf>,
     mut line_for: impl FnMut(&Accepted, &[u8]) -> Option<serde_json::Value>,
     summary: impl FnOnce(&Walk, u64) -> serde_json::Value,

@@ -5,17 +5,21 @@
 //! and lists the PD binaries a description needs. The Makefile runs `render`
 //! and `programs` before every image build.
 //!
-//! `worknode log inspect|verify|export <image>` reads the event log on a
-//! node's disk image (docs/log-format.md); `worknode audit verify|export
+//! `worknode log inspect|verify|export [--part raft] <image>` reads the
+//! event log on a node's disk image, or its Raft log (docs/log-format.md); `worknode audit verify|export
 //! <image>` reads the governor's audit records in it (docs/authority.md).
+//! `worknode disk join <image> --cluster NAME --node K` prepares a
+//! replaced disk for a node that rejoins its cluster (docs/cluster.md).
 
 mod audit_cmd;
+mod disk_cmd;
 mod log_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use log_cmd::{Disk, PartName};
 use worknode_sysdesc::model::System;
 use worknode_sysdesc::{Error, render};
 
@@ -37,6 +41,27 @@ enum Command {
     /// Read the governor's audit trail on a disk image (read-only).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Prepare a node's disk image.
+    #[command(subcommand)]
+    Disk(DiskCommand),
+}
+
+#[derive(Subcommand)]
+enum DiskCommand {
+    /// Prepare a new disk for a node that joins an existing cluster (a
+    /// replaced disk): its Raft part becomes an empty Raft log of that
+    /// node, which then waits for the leader instead of founding. Refuses
+    /// a disk whose Raft part is not blank.
+    Join {
+        /// A raw disk image (create it first: truncate -s 64M disk.img).
+        image: PathBuf,
+        /// The cluster's name (system.xml's `cluster`).
+        #[arg(long)]
+        cluster: String,
+        /// The node's number in the cluster (0 for the first).
+        #[arg(long)]
+        node: u16,
+    },
 }
 
 /// A disk image to read.
@@ -44,6 +69,29 @@ enum Command {
 struct Image {
     /// A raw disk image holding a Worknode log.
     image: PathBuf,
+}
+
+/// One log of a disk image to read.
+#[derive(Args)]
+struct LogImage {
+    /// A raw disk image holding a Worknode log.
+    image: PathBuf,
+    /// Which log of the disk: the event log, or a cluster node's Raft log.
+    #[arg(long, value_enum, default_value = "events")]
+    part: PartName,
+}
+
+/// One log of a disk image to export, and where to.
+#[derive(Args)]
+struct LogExport {
+    /// A raw disk image holding a Worknode log.
+    image: PathBuf,
+    /// Which log of the disk: the event log, or a cluster node's Raft log.
+    #[arg(long, value_enum, default_value = "events")]
+    part: PartName,
+    /// Output file (standard output if absent).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
 }
 
 /// A disk image to export, and where to.
@@ -68,12 +116,12 @@ enum AuditCommand {
 #[derive(Subcommand)]
 enum LogCommand {
     /// Print the superblocks and a summary of the records.
-    Inspect(Image),
+    Inspect(LogImage),
     /// Walk the hash chain from the first record; name the first bad record
     /// and why. Exits non-zero if acknowledged data is damaged.
-    Verify(Image),
+    Verify(LogImage),
     /// Write every record as JSON Lines (format: docs/log-format.md).
-    Export(Export),
+    Export(LogExport),
 }
 
 #[derive(Subcommand)]
@@ -118,15 +166,23 @@ fn main() -> ExitCode {
 
 fn run(command: Command) -> Result<(), String> {
     match command {
-        Command::Log(LogCommand::Inspect(Image { image })) => log_cmd::inspect(&image),
-        Command::Log(LogCommand::Verify(Image { image })) => log_cmd::verify(&image),
-        Command::Log(LogCommand::Export(Export { image, output })) => {
-            log_cmd::export(&image, output.as_ref())
+        Command::Log(LogCommand::Inspect(LogImage { image, part })) => {
+            log_cmd::inspect(&Disk { path: &image, part })
         }
-        Command::Audit(AuditCommand::Verify(Image { image })) => audit_cmd::verify(&image),
+        Command::Log(LogCommand::Verify(LogImage { image, part })) => {
+            log_cmd::verify(&Disk { path: &image, part })
+        }
+        Command::Log(LogCommand::Export(LogExport { image, part, output })) => {
+            log_cmd::export(&Disk { path: &image, part }, output.as_ref())
+        }
+        // The audit trail is in the event log only.
+        Command::Audit(AuditCommand::Verify(Image { image })) => {
+            audit_cmd::verify(&Disk { path: &image, part: PartName::Events })
+        }
         Command::Audit(AuditCommand::Export(Export { image, output })) => {
-            audit_cmd::export(&image, output.as_ref())
+            audit_cmd::export(&Disk { path: &image, part: PartName::Events }, output.as_ref())
         }
+        Command::Disk(DiskCommand::Join { image, cluster, node }) => disk_cmd::join(&image, &cluster, node),
         Command::System(SystemCommand::Render { template, board, profile, output }) => {
             let text = read(&template)?;
             let rendered = render::render(&text, &board, &profile).map_err(|e| describe(&template, &e))?;

@@ -147,7 +147,8 @@ fn inspect_summarises() {
     let (ok, out, err) = run_on("inspect", &path);
     assert!(ok, "{err}");
     assert!(out.contains("records: 12 kept (1..=12) in 4 batches"), "{out}");
-    assert!(out.contains("superblock 0: version 2 generation 1"), "{out}");
+    assert!(out.contains("superblock 0: version 3 generation 1"), "{out}");
+    assert!(out.contains("owner none"), "{out}");
     assert!(out.contains("start: genesis"), "{out}");
 }
 
@@ -173,4 +174,61 @@ fn clear_errors_for_files_that_are_not_logs() {
     assert!(!ok && err.contains("cannot open"), "{err}");
     let out = worknode(&["log", "verify"]);
     assert_eq!(out.status.code(), Some(2), "missing argument is a usage error");
+}
+
+/// A node's disk with both logs: `--part raft` reads the Raft log in the
+/// last quarter, the default the event log from sector 0, and neither
+/// sees the other's records.
+#[test]
+fn part_raft_reads_the_raft_log_of_a_two_log_disk() {
+    use worknode_abi::disk::Layout;
+    use worknode_log::partition::Partition;
+
+    let sectors = 2048u64;
+    let layout = Layout::of(sectors);
+    let mut disk = vec![0u8; sectors as usize * SECTOR];
+    let (events, raft) = (layout.events_part(), layout.raft_part());
+    {
+        let dev = Partition::new(SliceDevice(&mut disk), events.start, events.sectors).unwrap();
+        let mut log = Log::<_, 4096>::format(dev, 7).unwrap();
+        log.append(b"an event").unwrap();
+        log.commit().unwrap();
+    }
+    {
+        let dev = Partition::new(SliceDevice(&mut disk), raft.start, raft.sectors).unwrap();
+        let mut log = Log::<_, 4096>::format(dev, 9).unwrap();
+        for r in 0..5 {
+            log.append(format!("raft {r}").as_bytes()).unwrap();
+        }
+        log.commit().unwrap();
+    }
+    let path = write("two-logs.img", &disk);
+    let (ok, out, err) = run_on("verify", &path);
+    assert!(ok && out.contains("ok: records 1..=1,"), "{out}{err}");
+    let out = worknode(&["log", "verify", "--part", "raft", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && text.contains("(Raft part): ok: records 1..=5,"), "{text}");
+    let out = worknode(&["log", "verify", "--part", "other", path.to_str().unwrap()]);
+    assert!(!out.status.success(), "an unknown part is refused");
+}
+
+/// `worknode disk join` prepares the Raft part of a new disk for a node
+/// that joins, refuses to do it twice, and refuses a bad node number.
+#[test]
+fn disk_join_prepares_a_new_disk_once() {
+    let path = write("join.img", &vec![0u8; 2048 * SECTOR]);
+    let image = path.to_str().unwrap();
+    let out = worknode(&["disk", "join", image, "--cluster", "dev", "--node", "2"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = worknode(&["log", "inspect", "--part", "raft", image]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("owner cluster 3c9a7eae09dbe3f9 node 2 (prepared to join)"), "{text}");
+    assert!(text.contains("records: 0 kept"), "{text}");
+    let (ok, _, err) = run_on("verify", &path);
+    assert!(!ok && err.contains("not a Worknode log"), "the event log's part is left blank: {err}");
+    let again = worknode(&["disk", "join", image, "--cluster", "dev", "--node", "2"]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(!again.status.success() && err.contains("already holds a Raft log"), "{err}");
+    let bad = worknode(&["disk", "join", image, "--cluster", "dev", "--node", "70000"]);
+    assert!(!bad.status.success());
 }

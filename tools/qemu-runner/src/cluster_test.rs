@@ -12,8 +12,10 @@
 //! - the leader is cut off from the others for a while, then healed;
 //! - one link is cut in one direction only, then healed;
 //! - the switch drops 10 % of frames for a while;
-//! - a follower's disk is replaced by an empty one and the follower
-//!   restarted: it must catch up by snapshot (`installed` > 0 on its line).
+//! - a follower's disk is replaced by a new one, prepared to join with
+//!   `worknode disk join` (as its principal would), and the follower
+//!   restarted: it must start as a joiner and catch up by snapshot
+//!   (`installed` > 0 on its line).
 //!
 //! Acknowledgements: a node says `acked=S` for each of its proposals
 //! applied on it, and after a restart `resumed at=S` once a linearizable
@@ -26,9 +28,13 @@
 //! Passes when nothing acknowledged was lost, every node's last boot says
 //! `done` with the same ledger (count, skipped, and the hash of every
 //! proposal taken with its log index): the nodes agree on every entry,
-//! every proposal of every node was taken once, and no PD panicked. Last
-//! line: `arch=.. nodes=3 kills=K partitions=P acked=N replicated=N lost=0
-//! diverged=0 max_failover_ms=M snapshot_installed=1 result=pass`.
+//! every proposal of every node was taken once, and no PD panicked; and,
+//! with every QEMU killed, each node's disk passes `worknode log verify`
+//! (both its logs) and `worknode audit verify`. Last line: `arch=..
+//! nodes=3 kills=K partitions=P acked=N replicated=N lost=0 diverged=0
+//! max_failover_ms=M snapshot_installed=1 disks_verified=3
+//! foreign_disk_refused=1 result=pass`. The last check boots a node on
+//! another node's disk, which its Raft PD must refuse and leave as it was.
 //!
 //! `--expect-loss` (`make bite-check-cluster`): the image's proposers go
 //! on after a restart without the read, and the test passes only if it
@@ -65,6 +71,10 @@ struct Seen {
     acked: BTreeMap<usize, u64>,
     /// Acknowledgements that went back (see the module documentation).
     lost: u64,
+    /// Nodes that refused their disk as another node's or cluster's.
+    refused: u64,
+    /// Nodes that said they start as joiners.
+    joining: Vec<usize>,
     trouble: Option<String>,
 }
 
@@ -94,9 +104,17 @@ impl Seen {
                     println!("cluster: node {k} LOST: resumed at {at} after acknowledging {seen}");
                 }
                 // A proposal applied just before a kill, whose `acked` line
-                // the kill cut off, is acknowledged by the read instead.
-                *seen = (*seen).max(at);
+                // the kill cut off, is acknowledged by the read instead;
+                // proposals lost are counted here once, and proposed again
+                // under their numbers (not counted twice).
+                *seen = at;
             }
+        }
+        if line.starts_with("raft| node=") && line.contains(" joining: ") {
+            self.joining.push(k);
+        }
+        if line.starts_with("raft| node=") && line.contains(" REFUSED its disk") {
+            self.refused += 1;
         }
         if line.starts_with("raft| done ") {
             self.done.insert(k, line.to_string());
@@ -154,6 +172,7 @@ pub fn run(
 ) -> Result<bool, String> {
     let network = network(system)?;
     let count = usize::from(network.nodes);
+    let cluster = network.cluster.clone();
     let lan = Lan::new(target, network, count, dir, true)?;
     let mut s = Session { lan, seen: Seen::default(), timeout };
     for k in 0..count {
@@ -204,12 +223,19 @@ pub fn run(
     s.lan.switch.set(|f| f.drop = 0);
     let (_, leader) = s.leader()?;
     let wiped = (0..count).find(|&k| k != leader).expect("three nodes");
-    println!("cluster: node {wiped} gets an empty disk");
+    println!("cluster: node {wiped} gets a new disk, prepared to join");
     s.lan.kill(wiped);
     let disk = s.lan.node_dir(wiped).join("disk.img");
     std::fs::remove_file(&disk).map_err(|e| format!("cannot remove {}: {e}", disk.display()))?;
     crate::disk::ensure(&disk, target.disk_kib << 10)?;
+    // The principal says the new disk joins (it must not found again).
+    let node = wiped.to_string();
+    let join = crate::worknode_cli(&["disk", "join", "--cluster", &cluster, "--node", &node], &disk)?;
+    if !join.status.success() {
+        return Err(format!("worknode disk join failed: {}", String::from_utf8_lossy(&join.stderr)));
+    }
     s.restart(wiped)?;
+    s.until("the new disk's node to join", |seen| seen.joining.contains(&wiped))?;
     s.until("every node's done line", |seen| seen.done.len() == count)?;
     let ledger = |line: &str| {
         // Not `applied`: a node that says `done` later has applied the
@@ -225,19 +251,78 @@ pub fn run(
     for (k, line) in &s.seen.done {
         println!("cluster: node {k}: {line}");
     }
+    // Each disk, as the last kill left it: its event log and audit trail
+    // verify, and so does its Raft log.
+    for k in 0..count {
+        s.lan.kill(k);
+    }
+    let mut disks_verified = 0;
+    for k in 0..count {
+        let disk = s.lan.node_dir(k).join("disk.img");
+        println!("cluster: node {k}'s disk:");
+        let raft = crate::worknode_cli(&["log", "verify", "--part", "raft"], &disk)?;
+        print!("  {}", String::from_utf8_lossy(&raft.stdout));
+        eprint!("{}", String::from_utf8_lossy(&raft.stderr));
+        if crate::verify_disk(&disk)? && raft.status.success() {
+            disks_verified += 1;
+        }
+    }
+    let foreign_refused = foreign_disk(&mut s)?;
     let pass = if expect_loss {
         // The bite check: the broken image must be caught.
         lost > 0
     } else {
-        diverged == 0 && installed > 0 && lost == 0 && acked > 0 && replicated == acked
+        diverged == 0
+            && installed > 0
+            && lost == 0
+            && acked > 0
+            && replicated == acked
+            && disks_verified == count
+            && foreign_refused
     };
     println!(
-        "arch={} nodes={count} kills={KILLS} partitions={partitions} acked={acked} replicated={replicated} lost={lost} diverged={diverged} max_failover_ms={} snapshot_installed={installed} result={}",
+        "arch={} nodes={count} kills={KILLS} partitions={partitions} acked={acked} replicated={replicated} lost={lost} diverged={diverged} max_failover_ms={} snapshot_installed={installed} disks_verified={disks_verified} foreign_disk_refused={} result={}",
         target.arch,
         max_failover.as_millis(),
+        u8::from(foreign_refused),
         if pass { "pass" } else { "FAIL" }
     );
     Ok(pass)
+}
+
+/// A disk moved to another node: node 0 boots on a copy of node 1's disk.
+/// Its Raft PD must refuse the disk (`REFUSED its disk`, and nothing else
+/// refused during the run) and leave its Raft part as it was. Node 0's
+/// own disk is put back afterwards.
+fn foreign_disk(s: &mut Session) -> Result<bool, String> {
+    let own = s.lan.node_dir(0).join("disk.img");
+    let kept = s.lan.node_dir(0).join("disk.own");
+    let theirs = s.lan.node_dir(1).join("disk.img");
+    std::fs::rename(&own, &kept).map_err(|e| format!("cannot move {}: {e}", own.display()))?;
+    std::fs::copy(&theirs, &own).map_err(|e| format!("cannot copy {}: {e}", theirs.display()))?;
+    let before = raft_part(&own)?;
+    println!("cluster: node 0 boots on a copy of node 1's disk");
+    let earlier = s.seen.refused;
+    s.lan.boot(0)?;
+    let answered = s.until("node 0 to refuse node 1's disk", |seen| seen.refused > earlier);
+    s.pump(Duration::from_secs(1));
+    s.lan.kill(0);
+    let untouched = raft_part(&own)? == before;
+    std::fs::rename(&kept, &own).map_err(|e| format!("cannot restore {}: {e}", own.display()))?;
+    answered?;
+    if !untouched {
+        println!("cluster: node 0 WROTE to the Raft part of node 1's disk");
+    }
+    Ok(untouched && s.seen.refused == 1)
+}
+
+/// The Raft part of a disk image's bytes.
+fn raft_part(disk: &Path) -> Result<Vec<u8>, String> {
+    let bytes = std::fs::read(disk).map_err(|e| format!("cannot read {}: {e}", disk.display()))?;
+    let sector = worknode_abi::disk::SECTOR as usize;
+    let part = worknode_abi::disk::Layout::of((bytes.len() / sector) as u64).raft_part();
+    let (start, len) = (part.start as usize * sector, part.sectors as usize * sector);
+    Ok(bytes[start..start + len].to_vec())
 }
 
 #[cfg(test)]
@@ -264,8 +349,20 @@ mod tests {
         for line in ["raft| node=1 acked=5", "raft| node=1 resumed at=2", "raft| node=1 acked=3"] {
             seen.observe(1, line);
         }
-        // Three behind at the read, then 3 acknowledged again.
-        assert_eq!(seen.lost, 4);
+        // Three behind at the read (3, 4 and 5), counted once: 3 is then
+        // proposed again under its number.
+        assert_eq!((seen.acked[&1], seen.lost), (3, 3));
         assert!(seen.trouble.is_none());
+    }
+
+    #[test]
+    fn a_number_acknowledged_again_without_a_read_counts_as_lost() {
+        let mut seen = Seen::default();
+        for line in
+            ["raft| node=2 acked=5", "raft| node=2 acked=6", "raft| node=2 acked=6", "raft| node=2 acked=7"]
+        {
+            seen.observe(2, line);
+        }
+        assert_eq!((seen.acked[&2], seen.lost), (7, 1));
     }
 }

@@ -12,6 +12,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 
 use worknode_log::LogError;
+use worknode_log::format::Owner;
 use worknode_log::sim::{Rng, SimDisk};
 use worknode_raft::limits::{MAX_DATA, MAX_WIRE, SNAPSHOT_CHUNK};
 use worknode_raft::storage::{LogStorage, Recovered, StorageError};
@@ -269,7 +270,8 @@ pub fn run(opts: Options) -> Outcome {
     for id in 1..=profile.nodes {
         let mut disk = SimDisk::new(DISK_SECTORS);
         disk.lying_flush = opts.lying_fsync;
-        let store = Box::new(LogStorage::create(disk, opts.seed ^ id).expect("blank disk formats"));
+        let store =
+            Box::new(LogStorage::create(disk, opts.seed ^ id, owner(id)).expect("blank disk formats"));
         let initial = if id <= profile.founders { membership.clone() } else { Membership::default() };
         let raft = Box::new(Raft::new(config(&opts, &profile, id), initial).expect("valid config"));
         nodes.push(Node {
@@ -608,7 +610,7 @@ impl World {
             let Some(disk) = self.nodes[i].disk.take() else { continue };
             let id = self.nodes[i].id;
             let mut recovered = Box::<Recovered>::default();
-            match LogStorage::<SimDisk, BATCH>::open(disk, &mut recovered) {
+            match LogStorage::<SimDisk, BATCH>::open(disk, &mut recovered, owner(id)) {
                 Ok(store) => {
                     let mut store = Box::new(store);
                     let cfg = config(&self.opts, &self.profile, id);
@@ -871,4 +873,10 @@ fn restore(store: &mut LogStorage<SimDisk, BATCH>, snapshot: &Snapshot) -> Resul
     let mut data = Vec::with_capacity(snapshot.len as usize);
     store.read_snapshot(snapshot, |_, bytes| data.extend_from_slice(bytes)).map_err(Restore::Storage)?;
     Kv::decode(&data).ok_or(Restore::Undecodable)
+}
+
+/// Node `id`'s disk belongs to it: a restarted node opens its own disk as
+/// its owner (a mix-up of disks would be refused and fail the run).
+fn owner(id: NodeId) -> Owner {
+    Owner { cluster: 0x5157, node: u16::try_from(id).expect("a node number fits the owner") }
 }

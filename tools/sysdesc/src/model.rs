@@ -140,6 +140,18 @@ pub struct Network {
 /// The processing instruction's target.
 pub const NETWORK_PI: &str = "worknode-network";
 
+/// The identity of the cluster named `name`: the first 8 bytes, little
+/// endian, of BLAKE3("worknode-cluster v1\0" ‖ name) ([`Network::cluster_id`]).
+pub fn cluster_id(name: &str) -> u64 {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(b"worknode-cluster v1\0");
+    hasher.update(name.as_bytes());
+    let hash = hasher.finalize();
+    let mut id = [0u8; 8];
+    id.copy_from_slice(&hash.as_bytes()[..8]);
+    u64::from_le_bytes(id)
+}
+
 impl Network {
     /// Parses the instruction's text, `key="value"` pairs.
     pub fn parse(text: &str) -> Result<Network, String> {
@@ -195,13 +207,7 @@ impl Network {
     /// is all an operator chooses and distinct names give distinct
     /// identities.
     pub fn cluster_id(&self) -> u64 {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(b"worknode-cluster v1\0");
-        hasher.update(self.cluster.as_bytes());
-        let hash = hasher.finalize();
-        let mut id = [0u8; 8];
-        id.copy_from_slice(&hash.as_bytes()[..8]);
-        u64::from_le_bytes(id)
+        cluster_id(&self.cluster)
     }
 
     /// Node `k`'s IPv4 address.
