@@ -111,6 +111,9 @@ pub enum Refused {
     ConfChangePending,
     /// The membership change is invalid.
     ConfChange(ConfChangeError),
+    /// A voter is added only from a learner that holds everything
+    /// committed: this one is behind (or not a learner): retry later.
+    LearnerBehind,
 }
 
 impl Refused {
@@ -119,7 +122,9 @@ impl Refused {
         use worknode_abi::ErrorCode;
         match self {
             Refused::NotLeader(_) => ErrorCode::NotLeader,
-            Refused::Transferring | Refused::NotYet | Refused::ConfChangePending => ErrorCode::InvalidState,
+            Refused::Transferring | Refused::NotYet | Refused::ConfChangePending | Refused::LearnerBehind => {
+                ErrorCode::InvalidState
+            }
             Refused::Busy => ErrorCode::Exhausted,
             Refused::TooLarge => ErrorCode::TooLarge,
             Refused::ConfChange(ConfChangeError::NotMember) => ErrorCode::NotFound,
@@ -972,6 +977,20 @@ impl Raft {
             return Err(Refused::NotYet);
         }
         let next = self.membership.apply(change).map_err(Refused::ConfChange)?;
+        // A new voter must know the membership and hold what is committed.
+        // One that held nothing (a voter added straight, or a learner
+        // promoted before its first append) votes in no election (see
+        // `handle_vote_request`), and with it counted in the quorum a cluster that
+        // loses its leader could elect no other: the simulator found that
+        // (seed 3344). So a voter is only ever a learner that has caught
+        // up, as etcd promotes only a learner that is ready.
+        if let ConfChange::AddVoter(id) = change {
+            let caught_up = self.membership.learners.contains(&id)
+                && self.progress(id).is_some_and(|p| p.matched >= self.log.committed());
+            if !caught_up {
+                return Err(Refused::LearnerBehind);
+            }
+        }
         let mut buf = [0u8; CONF_CHANGE_BYTES];
         let used = postcard::to_slice(&change, &mut buf).map_err(|_| Refused::TooLarge)?.len();
         let index = self.append_entry(EntryKind::ConfChange, &buf[..used])?;

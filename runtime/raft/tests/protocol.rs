@@ -402,6 +402,36 @@ fn learners_replicate_but_neither_vote_nor_campaign() {
     assert_eq!(net.node(1).membership().quorum(), 3);
 }
 
+/// A voter that holds nothing votes in no election (the joiner's rule);
+/// counted in the quorum, it could leave a cluster that lost its leader
+/// with no electable node (raft-sim seed 3344). So only a learner that
+/// holds everything committed is promoted; a node is never added straight
+/// as a voter.
+#[test]
+fn only_a_caught_up_learner_becomes_a_voter() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    let mut cfg = config(4);
+    cfg.seed = 1;
+    net.nodes.insert(4, Raft::new(cfg, Membership::default()).unwrap());
+    net.elect(1);
+    assert_eq!(net.node(1).propose_conf_change(ConfChange::AddVoter(4)), Err(Refused::LearnerBehind));
+    assert_eq!(Refused::LearnerBehind.code(), worknode_abi::ErrorCode::InvalidState);
+    net.isolate(4);
+    net.node(1).propose_conf_change(ConfChange::AddLearner(4)).unwrap();
+    net.settle();
+    net.node(1).propose(b"a").unwrap();
+    net.settle();
+    assert_eq!(net.node(4).log().last_index(), 0, "the learner is cut off");
+    assert_eq!(net.node(1).propose_conf_change(ConfChange::AddVoter(4)), Err(Refused::LearnerBehind));
+    assert!(!net.node(1).membership().is_voter(4));
+    net.heal();
+    net.tick_all(3);
+    net.settle();
+    net.node(1).propose_conf_change(ConfChange::AddVoter(4)).unwrap();
+    net.settle();
+    assert!(net.node(4).membership().is_voter(4));
+}
+
 #[test]
 fn one_membership_change_at_a_time() {
     let mut net = Net::new(&[1, 2, 3], |_| {});
