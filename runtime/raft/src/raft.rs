@@ -980,10 +980,10 @@ impl Raft {
         // A new voter must know the membership and hold what is committed.
         // One that held nothing (a voter added straight, or a learner
         // promoted before its first append) votes in no election (see
-        // `handle_vote_request`), and with it counted in the quorum a cluster that
-        // loses its leader could elect no other: the simulator found that
-        // (seed 3344). So a voter is only ever a learner that has caught
-        // up, as etcd promotes only a learner that is ready.
+        // `handle_vote_request`), and with it counted in the quorum a
+        // cluster that loses its leader could elect no other: the
+        // simulator found that (seed 3344). So a voter is only ever a
+        // learner that has caught up, as etcd promotes only a ready one.
         if let ConfChange::AddVoter(id) = change {
             let caught_up = self.membership.learners.contains(&id)
                 && self.progress(id).is_some_and(|p| p.matched >= self.log.committed());
