@@ -368,12 +368,19 @@ fn lease_reads_need_check_quorum_and_a_sane_drift_bound() {
     assert!(cfg.validate().is_err());
 }
 
-#[test]
-fn learners_replicate_but_neither_vote_nor_campaign() {
+/// Founders 1, 2 and 3, and node 4 started empty (no membership), as a
+/// node that will join.
+fn founders_and_a_newcomer() -> Net {
     let mut net = Net::new(&[1, 2, 3], |_| {});
     let mut cfg = config(4);
     cfg.seed = 1;
     net.nodes.insert(4, Raft::new(cfg, Membership::default()).unwrap());
+    net
+}
+
+#[test]
+fn learners_replicate_but_neither_vote_nor_campaign() {
+    let mut net = founders_and_a_newcomer();
     net.elect(1);
     net.node(1).propose(b"a").unwrap();
     net.settle();
@@ -409,10 +416,7 @@ fn learners_replicate_but_neither_vote_nor_campaign() {
 /// as a voter.
 #[test]
 fn only_a_caught_up_learner_becomes_a_voter() {
-    let mut net = Net::new(&[1, 2, 3], |_| {});
-    let mut cfg = config(4);
-    cfg.seed = 1;
-    net.nodes.insert(4, Raft::new(cfg, Membership::default()).unwrap());
+    let mut net = founders_and_a_newcomer();
     net.elect(1);
     assert_eq!(net.node(1).propose_conf_change(ConfChange::AddVoter(4)), Err(Refused::LearnerBehind));
     assert_eq!(Refused::LearnerBehind.code(), worknode_abi::ErrorCode::InvalidState);
