@@ -476,7 +476,7 @@ lint-pds-%: host-tools
 
 # Each fuzz target for FUZZ_SECONDS (cargo-fuzz on a nightly toolchain).
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := frame governor log_record log_superblock log_recover blkq netq netq_messages netmsg raft_message control
+FUZZ_TARGETS := frame governor log_record log_superblock log_recover blkq netq netq_messages netmsg raft_message cluster_state control
 fuzz:
 	@command -v cargo-fuzz >/dev/null || { echo "cargo-fuzz not found: cargo install cargo-fuzz"; exit 1; }
 	@mkdir -p build

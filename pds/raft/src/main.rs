@@ -26,9 +26,11 @@
 //! Lines: `raft| node=K formatted|joining|recovered ...` at start (or
 //! `REFUSED its disk`, for a disk of another node or cluster), `raft| node=K
 //! resumed at=S` once the read answered, `raft| node=K leader term=T` on
-//! each election won, `raft| node=K acked=S` for each acknowledgement, and
-//! `raft| done node=K ...` once every node's proposals are all applied
-//! here; the runner's `cluster-test` checks the acknowledgements never go
+//! each election won, `raft| node=K acked=S` for each acknowledgement,
+//! `raft| node=K installed snapshot index=I bytes=N` for each snapshot
+//! from the leader, and `raft| done node=K ...` (with the ledger's and the
+//! journal's hashes) once every node's proposals are all applied here;
+//! the runner's `cluster-test` checks the acknowledgements never go
 //! back and compares the nodes' `done` lines. Two features break this on
 //! purpose for `make bite-check-cluster` (Cargo.toml).
 
@@ -42,11 +44,12 @@ mod system {
 }
 
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, protection_domain};
-use static_cell::StaticCell;
+use static_cell::{ConstStaticCell, StaticCell};
 use worknode_abi::bounded::Bytes;
 use worknode_abi::net::{MAX_NET_BODY, NetReply, NetRequest, NetResponse};
 use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
 use worknode_cluster::ledger::proposal;
+use worknode_cluster::limits::JOURNAL_BYTES;
 use worknode_cluster::node::{Found, Node, NodeError, Transport};
 use worknode_driver_blk_client::QueueDisk;
 use worknode_log::LogError;
@@ -105,7 +108,7 @@ fn mix(mut z: u64) -> u64 {
 }
 
 struct RaftPd {
-    node: Option<&'static mut Node<QueueDisk>>,
+    node: Option<&'static mut Node<'static, QueueDisk>>,
     me: u8,
     /// Whether the resume read answered; until then nothing is proposed.
     resumed: bool,
@@ -118,6 +121,8 @@ struct RaftPd {
     done_said: bool,
     /// The bite check's early acknowledgements: the last one said.
     said_early: u64,
+    /// Snapshots installed from the leader, as last said.
+    said_installed: u64,
 }
 
 /// The cluster test's second bite check: acknowledge a proposal as soon as
@@ -157,8 +162,11 @@ fn init() -> RaftPd {
     static SCRATCH: StaticCell<Recovered> = StaticCell::new();
     let scratch = SCRATCH.init_with(Recovered::default);
     let disk = QueueDisk::from_system(DRIVER);
-    static NODE: StaticCell<Node<QueueDisk>> = StaticCell::new();
-    let node = match Node::start(disk, cfg, &founders, owner, now, scratch) {
+    // The state machine's journal, in zeroed static memory: built on the
+    // stack first, as `StaticCell::init_with` may, it would not fit there.
+    static JOURNAL: ConstStaticCell<[u8; JOURNAL_BYTES]> = ConstStaticCell::new([0; JOURNAL_BYTES]);
+    static NODE: StaticCell<Node<'static, QueueDisk>> = StaticCell::new();
+    let node = match Node::start(disk, cfg, &founders, owner, now, scratch, JOURNAL.take()) {
         Ok((node, found)) => {
             match found {
                 Found::Formatted => debug_println!("raft| node={me} formatted its Raft log"),
@@ -183,6 +191,7 @@ fn init() -> RaftPd {
         said_leader: 0,
         done_said: false,
         said_early: 0,
+        said_installed: 0,
     }
 }
 
@@ -259,6 +268,15 @@ impl RaftPd {
             self.said_leader = raft.term();
             debug_println!("raft| node={me} leader term={}", raft.term());
         }
+        if node.stats().installed != self.said_installed {
+            self.said_installed = node.stats().installed;
+            let snapshot = raft.snapshot();
+            debug_println!(
+                "raft| node={me} installed snapshot index={} bytes={}",
+                snapshot.meta.index,
+                snapshot.len
+            );
+        }
         let ledger = node.ledger();
         let all = ledger.last[..NODES].iter().all(|&last| last >= TARGET);
         // Only once this node's own acknowledgements are all said (they are
@@ -268,10 +286,12 @@ impl RaftPd {
             self.done_said = true;
             let stats = node.stats();
             debug_println!(
-                "raft| done node={me} count={} skipped={} hash={:016x} applied={} term={} installed={} compactions={} forwarded={} dropped={}",
+                "raft| done node={me} count={} skipped={} hash={:016x} journal={:016x} state={} applied={} term={} installed={} compactions={} forwarded={} dropped={}",
                 ledger.count,
                 ledger.skipped,
                 ledger.short_hash(),
+                node.journal().short_hash(),
+                node.state_len(),
                 raft.log().applied(),
                 raft.term(),
                 stats.installed,

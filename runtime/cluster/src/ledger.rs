@@ -18,6 +18,11 @@ use worknode_raft::limits::MAX_NODES;
 
 use crate::limits::{LEDGER_BYTES, PROPOSAL_HEAD};
 
+/// The first 8 bytes of an encoded ledger: "WNLEDG", then the format's
+/// version (1) as a u16, big-endian. A snapshot's state starts with them,
+/// so a state of another format or version is refused, never misread.
+pub const LEDGER_MAGIC: [u8; 8] = *b"WNLEDG\x00\x01";
+
 /// See the module documentation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ledger {
@@ -85,14 +90,18 @@ impl Ledger {
         }
     }
 
-    /// The ledger's bytes, for a snapshot.
+    /// The ledger's bytes, the head of a snapshot's state (its journal
+    /// follows): [`LEDGER_MAGIC`], then count, skipped, hash and the last
+    /// sequence number of each proposer, integers little-endian
+    /// (docs/cluster.md, "The state machine").
     pub fn encode(&self) -> [u8; LEDGER_BYTES] {
         let mut out = [0u8; LEDGER_BYTES];
-        out[..8].copy_from_slice(&self.count.to_le_bytes());
-        out[8..16].copy_from_slice(&self.skipped.to_le_bytes());
-        out[16..48].copy_from_slice(&self.hash);
+        out[..8].copy_from_slice(&LEDGER_MAGIC);
+        out[8..16].copy_from_slice(&self.count.to_le_bytes());
+        out[16..24].copy_from_slice(&self.skipped.to_le_bytes());
+        out[24..56].copy_from_slice(&self.hash);
         for (k, last) in self.last.iter().enumerate() {
-            out[48 + 8 * k..56 + 8 * k].copy_from_slice(&last.to_le_bytes());
+            out[56 + 8 * k..64 + 8 * k].copy_from_slice(&last.to_le_bytes());
         }
         out
     }
@@ -100,14 +109,14 @@ impl Ledger {
     /// A ledger from a snapshot's bytes; `None` unless they are exactly
     /// [`Ledger::encode`]'s.
     pub fn decode(bytes: &[u8]) -> Option<Ledger> {
-        if bytes.len() != LEDGER_BYTES {
+        if bytes.len() != LEDGER_BYTES || bytes[..8] != LEDGER_MAGIC {
             return None;
         }
         let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"));
-        let mut ledger = Ledger { count: word(0), skipped: word(8), ..Ledger::default() };
-        ledger.hash.copy_from_slice(&bytes[16..48]);
+        let mut ledger = Ledger { count: word(8), skipped: word(16), ..Ledger::default() };
+        ledger.hash.copy_from_slice(&bytes[24..56]);
         for (k, last) in ledger.last.iter_mut().enumerate() {
-            *last = word(48 + 8 * k);
+            *last = word(56 + 8 * k);
         }
         Some(ledger)
     }

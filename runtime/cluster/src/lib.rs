@@ -3,7 +3,7 @@
 //! [`node::Node`] owns the Raft core (`worknode_raft`), its durable state
 //! in the Raft log's part of the disk (`worknode_raft::storage` over any
 //! [`worknode_log::BlockDevice`]) and the replicated state machine
-//! ([`ledger::Ledger`]), and runs the ready loop the simulator proves:
+//! ([`ledger::Ledger`] and its [`journal::Journal`]), and runs the ready loop the simulator proves:
 //! persist, then send, then apply. `pds/raft` is the glue that hands it
 //! the disk, the network and the clock; the tests here drive three nodes
 //! through lost messages and restarts on the host.
@@ -11,6 +11,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod journal;
 pub mod ledger;
 pub mod limits;
 pub mod node;

@@ -13,9 +13,18 @@ pub const PUMP_ROUNDS: usize = 8;
 /// fills while a majority is up.
 pub const COMPACT_EVERY: u64 = 256;
 
-/// Bytes of an encoded ledger: count, duplicates, hash, and the last
-/// sequence number of each proposer.
-pub const LEDGER_BYTES: usize = 8 + 8 + 32 + 8 * MAX_NODES;
+/// Bytes of an encoded ledger: its magic and version, count, duplicates,
+/// hash, and the last sequence number of each proposer.
+pub const LEDGER_BYTES: usize = 8 + 8 + 8 + 32 + 8 * MAX_NODES;
+
+/// Bytes of the Raft PD's journal (`crate::journal`): the most recent
+/// proposals taken, which the state machine keeps and its snapshots carry.
+/// 64 KiB: a snapshot spans some 90 chunks, so `make test-cluster` moves a
+/// many-chunk snapshot to its wiped node. The 1.25 MiB tried first works
+/// on the host (`tests/long_run.rs`) but not yet on QEMU: a node that
+/// writes or restores a snapshot that size does nothing else for long
+/// enough to lose its leadership, and elections flap (docs/cluster.md).
+pub const JOURNAL_BYTES: usize = 64 * 1024;
 
 /// Bytes of a proposal's head: proposer and sequence number.
 pub const PROPOSAL_HEAD: usize = 1 + 8;
@@ -24,5 +33,5 @@ const _: () = assert!(
     COMPACT_EVERY * 2 <= worknode_raft::limits::LOG_WINDOW as u64,
     "compaction keeps the window half free"
 );
-const _: () =
-    assert!(LEDGER_BYTES <= worknode_raft::limits::SNAPSHOT_CHUNK, "a ledger's snapshot is one chunk");
+const _: () = assert!(LEDGER_BYTES <= worknode_raft::limits::SNAPSHOT_CHUNK, "a ledger's head is one chunk");
+const _: () = assert!(JOURNAL_BYTES >= crate::journal::MIN_JOURNAL, "the PD's journal takes every record");

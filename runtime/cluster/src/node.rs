@@ -33,8 +33,9 @@ use worknode_raft::{
     Config, ConfigError, EntryKind, HardState, Index, Membership, Message, NodeId, Raft, Refused,
 };
 
+use crate::journal::Journal;
 use crate::ledger::Ledger;
-use crate::limits::{BATCH, COMPACT_EVERY, PUMP_ROUNDS};
+use crate::limits::{BATCH, COMPACT_EVERY, LEDGER_BYTES, PUMP_ROUNDS};
 
 /// Envelope tag: a Raft message follows.
 pub const RAFT: u8 = 0;
@@ -63,7 +64,8 @@ pub enum NodeError {
     /// The Raft log's storage failed or holds something else; the node
     /// stops taking part (its log refuses further writes until reopened).
     Storage(StorageError),
-    /// The stored snapshot does not decode as a ledger.
+    /// The stored snapshot does not decode as a ledger and its journal
+    /// (or the journal does not fit this node's buffer).
     Snapshot,
     /// The configuration is invalid.
     Config(ConfigError),
@@ -114,17 +116,25 @@ pub struct NodeStats {
 }
 
 /// See the module documentation.
-pub struct Node<D: BlockDevice> {
+pub struct Node<'j, D: BlockDevice> {
     raft: Raft,
     store: LogStorage<D, BATCH>,
     ledger: Ledger,
+    journal: Journal<'j>,
     stats: NodeStats,
     /// Reads of this node confirmed by the leader: (ctx, read index),
     /// waiting until this node has applied up to the index.
     reads: heapless::Vec<(u64, Index), MAX_READS>,
+    /// The last index the state machine reflects. Not the core's applied
+    /// index: the core takes a snapshot's last chunk (and moves its
+    /// applied index there) when the message arrives, and the state
+    /// machine is restored from it only in the next ready; a read
+    /// completed in between saw a state from before the snapshot (seen
+    /// on QEMU: a wiped node resumed at 0 after acknowledging 1,500).
+    applied: Index,
 }
 
-impl<D: BlockDevice> Node<D> {
+impl<'j, D: BlockDevice> Node<'j, D> {
     /// Opens the node's Raft log on `dev` as `owner` (this cluster and
     /// node: a log of another is refused, `LogError::Foreign`), or formats
     /// a blank one for `owner`, its identity mixed from the owner,
@@ -133,7 +143,8 @@ impl<D: BlockDevice> Node<D> {
     /// node (`worknode disk join`: empty, [`FLAG_JOIN`]) starts with no
     /// membership, learns it from the leader and votes in no election
     /// until then. `scratch` holds the replay (a whole window: the caller
-    /// gives it a place).
+    /// gives it a place); `journal` is the state machine's journal's
+    /// buffer ([`crate::journal`]).
     pub fn start(
         mut dev: D,
         cfg: Config,
@@ -141,12 +152,14 @@ impl<D: BlockDevice> Node<D> {
         owner: Owner,
         entropy: u64,
         scratch: &mut Recovered,
-    ) -> Result<(Node<D>, Found), NodeError> {
+        journal: &'j mut [u8],
+    ) -> Result<(Node<'j, D>, Found), NodeError> {
+        let mut journal = Journal::new(journal);
         let flags = match read_superblock(&mut dev) {
             Err(LogError::Unformatted) => {
                 let log_id = derive_log_id(&mut dev, owner, entropy).map_err(StorageError::Log)?;
                 let store = LogStorage::create(dev, log_id, owner)?;
-                return Self::empty(cfg, founders.clone(), store, Found::Formatted);
+                return Self::empty(cfg, founders.clone(), store, journal, Found::Formatted);
             }
             Ok(sb) => sb.flags,
             Err(_) => 0, // the open below says why
@@ -163,12 +176,12 @@ impl<D: BlockDevice> Node<D> {
             // (recovering it would make it a node of no membership, which
             // no leader knows to call).
             return if flags & FLAG_JOIN != 0 {
-                Self::empty(cfg, Membership::default(), store, Found::Joining)
+                Self::empty(cfg, Membership::default(), store, journal, Found::Joining)
             } else {
-                Self::empty(cfg, founders.clone(), store, Found::Formatted)
+                Self::empty(cfg, founders.clone(), store, journal, Found::Formatted)
             };
         }
-        let ledger = restore(&mut store, &scratch.snapshot)?;
+        let ledger = restore(&mut store, &scratch.snapshot, &mut journal)?;
         let found = Found::Recovered {
             snapshot: scratch.snapshot.meta.index,
             last: scratch.entries().last().map_or(scratch.snapshot.meta.index, |e| e.index),
@@ -176,7 +189,8 @@ impl<D: BlockDevice> Node<D> {
         let snapshot = scratch.snapshot.clone();
         let raft = Raft::recover(cfg, scratch.hard_state, snapshot, &mut scratch.entries())
             .map_err(NodeError::Config)?;
-        Ok((Node { raft, store, ledger, stats: NodeStats::default(), reads: heapless::Vec::new() }, found))
+        let (reads, applied) = (heapless::Vec::new(), scratch.snapshot.meta.index);
+        Ok((Node { raft, store, ledger, journal, stats: NodeStats::default(), reads, applied }, found))
     }
 
     /// A node on an empty Raft log: a founder (`membership` the founders)
@@ -185,11 +199,12 @@ impl<D: BlockDevice> Node<D> {
         cfg: Config,
         membership: Membership,
         store: LogStorage<D, BATCH>,
+        journal: Journal<'j>,
         found: Found,
-    ) -> Result<(Node<D>, Found), NodeError> {
+    ) -> Result<(Node<'j, D>, Found), NodeError> {
         let raft = Raft::new(cfg, membership).map_err(NodeError::Config)?;
-        let ledger = Ledger::default();
-        Ok((Node { raft, store, ledger, stats: NodeStats::default(), reads: heapless::Vec::new() }, found))
+        let (ledger, reads) = (Ledger::default(), heapless::Vec::new());
+        Ok((Node { raft, store, ledger, journal, stats: NodeStats::default(), reads, applied: 0 }, found))
     }
 
     /// The Raft core (role, term, leader, log positions).
@@ -200,6 +215,16 @@ impl<D: BlockDevice> Node<D> {
     /// The state machine, as applied so far.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The state machine's journal: the proposals it took, oldest first.
+    pub fn journal(&self) -> &Journal<'j> {
+        &self.journal
+    }
+
+    /// Bytes of the state machine's state: what a snapshot taken now holds.
+    pub fn state_len(&self) -> u64 {
+        (LEDGER_BYTES + self.journal.bytes().len()) as u64
     }
 
     /// Counters.
@@ -250,7 +275,7 @@ impl<D: BlockDevice> Node<D> {
 
     /// A read of this node that has completed: its `ctx`.
     pub fn take_read(&mut self) -> Option<u32> {
-        let applied = self.raft.log().applied();
+        let applied = self.applied;
         let at = self.reads.iter().position(|&(_, index)| index <= applied)?;
         let (ctx, _) = self.reads.swap_remove(at);
         Some(ctx as u32)
@@ -345,14 +370,16 @@ impl<D: BlockDevice> Node<D> {
             }
             if rd.snapshot.is_some() {
                 let snapshot = self.raft.snapshot().clone();
-                self.ledger = restore(&mut self.store, &snapshot)?;
+                self.ledger = restore(&mut self.store, &snapshot, &mut self.journal)?;
+                self.applied = snapshot.meta.index;
                 self.stats.installed += 1;
             }
             for index in rd.apply.0..=rd.apply.1 {
                 let entry = self.raft.log().entry(index).expect("entries to apply are in the window");
-                if entry.kind == EntryKind::Normal {
-                    self.ledger.apply(index, entry.data);
+                if entry.kind == EntryKind::Normal && self.ledger.apply(index, entry.data).is_some() {
+                    self.journal.push(entry.data);
                 }
+                self.applied = index;
             }
             self.raft.advance(rd);
             self.maybe_compact()?;
@@ -362,14 +389,21 @@ impl<D: BlockDevice> Node<D> {
 
     fn maybe_compact(&mut self) -> Result<(), NodeError> {
         let log = self.raft.log();
-        if log.applied() < log.snapshot().index + COMPACT_EVERY {
+        // Not while a follower is being sent the current snapshot: the new
+        // one would restart its transfer, and with a large state under
+        // steady load it would never end (seen: a follower 500 entries
+        // behind a 0.4 MiB state never caught up). The window fills
+        // meanwhile and proposals wait (`Busy`).
+        if log.applied() < log.snapshot().index + COMPACT_EVERY || self.raft.sending_snapshot() {
             return Ok(());
         }
-        let data = self.ledger.encode();
-        let Ok(snapshot) = self.raft.compact(data.len() as u64) else { return Ok(()) };
-        let snapshot = snapshot.clone();
-        self.store.save_snapshot(&snapshot, |offset, chunk| {
-            chunk.copy_from_slice(&data[offset as usize..][..chunk.len()]);
+        let head = self.ledger.encode();
+        let journal = self.journal.bytes();
+        if self.raft.compact(self.state_len()).is_err() {
+            return Ok(());
+        }
+        self.store.save_snapshot(&self.raft, |offset, chunk| {
+            state_bytes(&head, journal, offset as usize, chunk);
         })?;
         self.stats.compactions += 1;
         Ok(())
@@ -381,29 +415,47 @@ impl<D: BlockDevice> Node<D> {
     }
 }
 
-/// The ledger of the stored snapshot (the empty ledger for none).
+/// Copies the state's bytes at `offset` into `out`: the ledger's `head`,
+/// then the `journal` (the snapshot's length is theirs: `out` ends inside).
+fn state_bytes(head: &[u8; LEDGER_BYTES], journal: &[u8], offset: usize, out: &mut [u8]) {
+    let split = LEDGER_BYTES.saturating_sub(offset).min(out.len());
+    let (in_head, in_journal) = out.split_at_mut(split);
+    if split > 0 {
+        in_head.copy_from_slice(&head[offset..offset + split]);
+    }
+    let from = (offset + split) - LEDGER_BYTES.min(offset + split);
+    in_journal.copy_from_slice(&journal[from..from + in_journal.len()]);
+}
+
+/// The ledger of the stored snapshot (the empty ledger for none), its
+/// journal restored into `journal`. The state is checked whole: a ledger
+/// of the right format, a journal of whole records that fits.
 fn restore<D: BlockDevice>(
     store: &mut LogStorage<D, BATCH>,
     snapshot: &worknode_raft::Snapshot,
+    journal: &mut Journal<'_>,
 ) -> Result<Ledger, NodeError> {
+    journal.clear();
     if snapshot.meta.index == 0 {
         return Ok(Ledger::default());
     }
-    let mut bytes = [0u8; crate::limits::LEDGER_BYTES];
-    let mut len = 0usize;
+    let len = snapshot.len.checked_sub(LEDGER_BYTES as u64).ok_or(NodeError::Snapshot)?;
+    journal.begin_restore(len).map_err(|_| NodeError::Snapshot)?;
+    let mut head = [0u8; LEDGER_BYTES];
     let mut fits = true;
     store.read_snapshot(snapshot, |offset, data| {
-        let end = offset as usize + data.len();
-        match bytes.get_mut(offset as usize..end) {
-            Some(place) => {
-                place.copy_from_slice(data);
-                len = len.max(end);
-            }
-            None => fits = false,
+        let offset = offset as usize;
+        let split = LEDGER_BYTES.saturating_sub(offset).min(data.len());
+        if split > 0 {
+            head[offset..offset + split].copy_from_slice(&data[..split]);
+        }
+        if split < data.len() {
+            fits &= journal.fill(offset + split - LEDGER_BYTES, &data[split..]).is_ok();
         }
     })?;
-    if !fits {
+    if !fits || journal.check().is_err() {
+        journal.clear();
         return Err(NodeError::Snapshot);
     }
-    Ledger::decode(&bytes[..len]).ok_or(NodeError::Snapshot)
+    Ledger::decode(&head).ok_or(NodeError::Snapshot)
 }

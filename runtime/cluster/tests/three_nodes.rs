@@ -15,6 +15,14 @@ use worknode_raft::storage::{Recovered, StorageError};
 use worknode_raft::{Config, Membership, NodeId, Role};
 
 const DISK_SECTORS: u64 = 8192;
+/// Bytes of each node's journal: small, so that a run fills it and drops
+/// its oldest records several times.
+const JOURNAL: usize = 24 * 1024;
+
+/// A journal buffer that lives as long as the test (leaked: a test's few).
+fn journal() -> &'static mut [u8] {
+    Box::leak(vec![0u8; JOURNAL].into_boxed_slice())
+}
 
 struct Net<'a> {
     from: NodeId,
@@ -37,7 +45,7 @@ impl Transport for Net<'_> {
 }
 
 struct Sim {
-    nodes: Vec<Option<Node<SimDisk>>>,
+    nodes: Vec<Option<Node<'static, SimDisk>>>,
     disks: Vec<Option<SimDisk>>,
     queue: VecDeque<(NodeId, NodeId, Vec<u8>)>,
     rng: Rng,
@@ -84,6 +92,7 @@ impl Sim {
                     owner(id),
                     100,
                     &mut scratch,
+                    journal(),
                 )
                 .unwrap();
                 assert_eq!(found, Found::Formatted);
@@ -144,19 +153,12 @@ impl Sim {
                 let data = proposal(me, self.next[i], 300, &mut buf).to_vec();
                 let _ = node.propose(&data, &mut net);
             }
+            // Reads are taken before the ready loop too, as the Raft PD
+            // does: a read must not complete on what the core has taken
+            // (a snapshot's last chunk) before the state machine has it.
+            self.answered += take_reads(i, node, &mut self.reads[i]);
             node.pump(&mut net).unwrap();
-            while let Some(ctx) = node.take_read() {
-                let at = self.reads[i].iter().position(|r| r.0 == ctx).expect("a read this node asked");
-                let (_, acked) = self.reads[i].swap_remove(at);
-                let ledger = node.ledger();
-                for (p, &a) in acked.iter().enumerate() {
-                    assert!(
-                        ledger.last[p] >= a,
-                        "node {i}: read {ctx} missed proposer {p}'s acknowledged {a}"
-                    );
-                }
-                self.answered += 1;
-            }
+            self.answered += take_reads(i, node, &mut self.reads[i]);
         }
         // Deliver what is in flight, in random order within a step.
         let mut batch: Vec<_> = self.queue.drain(..).collect();
@@ -186,6 +188,7 @@ impl Sim {
             owner(i as NodeId + 1),
             999,
             &mut self.scratch,
+            journal(),
         )
         .unwrap();
         self.nodes[i] = Some(node);
@@ -199,6 +202,26 @@ impl Sim {
     fn ledgers(&self) -> Vec<Ledger> {
         self.nodes.iter().flatten().map(|n| *n.ledger()).collect()
     }
+
+    fn journals(&self) -> Vec<Vec<u8>> {
+        self.nodes.iter().flatten().map(|n| n.journal().bytes().to_vec()).collect()
+    }
+}
+
+/// Takes node `i`'s completed reads: each must see every proposal that
+/// was acknowledged when it was asked. Returns how many completed.
+fn take_reads(i: usize, node: &mut Node<'static, SimDisk>, asked: &mut Vec<(u32, Vec<u64>)>) -> u64 {
+    let mut answered = 0;
+    while let Some(ctx) = node.take_read() {
+        let at = asked.iter().position(|r| r.0 == ctx).expect("a read this node asked");
+        let (_, acked) = asked.swap_remove(at);
+        let ledger = node.ledger();
+        for (p, &a) in acked.iter().enumerate() {
+            assert!(ledger.last[p] >= a, "node {i}: read {ctx} missed proposer {p}'s acknowledged {a}");
+        }
+        answered += 1;
+    }
+    answered
 }
 
 /// Runs `f` on a thread with room for three nodes on its stack (a node
@@ -262,6 +285,13 @@ fn one_run(seed: u64) {
         let ledgers = sim.ledgers();
         assert_eq!(ledgers.len(), 3);
         assert!(ledgers.windows(2).all(|w| w[0] == w[1]), "seed {seed}: ledgers diverged: {ledgers:?}");
+        // The journals too, the wiped node's included (it got its journal
+        // from the snapshot): byte for byte, oldest records dropped alike.
+        let journals = sim.journals();
+        assert!(journals.windows(2).all(|w| w[0] == w[1]), "seed {seed}: journals diverged");
+        let kept = sim.nodes[0].as_ref().unwrap().journal().records();
+        assert!(kept > 0 && kept < ledgers[0].count, "seed {seed}: the journal dropped old records");
+        assert!(journals[0].len() > JOURNAL / 2, "seed {seed}: the journal filled");
         for p in 0..3 {
             assert!(
                 ledgers[0].last[p] >= sim.acked[p],
@@ -304,8 +334,16 @@ fn garbage_from_the_network_is_dropped_and_counted() {
 
 fn garbage() {
     let mut scratch = Box::<Recovered>::default();
-    let (mut node, _) =
-        Node::start(SimDisk::new(DISK_SECTORS), config(1), &membership(), owner(1), 5, &mut scratch).unwrap();
+    let (mut node, _) = Node::start(
+        SimDisk::new(DISK_SECTORS),
+        config(1),
+        &membership(),
+        owner(1),
+        5,
+        &mut scratch,
+        journal(),
+    )
+    .unwrap();
     for bytes in [&[][..], &[0], &[0, 1, 2, 3], &[9, 9], &[0xFF; 40]] {
         node.receive(2, bytes);
     }
@@ -321,7 +359,7 @@ fn a_disk_of_another_node_or_cluster_is_refused() {
 fn foreign() {
     let mut scratch = Box::<Recovered>::default();
     let start = |disk, me: Owner, scratch: &mut Recovered| {
-        Node::start(disk, config(NodeId::from(me.node)), &membership(), me, 5, scratch)
+        Node::start(disk, config(NodeId::from(me.node)), &membership(), me, 5, scratch, journal())
     };
     /// Loses every message.
     struct Nowhere;
@@ -362,7 +400,7 @@ fn foreign() {
 fn a_node_fits_a_pd() {
     // The Raft PD keeps the node and the replay scratch in static memory;
     // its stack holds neither. This pins what they cost.
-    let node = std::mem::size_of::<Node<SimDisk>>();
+    let node = std::mem::size_of::<Node<'static, SimDisk>>();
     let scratch = std::mem::size_of::<Recovered>();
     eprintln!("node {node} bytes, scratch {scratch} bytes");
     assert!(node < 256 * 1024 && scratch < 256 * 1024);

@@ -261,6 +261,11 @@ pub struct Log<D: BlockDevice, const BATCH: usize> {
     durable_seq: u64,
     poisoned: bool,
     index: SparseIndex,
+    /// Where the record after the last one read starts: a read of a later
+    /// record scans on from there. Reads in order (a snapshot's chunks,
+    /// a replay) then cost one step each, where scanning from the sparse
+    /// index's nearest entry each time costs a gap's worth per read.
+    read_next: Option<Position>,
     /// Records before this sequence number may be reclaimed.
     floor: u64,
     /// Sectors ordinary appends leave free.
@@ -382,6 +387,7 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
             durable_seq: last_seq,
             poisoned: false,
             index,
+            read_next: None,
             floor: 1,
             reserve: 0,
         };
@@ -651,17 +657,42 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
 
     /// Reads durable record `seq` into `payload`; returns its header.
     pub fn read(&mut self, seq: u64, payload: &mut [u8; MAX_PAYLOAD]) -> Result<RecordHeader, LogError> {
+        let hint = self.read_next;
+        self.read_after(seq, hint, payload).map(|(header, _)| header)
+    }
+
+    /// [`Log::read`] for a reader that keeps its own place: the scan starts
+    /// at `hint` (where a record after an earlier one this reader read
+    /// starts, as returned here) when it lies before `seq` and is kept.
+    /// Returns the header and where the record after it starts. Readers
+    /// that interleave (two snapshot transfers) each read in order this
+    /// way; sharing [`Log::read`]'s one place, each would scan from the
+    /// sparse index's nearest entry every time.
+    pub fn read_after(
+        &mut self,
+        seq: u64,
+        hint: Option<Position>,
+        payload: &mut [u8; MAX_PAYLOAD],
+    ) -> Result<(RecordHeader, Position), LogError> {
         if seq == 0 || seq > self.durable_seq {
             return Err(LogError::NotFound);
         }
         if seq < self.sb.tail.next_seq {
             return Err(LogError::Reclaimed { oldest: self.sb.tail.next_seq });
         }
-        let from = self.index.floor(seq).unwrap_or_else(|| origin(&self.sb));
+        let mut from = self.index.floor(seq).unwrap_or_else(|| origin(&self.sb));
         if from.next_seq > seq {
             // Before the checkpoint recovery started from: scan from the
             // oldest record kept.
-            return self.read_from(origin(&self.sb), seq, payload);
+            from = origin(&self.sb);
+        }
+        // A record at or after the tail is never moved or overwritten.
+        if let Some(next) = hint
+            && next.next_seq <= seq
+            && next.next_seq > from.next_seq
+            && next.next_seq >= self.sb.tail.next_seq
+        {
+            from = next;
         }
         self.read_from(from, seq, payload)
     }
@@ -671,12 +702,15 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
         from: Position,
         seq: u64,
         payload: &mut [u8; MAX_PAYLOAD],
-    ) -> Result<RecordHeader, LogError> {
+    ) -> Result<(RecordHeader, Position), LogError> {
         let mut scanner = Scanner::new(geometry(&self.sb), from);
         // Bounded: `seq - from.next_seq + 1` accepted records at most.
         for _ in from.next_seq..=seq {
             match scanner.step(&mut self.dev, payload)? {
-                Step::Record(accepted) if accepted.header.seq == seq => return Ok(accepted.header),
+                Step::Record(accepted) if accepted.header.seq == seq => {
+                    self.read_next = Some(scanner.position());
+                    return Ok((accepted.header, scanner.position()));
+                }
                 Step::Record(_) => {}
                 // A durable record that no longer reads back.
                 Step::Stopped(stop) => return Err(LogError::Unreadable { seq, stop }),

@@ -16,8 +16,10 @@ use crate::types::{Entry, Index, NodeId, Snapshot, SnapshotMeta, Term};
 
 /// Version of the encoding below; bump on any change to it. Version 2:
 /// entries up to [`MAX_DATA`] bytes, snapshots in chunks
-/// ([`Body::InstallSnapshot`], [`Body::SnapshotResp`]).
-pub const WIRE_VERSION: u8 = 2;
+/// ([`Body::InstallSnapshot`], [`Body::SnapshotResp`]) of 896 bytes.
+/// Version 3: chunks of [`crate::limits::SNAPSHOT_CHUNK`] (736) bytes, so
+/// that a chunk's message fits one network call.
+pub const WIRE_VERSION: u8 = 3;
 
 /// A message between two nodes. Entries and snapshot chunks borrow their
 /// bytes: from the sender's window and storage when it is built, from the

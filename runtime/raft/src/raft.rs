@@ -475,6 +475,22 @@ impl Raft {
         self.progress.iter().find(|p| p.id == id)
     }
 
+    /// Whether this leader is sending its current snapshot to a follower
+    /// that answered within an election timeout. Compacting now would
+    /// restart that transfer from the new snapshot: the application waits
+    /// (its window then fills and proposals are refused as `Busy` until
+    /// the transfer ends), so that under steady load a follower far behind
+    /// still catches up. A follower that stops answering stops counting
+    /// after an election timeout.
+    pub fn sending_snapshot(&self) -> bool {
+        let (at, now, timeout) = (self.snapshot.meta.index, self.ticks, u64::from(self.cfg.election_tick));
+        self.role == Role::Leader
+            && self
+                .progress
+                .iter()
+                .any(|p| p.state == State::Snapshot(at) && now.saturating_sub(p.last_heard) < timeout)
+    }
+
     fn promotable(&self) -> bool {
         self.membership.is_voter(self.cfg.id)
     }

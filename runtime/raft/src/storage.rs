@@ -36,6 +36,7 @@
 use heapless::Vec;
 use serde::{Deserialize, Serialize};
 use worknode_log::format::{MAX_PAYLOAD, Owner};
+use worknode_log::scan::Position;
 use worknode_log::{BlockDevice, Log, LogError, origin, scan_to_end};
 
 use crate::limits::{ENTRY_OVERHEAD, MAX_NODES, SNAPSHOT_CHUNK};
@@ -45,8 +46,10 @@ use crate::raft::{Raft, Ready};
 use crate::types::{Entry, HardState, Index, NodeId, Snapshot, Term};
 
 /// Version of the record encoding; bump on any change. Version 2: entries
-/// up to [`crate::limits::MAX_DATA`] bytes, snapshots as chunk records.
-pub const RECORD_VERSION: u8 = 2;
+/// up to [`crate::limits::MAX_DATA`] bytes, snapshots as chunk records of
+/// 896 bytes. Version 3: chunk records of
+/// [`crate::limits::SNAPSHOT_CHUNK`] (736) bytes, the size they travel in.
+pub const RECORD_VERSION: u8 = 3;
 /// Most entries in one `Entries` record; fewer when their bytes fill it.
 pub const RECORD_ENTRIES: usize = 64;
 /// Bytes of entries (data plus [`ENTRY_OVERHEAD`] each) in one record: the
@@ -196,11 +199,25 @@ pub struct Recovered {
     /// The entries after it.
     pub entries: Window,
     run: Option<Run>,
+    /// Whether the log's oldest records were reclaimed: replay then starts
+    /// at the first complete snapshot (see [`LogStorage::save_snapshot`]).
+    reclaimed: bool,
 }
 
 impl Recovered {
     /// Applies record number `seq`, in log order.
     pub fn replay(&mut self, seq: u64, record: Record<'_>) -> Result<(), StorageError> {
+        if self.reclaimed && self.snapshot_seq == 0 {
+            // Before the first complete snapshot of a reclaimed log: what
+            // is left of older records (a batch's rest, an older snapshot
+            // cut short) is superseded by that snapshot and the hard state
+            // and entries written after it.
+            match record {
+                Record::Chunk { .. } => {}
+                Record::Snapshot(ref snapshot) if Run::completes(self.run, snapshot).is_some() => {}
+                _ => return Ok(()),
+            }
+        }
         match record {
             Record::HardState(hs) => self.hard_state = hs,
             Record::Chunk { index, term, offset, data } => {
@@ -251,13 +268,15 @@ impl Recovered {
 }
 
 /// Where a follower's snapshot transfer reads next: the chunk at `offset`
-/// of the snapshot at `index` is at or after record `seq`.
+/// of the snapshot at `index` is at or after record `seq`, which starts at
+/// `at` on the disk (so each transfer scans on from its own place).
 #[derive(Clone, Copy, Debug)]
 struct Cursor {
     peer: NodeId,
     index: Index,
     offset: u64,
     seq: u64,
+    at: Option<Position>,
 }
 
 /// A node's durable state in an event log. `BATCH` is the log's batch buffer
@@ -292,7 +311,7 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
     pub fn open(dev: D, recovered: &mut Recovered, owner: Owner) -> Result<Self, StorageError> {
         let (mut log, _) = Log::open_as(dev, owner)?;
         let sb = *log.superblock();
-        *recovered = Recovered::default();
+        *recovered = Recovered { reclaimed: log.oldest_seq() > 1, ..Recovered::default() };
         let mut failure = None;
         scan_to_end(log.device(), &sb, origin(&sb), |accepted, payload| {
             if failure.is_some() {
@@ -321,13 +340,25 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
             self.run = Run::follow(self.run, seq, index, term, *offset, data.len());
         }
         if rd.snapshot.is_some() {
-            self.complete_snapshot(node.snapshot())?;
+            // Installed from the leader: it replaced the whole log, so no
+            // entry is carried over.
+            self.complete_snapshot(node)?;
         }
+        self.append_entries(node, rd.persist.0, rd.persist.1)?;
+        if let Some(hs) = rd.hard_state {
+            self.append(&Record::HardState(hs))?;
+        }
+        self.commit()
+    }
+
+    /// Appends the entries `from..=to` of `node`'s window, as few records
+    /// as they fit.
+    fn append_entries(&mut self, node: &Raft, from: Index, to: Index) -> Result<(), StorageError> {
         let mut batch: Vec<Entry<'_>, RECORD_ENTRIES> = Vec::new();
         let mut bytes = 0;
-        // Bounded by the window: `persist` covers entries in it.
-        for index in rd.persist.0..=rd.persist.1 {
-            let entry = node.log().entry(index).expect("entries to persist are in the window");
+        // Bounded by the window: callers name entries in it.
+        for index in from..=to {
+            let entry = node.log().entry(index).expect("entries to store are in the window");
             let cost = ENTRY_OVERHEAD + entry.data.len();
             if batch.is_full() || bytes + cost > RECORD_ENTRY_BYTES {
                 self.append(&Record::Entries(core::mem::take(&mut batch)))?;
@@ -339,16 +370,28 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
         if !batch.is_empty() {
             self.append(&Record::Entries(batch))?;
         }
-        if let Some(hs) = rd.hard_state {
-            self.append(&Record::HardState(hs))?;
-        }
-        self.log.commit()?;
         Ok(())
     }
 
-    fn complete_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StorageError> {
+    /// Commits what was appended; once a complete snapshot is durable
+    /// (written by this storage, with the hard state after it), the log
+    /// may reclaim every record before its first chunk when it needs room.
+    fn commit(&mut self) -> Result<(), StorageError> {
+        self.log.commit()?;
+        if self.snapshot_seq > 0 {
+            self.log.set_retention(self.snapshot_seq);
+        }
+        Ok(())
+    }
+
+    /// Completes the snapshot `node` holds, whose chunks were just
+    /// written, and writes the hard state after it: everything recovery
+    /// needs then follows the snapshot's first chunk.
+    fn complete_snapshot(&mut self, node: &Raft) -> Result<(), StorageError> {
+        let snapshot = node.snapshot();
         let first_seq = Run::completes(self.run, snapshot).ok_or(StorageError::SnapshotMissing)?;
         self.append(&Record::Snapshot(snapshot.clone()))?;
+        self.append(&Record::HardState(node.hard_state()))?;
         self.snapshot = snapshot.clone();
         self.snapshot_seq = first_seq;
         self.run = None;
@@ -356,14 +399,21 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
         Ok(())
     }
 
-    /// Makes a snapshot taken with [`crate::Raft::compact`] durable: its
-    /// state in chunks, each filled by `fill(offset, chunk)`, then its
-    /// completion.
+    /// Makes the snapshot `node` just took ([`crate::Raft::compact`])
+    /// durable: its state in chunks, each filled by `fill(offset, chunk)`,
+    /// then its completion, the hard state, and again the durable entries
+    /// after it. So nothing before its first chunk is needed any more, and
+    /// the log reclaims it when it needs room: a node's Raft log stays
+    /// within its part of the disk however long it runs. Rejected:
+    /// reclaiming only up to the oldest record still holding a needed
+    /// entry, which keeps no copy but makes recovery start in the middle
+    /// of the entries, and needs a map from entries to records.
     pub fn save_snapshot(
         &mut self,
-        snapshot: &Snapshot,
+        node: &Raft,
         mut fill: impl FnMut(u64, &mut [u8]),
     ) -> Result<(), StorageError> {
+        let snapshot = node.snapshot();
         let (index, term) = (snapshot.meta.index, snapshot.meta.term);
         let mut offset = 0;
         let mut chunk = [0u8; SNAPSHOT_CHUNK];
@@ -374,9 +424,12 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
             self.run = Run::follow(self.run, seq, index, term, offset, len);
             offset += SNAPSHOT_CHUNK as u64;
         }
-        self.complete_snapshot(snapshot)?;
-        self.log.commit()?;
-        Ok(())
+        self.complete_snapshot(node)?;
+        let stable = node.log().stable();
+        if stable > index {
+            self.append_entries(node, index + 1, stable)?;
+        }
+        self.commit()
     }
 
     /// Reads the stored snapshot's state in order, a chunk at a time, into
@@ -390,9 +443,10 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
             return Err(StorageError::SnapshotMissing);
         }
         let mut chunk = [0u8; SNAPSHOT_CHUNK];
-        let (mut offset, mut seq) = (0, self.snapshot_seq);
+        let (mut offset, mut seq, mut at) = (0, self.snapshot_seq, None);
         while let Some(len) = snapshot.chunk_len(offset) {
-            seq = self.read_chunk_from(seq, offset, &mut chunk[..len])?;
+            let (next, next_at) = self.read_chunk_from(seq, at, offset, &mut chunk[..len])?;
+            (seq, at) = (next, Some(next_at));
             visit(offset, &chunk[..len]);
             offset += SNAPSHOT_CHUNK as u64;
         }
@@ -414,12 +468,12 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
         }
         let index = snapshot.meta.index;
         let at = self.cursors.iter().position(|c| c.peer == m.to);
-        let from = match at.map(|i| self.cursors[i]) {
-            Some(c) if c.index == index && c.offset == offset => c.seq,
-            _ => self.snapshot_seq,
+        let (from, hint) = match at.map(|i| self.cursors[i]) {
+            Some(c) if c.index == index && c.offset == offset => (c.seq, c.at),
+            _ => (self.snapshot_seq, None),
         };
-        let next = self.read_chunk_from(from, offset, &mut buf[..len])?;
-        let cursor = Cursor { peer: m.to, index, offset: offset + len as u64, seq: next };
+        let (next, next_at) = self.read_chunk_from(from, hint, offset, &mut buf[..len])?;
+        let cursor = Cursor { peer: m.to, index, offset: offset + len as u64, seq: next, at: Some(next_at) };
         match at {
             Some(i) => self.cursors[i] = cursor,
             // At most one cursor per peer, and at most MAX_NODES peers.
@@ -430,16 +484,24 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
         Ok(m.with_chunk(&buf[..len]))
     }
 
-    /// Finds, at or after record `from`, the stored snapshot's chunk at
-    /// `offset`, copies it into `out` (which has its length), and returns
-    /// the record number after it.
-    fn read_chunk_from(&mut self, from: u64, offset: u64, out: &mut [u8]) -> Result<u64, StorageError> {
+    /// Finds, at or after record `from` (which starts at `hint`, if
+    /// known), the stored snapshot's chunk at `offset`, copies it into
+    /// `out` (which has its length), and returns the record number after
+    /// it and where that record starts.
+    fn read_chunk_from(
+        &mut self,
+        from: u64,
+        mut hint: Option<Position>,
+        offset: u64,
+        out: &mut [u8],
+    ) -> Result<(u64, Position), StorageError> {
         let (index, term) = (self.snapshot.meta.index, self.snapshot.meta.term);
         let last = self.log.durable_seq();
         let mut payload = [0u8; MAX_PAYLOAD];
         // Bounded by the durable log.
         for seq in from.max(1)..=last {
-            let header = self.log.read(seq, &mut payload)?;
+            let (header, next) = self.log.read_after(seq, hint, &mut payload)?;
+            hint = Some(next);
             let Some(record) = payload.get(..header.len as usize).and_then(Record::decode) else { continue };
             if let Record::Chunk { index: i, term: t, offset: o, data } = record
                 && (i, t, o) == (index, term, offset)
@@ -448,7 +510,7 @@ impl<D: BlockDevice, const BATCH: usize> LogStorage<D, BATCH> {
                     return Err(StorageError::BadRecord { seq });
                 }
                 out.copy_from_slice(data);
-                return Ok(seq + 1);
+                return Ok((seq + 1, next));
             }
         }
         Err(StorageError::SnapshotMissing)

@@ -34,43 +34,43 @@ fn message_goldens() -> Vec<(&'static str, Message<'static>, Vec<u8>)> {
     entries.push(entry(8, b"hi")).unwrap();
     let meta = SnapshotMeta { index: 9, term: 4, membership: Membership::with_voters(&[1, 2, 3]).unwrap() };
     vec![
-        ("PreVote", msg(Body::PreVote { last_index: 7, last_term: 4 }), vec![2, 1, 2, 5, 0, 7, 4]),
-        ("PreVoteResp", msg(Body::PreVoteResp { reject: true }), vec![2, 1, 2, 5, 1, 1]),
+        ("PreVote", msg(Body::PreVote { last_index: 7, last_term: 4 }), vec![3, 1, 2, 5, 0, 7, 4]),
+        ("PreVoteResp", msg(Body::PreVoteResp { reject: true }), vec![3, 1, 2, 5, 1, 1]),
         (
             "Vote",
             msg(Body::Vote { last_index: 7, last_term: 4, transfer: false }),
-            vec![2, 1, 2, 5, 2, 7, 4, 0],
+            vec![3, 1, 2, 5, 2, 7, 4, 0],
         ),
-        ("VoteResp", msg(Body::VoteResp { reject: false }), vec![2, 1, 2, 5, 3, 0]),
+        ("VoteResp", msg(Body::VoteResp { reject: false }), vec![3, 1, 2, 5, 3, 0]),
         (
             "Append",
             msg(Body::Append { prev_index: 7, prev_term: 4, commit: 6, entries }),
-            vec![2, 1, 2, 5, 4, 7, 4, 6, 1, 5, 8, 0, 2, b'h', b'i'],
+            vec![3, 1, 2, 5, 4, 7, 4, 6, 1, 5, 8, 0, 2, b'h', b'i'],
         ),
         (
             "AppendResp",
             msg(Body::AppendResp { reject: true, index: 9, hint_index: 7, hint_term: 4 }),
-            vec![2, 1, 2, 5, 5, 1, 9, 7, 4],
+            vec![3, 1, 2, 5, 5, 1, 9, 7, 4],
         ),
-        ("Heartbeat", msg(Body::Heartbeat { commit: 6, read: 300 }), vec![2, 1, 2, 5, 6, 6, 0xAC, 0x02]),
-        ("HeartbeatResp", msg(Body::HeartbeatResp { read: 300 }), vec![2, 1, 2, 5, 7, 0xAC, 0x02]),
+        ("Heartbeat", msg(Body::Heartbeat { commit: 6, read: 300 }), vec![3, 1, 2, 5, 6, 6, 0xAC, 0x02]),
+        ("HeartbeatResp", msg(Body::HeartbeatResp { read: 300 }), vec![3, 1, 2, 5, 7, 0xAC, 0x02]),
         (
             "InstallSnapshot",
             msg(Body::InstallSnapshot { meta, len: 2, offset: 0, data: b"kv" }),
-            vec![2, 1, 2, 5, 8, 9, 4, 3, 1, 2, 3, 0, 2, 0, 2, b'k', b'v'],
+            vec![3, 1, 2, 5, 8, 9, 4, 3, 1, 2, 3, 0, 2, 0, 2, b'k', b'v'],
         ),
-        ("TimeoutNow", msg(Body::TimeoutNow), vec![2, 1, 2, 5, 9]),
+        ("TimeoutNow", msg(Body::TimeoutNow), vec![3, 1, 2, 5, 9]),
         (
             "SnapshotResp",
-            msg(Body::SnapshotResp { index: 9, next: 896 }),
-            vec![2, 1, 2, 5, 10, 9, 0x80, 0x07],
+            msg(Body::SnapshotResp { index: 9, next: 736 }),
+            vec![3, 1, 2, 5, 10, 9, 0xE0, 0x05],
         ),
     ]
 }
 
 #[test]
 fn messages_encode_as_pinned() {
-    assert_eq!(WIRE_VERSION, 2);
+    assert_eq!(WIRE_VERSION, 3);
     for (name, m, bytes) in message_goldens() {
         assert_eq!(encode(&m), bytes, "{name}");
         assert_eq!(Message::decode(&bytes), Ok(m), "{name}");
@@ -109,6 +109,7 @@ fn bad_bytes_are_refused_with_a_reason() {
     let good = encode(&msg(Body::Heartbeat { commit: 6, read: 300 }));
     assert_eq!(Message::decode(&[]), Err(DecodeError::Empty));
     assert_eq!(Message::decode(&[1, 1, 2, 5, 9]), Err(DecodeError::Version(1)));
+    assert_eq!(Message::decode(&[2, 1, 2, 5, 9]), Err(DecodeError::Version(2)), "896-byte chunks");
     for cut in 1..good.len() {
         assert_eq!(Message::decode(&good[..cut]), Err(DecodeError::Malformed), "prefix of {cut} bytes");
     }
@@ -116,12 +117,12 @@ fn bad_bytes_are_refused_with_a_reason() {
     trailing.push(0);
     assert_eq!(Message::decode(&trailing), Err(DecodeError::Malformed));
     // An overlong varint (term 5 as two bytes) is a second encoding: refused.
-    assert_eq!(Message::decode(&[2, 1, 2, 0x85, 0x00, 9]), Err(DecodeError::Malformed));
-    assert_eq!(Record::decode(&[2, 0, 0x85, 0x00, 0, 7]), None);
+    assert_eq!(Message::decode(&[3, 1, 2, 0x85, 0x00, 9]), Err(DecodeError::Malformed));
+    assert_eq!(Record::decode(&[3, 0, 0x85, 0x00, 0, 7]), None);
     // Unknown body kind.
-    assert_eq!(Message::decode(&[2, 1, 2, 5, 11]), Err(DecodeError::Malformed));
+    assert_eq!(Message::decode(&[3, 1, 2, 5, 11]), Err(DecodeError::Malformed));
     // More entries than an append may carry.
-    let mut many = vec![2, 1, 2, 5, 4, 0, 0, 0, 33];
+    let mut many = vec![3, 1, 2, 5, 4, 0, 0, 0, 33];
     for i in 0..33u8 {
         many.extend([5, i + 1, 0, 0]);
     }
@@ -180,30 +181,30 @@ fn record_goldens() -> Vec<(&'static str, Record<'static>, Vec<u8>)> {
         (
             "HardState",
             Record::HardState(HardState { term: 5, vote: Some(2), commit: 7 }),
-            vec![2, 0, 5, 1, 2, 7],
+            vec![3, 0, 5, 1, 2, 7],
         ),
         (
             "HardState (no vote)",
             Record::HardState(HardState { term: 5, vote: None, commit: 7 }),
-            vec![2, 0, 5, 0, 7],
+            vec![3, 0, 5, 0, 7],
         ),
-        ("Entries", Record::Entries(entries), vec![2, 1, 2, 5, 8, 0, 2, b'h', b'i', 5, 9, 1, 2, 0, 4]),
-        ("Snapshot", Record::Snapshot(Snapshot { meta, len: 1 }), vec![2, 2, 9, 4, 1, 1, 0, 1]),
-        ("Chunk", Record::Chunk { index: 9, term: 4, offset: 0, data: b"s" }, vec![2, 3, 9, 4, 0, 1, b's']),
+        ("Entries", Record::Entries(entries), vec![3, 1, 2, 5, 8, 0, 2, b'h', b'i', 5, 9, 1, 2, 0, 4]),
+        ("Snapshot", Record::Snapshot(Snapshot { meta, len: 1 }), vec![3, 2, 9, 4, 1, 1, 0, 1]),
+        ("Chunk", Record::Chunk { index: 9, term: 4, offset: 0, data: b"s" }, vec![3, 3, 9, 4, 0, 1, b's']),
     ]
 }
 
 #[test]
 fn records_encode_as_pinned() {
-    assert_eq!(RECORD_VERSION, 2);
+    assert_eq!(RECORD_VERSION, 3);
     for (name, record, bytes) in record_goldens() {
         let mut buf = [0u8; MAX_PAYLOAD];
         assert_eq!(record.encode(&mut buf), bytes.as_slice(), "{name}");
         assert_eq!(Record::decode(&bytes), Some(record), "{name}");
     }
-    assert_eq!(Record::decode(&[1, 0, 5, 0, 7]), None, "an older version");
-    assert_eq!(Record::decode(&[2, 0, 5, 0, 7, 0]), None, "trailing byte");
-    assert_eq!(Record::decode(&[2, 3, 9, 4, 1, 1, b's']), None, "a chunk off the chunk grid");
+    assert_eq!(Record::decode(&[2, 0, 5, 0, 7]), None, "an older version");
+    assert_eq!(Record::decode(&[3, 0, 5, 0, 7, 0]), None, "trailing byte");
+    assert_eq!(Record::decode(&[3, 3, 9, 4, 1, 1, b's']), None, "a chunk off the chunk grid");
     assert_eq!(Record::decode(&[]), None);
 }
 

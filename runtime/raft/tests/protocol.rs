@@ -536,6 +536,43 @@ fn a_large_snapshot_travels_in_chunks_through_loss() {
     assert_eq!(tail, (0..3u8).map(|i| vec![100 + i; MAX_DATA]).collect::<Vec<_>>());
 }
 
+/// The leader says it is sending a snapshot while a follower receives one
+/// and answers, and stops once the follower has gone quiet for an
+/// election timeout or has the snapshot (the cluster's nodes do not
+/// compact meanwhile, which would restart the transfer).
+#[test]
+fn a_leader_knows_a_snapshot_transfer_is_under_way() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    net.isolate(3);
+    for i in 0..20u8 {
+        net.node(1).propose(&[i; 64]).unwrap();
+    }
+    net.settle();
+    net.tick_all(1);
+    let state = vec![7u8; 30 * SNAPSHOT_CHUNK];
+    let snapshot = net.compact(1, &state);
+    assert!(!net.node(1).sending_snapshot(), "nobody is being sent it yet");
+    net.heal();
+    // The follower's answers to chunks are lost: the transfer stalls, but
+    // the follower still answers heartbeats.
+    for _ in 0..3 {
+        for node in net.nodes.values_mut() {
+            node.tick();
+        }
+        net.settle_where(|m| !matches!(m.body, Body::SnapshotResp { .. }));
+    }
+    assert!(net.node(1).sending_snapshot(), "under way, to a follower that answers");
+    assert!(!net.node(2).sending_snapshot(), "a follower sends none");
+    net.isolate(3);
+    net.tick_all(config(1).election_tick);
+    assert!(!net.node(1).sending_snapshot(), "the follower went quiet");
+    net.heal();
+    net.tick_all(5);
+    assert_eq!(net.node(3).snapshot(), &snapshot);
+    assert!(!net.node(1).sending_snapshot(), "over");
+}
+
 /// Raft §5.4.2, Figure 8: a leader must not commit an entry of an earlier
 /// term by counting replicas; only an entry of its own term commits (and
 /// with it, everything before).

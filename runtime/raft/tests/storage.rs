@@ -113,9 +113,7 @@ fn a_large_snapshot_is_stored_in_chunks_and_read_back() {
     raft.advance(rd);
     let snapshot = raft.compact(state.len() as u64).unwrap().clone();
     store
-        .save_snapshot(&snapshot, |offset, chunk| {
-            chunk.copy_from_slice(&state[offset as usize..][..chunk.len()])
-        })
+        .save_snapshot(&raft, |offset, chunk| chunk.copy_from_slice(&state[offset as usize..][..chunk.len()]))
         .unwrap();
     let mut recovered = Box::<Recovered>::default();
     let mut store =
@@ -192,7 +190,7 @@ fn a_node_survives_crashes_with_everything_it_applied() {
             raft.advance(rd);
             if raft.log().applied() >= raft.log().snapshot().index + 50 {
                 let snapshot = raft.compact(5).unwrap().clone();
-                if store.save_snapshot(&snapshot, |_, chunk| chunk.copy_from_slice(b"state")).is_err() {
+                if store.save_snapshot(&raft, |_, chunk| chunk.copy_from_slice(b"state")).is_err() {
                     // The crash is resolved at the next save.
                 }
                 applied.retain(|e| e.1 > snapshot.meta.index);

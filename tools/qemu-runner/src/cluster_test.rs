@@ -12,10 +12,11 @@
 //! - the leader is cut off from the others for a while, then healed;
 //! - one link is cut in one direction only, then healed;
 //! - the switch drops 10 % of frames for a while;
-//! - a follower's disk is replaced by a new one, prepared to join with
-//!   `worknode disk join` (as its principal would), and the follower
-//!   restarted: it must start as a joiner and catch up by snapshot
-//!   (`installed` > 0 on its line).
+//! - once [`WIPE_AT`] proposals are acknowledged (the state machine's
+//!   journal is then full), a follower's disk is replaced by a new one,
+//!   prepared to join with `worknode disk join` (as its principal would),
+//!   and the follower restarted: it must start as a joiner and catch up
+//!   by a snapshot of at least [`MIN_SNAPSHOT`] bytes (`snapshot_bytes`).
 //!
 //! Acknowledgements: a node says `acked=S` for each of its proposals
 //! applied on it, and after a restart `resumed at=S` once a linearizable
@@ -27,12 +28,14 @@
 //!
 //! Passes when nothing acknowledged was lost, every node's last boot says
 //! `done` with the same ledger (count, skipped, and the hash of every
-//! proposal taken with its log index): the nodes agree on every entry,
+//! proposal taken with its log index) and the same journal (the hash of
+//! the proposals the state machine keeps, which the wiped node got from
+//! the snapshot): the nodes agree on every entry,
 //! every proposal of every node was taken once, and no PD panicked; and,
 //! with every QEMU killed, each node's disk passes `worknode log verify`
 //! (both its logs) and `worknode audit verify`. Last line: `arch=..
 //! nodes=3 kills=K partitions=P acked=N replicated=N lost=0 diverged=0
-//! max_failover_ms=M snapshot_installed=1 disks_verified=3
+//! max_failover_ms=M snapshot_installed=1 snapshot_bytes=B disks_verified=3
 //! foreign_disk_refused=1 result=pass`. The last check boots a node on
 //! another node's disk, which its Raft PD must refuse and leave as it was.
 //!
@@ -51,6 +54,13 @@ use crate::lan::{Lan, network};
 const KILLS: usize = 3;
 /// How long a partition, a one-way cut and the loss last.
 const FAULT: Duration = Duration::from_secs(4);
+/// Proposals acknowledged (of pds/raft's 3 x 1,500) before a follower's
+/// disk is replaced: at about 342 bytes each, the journal (64 KiB,
+/// `worknode_cluster::limits::JOURNAL_BYTES`) is full long before.
+const WIPE_AT: u64 = 1000;
+/// The least state the wiped follower's snapshot must carry: a full
+/// journal less the eighth it drops at a time, some 70 chunks.
+const MIN_SNAPSHOT: u64 = 48 * 1024;
 
 fn field(line: &str, key: &str) -> Option<u64> {
     line.split_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
@@ -75,6 +85,8 @@ struct Seen {
     refused: u64,
     /// Nodes that said they start as joiners.
     joining: Vec<usize>,
+    /// Each node's largest snapshot installed (bytes) in its current boot.
+    installed: BTreeMap<usize, u64>,
     trouble: Option<String>,
 }
 
@@ -109,6 +121,11 @@ impl Seen {
                 // under their numbers (not counted twice).
                 *seen = at;
             }
+        }
+        if line.starts_with("raft| node=") && line.contains(" installed snapshot ") {
+            let bytes = field(line, "bytes").unwrap_or(0);
+            let most = self.installed.entry(k).or_default();
+            *most = (*most).max(bytes);
         }
         if line.starts_with("raft| node=") && line.contains(" joining: ") {
             self.joining.push(k);
@@ -158,6 +175,7 @@ impl Session<'_> {
 
     fn restart(&mut self, k: usize) -> Result<(), String> {
         self.seen.done.remove(&k);
+        self.seen.installed.remove(&k);
         self.lan.boot(k)
     }
 }
@@ -221,6 +239,9 @@ pub fn run(
     s.lan.switch.set(|f| f.drop = 10);
     s.pump(FAULT);
     s.lan.switch.set(|f| f.drop = 0);
+    s.until("enough acknowledged proposals for a full journal", |seen| {
+        seen.acked.values().sum::<u64>() >= WIPE_AT
+    })?;
     let (_, leader) = s.leader()?;
     let wiped = (0..count).find(|&k| k != leader).expect("three nodes");
     println!("cluster: node {wiped} gets a new disk, prepared to join");
@@ -240,11 +261,12 @@ pub fn run(
     let ledger = |line: &str| {
         // Not `applied`: a node that says `done` later has applied the
         // no-op entries of later elections too.
-        ["count", "skipped", "hash"].map(|key| hex_field(line, key).unwrap_or_default())
+        ["count", "skipped", "hash", "journal"].map(|key| hex_field(line, key).unwrap_or_default())
     };
     let first = ledger(&s.seen.done[&0]);
     let diverged = s.seen.done.values().filter(|line| ledger(line) != first).count();
     let installed = field(&s.seen.done[&wiped], "installed").unwrap_or(0);
+    let snapshot_bytes = s.seen.installed.get(&wiped).copied().unwrap_or(0);
     let replicated = first[0].parse::<u64>().unwrap_or(0);
     let acked: u64 = s.seen.acked.values().sum();
     let lost = s.seen.lost;
@@ -274,6 +296,7 @@ pub fn run(
     } else {
         diverged == 0
             && installed > 0
+            && snapshot_bytes >= MIN_SNAPSHOT
             && lost == 0
             && acked > 0
             && replicated == acked
@@ -281,7 +304,7 @@ pub fn run(
             && foreign_refused
     };
     println!(
-        "arch={} nodes={count} kills={KILLS} partitions={partitions} acked={acked} replicated={replicated} lost={lost} diverged={diverged} max_failover_ms={} snapshot_installed={installed} disks_verified={disks_verified} foreign_disk_refused={} result={}",
+        "arch={} nodes={count} kills={KILLS} partitions={partitions} acked={acked} replicated={replicated} lost={lost} diverged={diverged} max_failover_ms={} snapshot_installed={installed} snapshot_bytes={snapshot_bytes} disks_verified={disks_verified} foreign_disk_refused={} result={}",
         target.arch,
         max_failover.as_millis(),
         u8::from(foreign_refused),

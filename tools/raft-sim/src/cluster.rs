@@ -27,6 +27,8 @@ use crate::linearize::{self, Action, Op};
 
 /// Sectors per simulated disk (16 MiB, allocated lazily by the host).
 const DISK_SECTORS: u64 = 32 * 1024;
+/// Sectors of a small disk (256 KiB): most runs' records wrap it.
+const SMALL_DISK: u64 = 512;
 /// Batch buffer of each node's event log.
 const BATCH: usize = 16 * 1024;
 /// Milliseconds per tick.
@@ -88,6 +90,8 @@ pub struct Counters {
     pub leaders: u64,
     /// Restarts the storage refused (lost acknowledged writes detected).
     pub refused: u64,
+    /// Nodes whose Raft log had reclaimed its oldest records by the end.
+    pub reclaimed: u64,
 }
 
 /// What a run found.
@@ -142,6 +146,10 @@ pub struct Profile {
     pub entry_pad: usize,
     /// Filler bytes in each snapshot, so snapshots span many chunks.
     pub snapshot_pad: usize,
+    /// Sectors of each node's disk: [`SMALL_DISK`] for some seeds, so
+    /// that the Raft log wraps and reclaims what snapshots made obsolete
+    /// (crashes and recovery included), else [`DISK_SECTORS`].
+    pub disk_sectors: u64,
 }
 
 impl Profile {
@@ -150,6 +158,8 @@ impl Profile {
     /// every earlier knob and the whole schedule of each seed as it was.
     pub fn draw(rng: &mut Rng, seed: u64) -> Profile {
         let mut sizes = Rng::new(seed ^ 0x5EED_0F51_2E5A_11E5);
+        // A third generator, for the same reason.
+        let mut disks = Rng::new(seed ^ 0xD15C_5EED_0000_0003);
         let nodes = if rng.chance(50) { 3 } else { 5 };
         let conf_changes = nodes == 5 && rng.chance(60);
         let pre_vote = rng.chance(75);
@@ -179,6 +189,7 @@ impl Profile {
                 sizes.below((MAX_DATA - Put::LEN + 1) as u64) as usize
             },
             snapshot_pad: if sizes.chance(30) { 0 } else { sizes.below(12 * SNAPSHOT_CHUNK as u64) as usize },
+            disk_sectors: if disks.chance(40) { SMALL_DISK } else { DISK_SECTORS },
         }
     }
 }
@@ -268,7 +279,7 @@ pub fn run(opts: Options) -> Outcome {
     let membership = Membership::with_voters(&founders).expect("valid founders");
     let mut nodes = Vec::new();
     for id in 1..=profile.nodes {
-        let mut disk = SimDisk::new(DISK_SECTORS);
+        let mut disk = SimDisk::new(profile.disk_sectors);
         disk.lying_flush = opts.lying_fsync;
         let store =
             Box::new(LogStorage::create(disk, opts.seed ^ id, owner(id)).expect("blank disk formats"));
@@ -320,6 +331,11 @@ pub fn run(opts: Options) -> Outcome {
         violations.push(Violation { property: "linearizability", detail: format!("history of key {key}") });
     }
     world.counters.ops = world.history.iter().filter(|op| op.ret.is_some()).count() as u64;
+    for node in &mut world.nodes {
+        if let Some(store) = node.store.as_mut() {
+            world.counters.reclaimed += u64::from(store.log().oldest_seq() > 1);
+        }
+    }
     Outcome { seed: opts.seed, violations, counters: world.counters, profile }
 }
 
@@ -840,11 +856,12 @@ impl World {
             return;
         }
         let data = node.kv.encode(self.profile.snapshot_pad);
-        let Ok(snapshot) = raft.compact(data.len() as u64) else { return };
-        let snapshot = snapshot.clone();
+        if raft.compact(data.len() as u64).is_err() {
+            return;
+        }
         let fill =
             |offset: u64, chunk: &mut [u8]| chunk.copy_from_slice(&data[offset as usize..][..chunk.len()]);
-        if node.store.as_mut().expect("up").save_snapshot(&snapshot, fill).is_err() {
+        if node.store.as_mut().expect("up").save_snapshot(raft, fill).is_err() {
             self.crash(i);
         }
     }

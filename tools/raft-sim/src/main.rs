@@ -118,6 +118,7 @@ fn main() -> ExitCode {
         totals.conf_changes += c.conf_changes;
         totals.leaders += c.leaders;
         totals.refused += c.refused;
+        totals.reclaimed += c.reclaimed;
         if args.verbose {
             println!("seed={} ops={} {:?}", o.seed, c.ops, o.profile);
         }
@@ -130,7 +131,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "seeds={} violations={} ops={} timeouts={} messages={} dropped={} garbage={} crashes={} torn_writes={} snapshots={} chunks={} conf_changes={} leaders={} refused_restarts={}",
+        "seeds={} violations={} ops={} timeouts={} messages={} dropped={} garbage={} crashes={} torn_writes={} snapshots={} chunks={} conf_changes={} leaders={} refused_restarts={} reclaimed_logs={}",
         outcomes.len(),
         failed,
         totals.ops,
@@ -144,7 +145,8 @@ fn main() -> ExitCode {
         totals.chunks,
         totals.conf_changes,
         totals.leaders,
-        totals.refused
+        totals.refused,
+        totals.reclaimed
     );
     if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
