@@ -423,7 +423,7 @@ fn state_bytes(head: &[u8; LEDGER_BYTES], journal: &[u8], offset: usize, out: &m
     if split > 0 {
         in_head.copy_from_slice(&head[offset..offset + split]);
     }
-    let from = (offset + split) - LEDGER_BYTES.min(offset + split);
+    let from = (offset + split).saturating_sub(LEDGER_BYTES);
     in_journal.copy_from_slice(&journal[from..from + in_journal.len()]);
 }
 

@@ -463,16 +463,24 @@ fn a_removed_leader_steps_down_once_its_removal_commits() {
     assert_eq!(net.node(leader).membership().voters.as_slice(), &[2, 3]);
 }
 
-#[test]
-fn a_follower_behind_the_compaction_point_gets_the_snapshot() {
+/// Node 1 leads and has applied `entries` entries of `len` bytes (entry
+/// `i` filled with `i`) that node 3, cut off, never got: compacting now
+/// leaves node 3 behind the compaction point.
+fn left_behind(entries: u8, len: usize) -> Net {
     let mut net = Net::new(&[1, 2, 3], |_| {});
     net.elect(1);
     net.isolate(3);
-    for i in 0..50u8 {
-        net.node(1).propose(&[i]).unwrap();
+    for i in 0..entries {
+        net.node(1).propose(&vec![i; len]).unwrap();
     }
     net.settle();
     net.tick_all(1);
+    net
+}
+
+#[test]
+fn a_follower_behind_the_compaction_point_gets_the_snapshot() {
+    let mut net = left_behind(50, 1);
     assert_eq!(net.node(1).log().applied(), net.node(1).log().last_index());
     let snapshot = net.compact(1, b"state after 50");
     assert!(snapshot.meta.index > 50);
@@ -490,15 +498,8 @@ fn a_follower_behind_the_compaction_point_gets_the_snapshot() {
 /// size replicate alongside.
 #[test]
 fn a_large_snapshot_travels_in_chunks_through_loss() {
-    let mut net = Net::new(&[1, 2, 3], |_| {});
-    net.elect(1);
-    net.isolate(3);
-    for i in 0..20u8 {
-        net.node(1).propose(&[i; MAX_DATA]).unwrap();
-    }
+    let mut net = left_behind(20, MAX_DATA);
     assert_eq!(net.node(1).propose(&[0; MAX_DATA + 1]), Err(Refused::TooLarge));
-    net.settle();
-    net.tick_all(1);
     let state: Vec<u8> = (0..40 * SNAPSHOT_CHUNK + 17).map(|i| (i * 7 % 251) as u8).collect();
     let snapshot = net.compact(1, &state);
     net.heal();
@@ -542,14 +543,7 @@ fn a_large_snapshot_travels_in_chunks_through_loss() {
 /// compact meanwhile, which would restart the transfer).
 #[test]
 fn a_leader_knows_a_snapshot_transfer_is_under_way() {
-    let mut net = Net::new(&[1, 2, 3], |_| {});
-    net.elect(1);
-    net.isolate(3);
-    for i in 0..20u8 {
-        net.node(1).propose(&[i; 64]).unwrap();
-    }
-    net.settle();
-    net.tick_all(1);
+    let mut net = left_behind(20, 64);
     let state = vec![7u8; 30 * SNAPSHOT_CHUNK];
     let snapshot = net.compact(1, &state);
     assert!(!net.node(1).sending_snapshot(), "nobody is being sent it yet");
