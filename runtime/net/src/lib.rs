@@ -28,6 +28,20 @@
 //! order (TCP's guarantee, which the tests check under loss, duplication
 //! and reordering). Raft needs no more: it retransmits on its own.
 //!
+//! Neighbours: the cluster's addresses are configuration (node `k`'s MAC
+//! and IPv4 address come from system.xml), so the stack is told them
+//! instead of discovering them: [`Node::poll`] hands it an ARP reply from
+//! every peer at start and every [`limits::ANNOUNCE_US`] after, well
+//! within the 60 s an entry of smoltcp's neighbour cache lives. Rejected:
+//! ARP alone. smoltcp sends one ARP request a second for all addresses
+//! together, and a node restarted while a peer was cut off can keep
+//! asking for that peer and not for the live one: the two live nodes
+//! then stay apart until the live one's entry for the restarted one
+//! expires, a minute later (seen in `make test-cluster`: a minute without
+//! a leader after a partition). smoltcp has no call to fill its cache,
+//! hence the replies. A forged ARP aimed at a node can still replace an
+//! entry until the next announcement.
+//!
 //! Back-pressure: [`Node::send`] refuses a message the stream's buffer
 //! cannot take whole ([`SendError::Full`]); a port's full inbox stops the
 //! reading of the streams that carry its messages.
@@ -43,11 +57,11 @@ pub use inbox::{Inbox, Message};
 
 use heapless::Vec;
 use limits::{
-    BURST, CONNECT_TIMEOUT_US, KEEP_ALIVE_MS, MAX_NODES, PORTS, RECONNECT_MAX_US, RECONNECT_MIN_US,
-    SOCKET_BUFFER, SOCKETS,
+    ANNOUNCE_US, BURST, CONNECT_TIMEOUT_US, KEEP_ALIVE_MS, MAX_NODES, PORTS, RECONNECT_MAX_US,
+    RECONNECT_MIN_US, SOCKET_BUFFER, SOCKETS,
 };
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet, SocketStorage};
-use smoltcp::phy::Device;
+use smoltcp::phy::{Device, DeviceCapabilities, RxToken};
 use smoltcp::socket::tcp;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, Ipv4Address};
@@ -263,6 +277,8 @@ pub struct Node<'a> {
     /// Where a message is framed before it goes into its stream's
     /// buffer, kept rather than cleared on every send.
     frame: [u8; PREFIX + MAX_MESSAGE],
+    /// When the peers' addresses are next announced to the stack (µs).
+    announce_at: u64,
 }
 
 /// Local ports of outbound streams (the IANA dynamic range, short of its end).
@@ -338,6 +354,7 @@ impl Node<'static> {
             read_from: 0,
             stats: Stats::default(),
             frame: [0; PREFIX + MAX_MESSAGE],
+            announce_at: now_us,
         };
         for i in 0..node.inbound.len() {
             node.relisten(i);
@@ -467,6 +484,10 @@ impl Node<'_> {
     pub fn poll<D: Device>(&mut self, now_us: u64, device: &mut D) -> bool {
         let now = Instant::from_micros(now_us as i64);
         self.iface.poll_maintenance(now);
+        if now_us >= self.announce_at {
+            self.announce(now, device);
+            self.announce_at = now_us + ANNOUNCE_US;
+        }
         let mut moved = false;
         for _ in 0..BURST {
             if self.iface.poll_ingress_single(now, device, &mut self.sockets)
@@ -489,6 +510,18 @@ impl Node<'_> {
         moved || before != (self.stats, self.connected())
     }
 
+    /// Tells the stack every peer's MAC, as an ARP reply from the peer
+    /// (see the module documentation). A reply the device has no transmit
+    /// slot for (the stack asks for one with every frame it takes) waits
+    /// for the next announcement, its entry alive from the last one.
+    fn announce<D: Device>(&mut self, now: Instant, device: &mut D) {
+        let config = self.config;
+        for k in (0..config.nodes).filter(|&k| k != config.me) {
+            let mut announced = Announced { frame: Some(arp_reply(&config, k)), device: &mut *device };
+            let _ = self.iface.poll_ingress_single(now, &mut announced, &mut self.sockets);
+        }
+    }
+
     /// When to poll next at the latest (µs), for the one-shot timeout.
     pub fn next_poll_us(&mut self, now_us: u64) -> u64 {
         let now = Instant::from_micros(now_us as i64);
@@ -508,7 +541,7 @@ impl Node<'_> {
             })
             .min()
             .unwrap_or(u64::MAX);
-        stack.min(retry).max(now_us)
+        stack.min(retry).min(self.announce_at).max(now_us)
     }
 
     /// Opens, greets and reopens outbound streams; accepts inbound ones.
@@ -704,5 +737,63 @@ impl Node<'_> {
         }
         slot.deframer.consume();
         Ok(true)
+    }
+}
+
+/// Bytes of an Ethernet frame carrying an ARP packet for IPv4.
+const ARP_FRAME: usize = 42;
+
+/// The ARP reply node `from` would send this node: its MAC and address.
+fn arp_reply(config: &Config, from: u8) -> [u8; ARP_FRAME] {
+    let (mine, theirs) = (config.mac(config.me), config.mac(from));
+    let mut f = [0u8; ARP_FRAME];
+    f[0..6].copy_from_slice(&mine);
+    f[6..12].copy_from_slice(&theirs);
+    f[12..14].copy_from_slice(&[0x08, 0x06]); // ARP
+    f[14..22].copy_from_slice(&[0, 1, 0x08, 0x00, 6, 4, 0, 2]); // Ethernet, IPv4, a reply
+    f[22..28].copy_from_slice(&theirs);
+    f[28..32].copy_from_slice(&config.address(from).octets());
+    f[32..38].copy_from_slice(&mine);
+    f[38..42].copy_from_slice(&config.address(config.me).octets());
+    f
+}
+
+/// The device, with one frame to hand the stack as received before its
+/// own: how [`Node::announce`] feeds it a peer's ARP reply.
+struct Announced<'d, D: Device> {
+    frame: Option<[u8; ARP_FRAME]>,
+    device: &'d mut D,
+}
+
+/// The frame an [`Announced`] device hands over.
+struct AnnouncedFrame([u8; ARP_FRAME]);
+
+impl RxToken for AnnouncedFrame {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+impl<D: Device> Device for Announced<'_, D> {
+    type RxToken<'a>
+        = AnnouncedFrame
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = D::TxToken<'a>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, now: Instant) -> Option<(AnnouncedFrame, D::TxToken<'_>)> {
+        let frame = self.frame.take()?;
+        Some((AnnouncedFrame(frame), self.device.transmit(now)?))
+    }
+
+    fn transmit(&mut self, now: Instant) -> Option<D::TxToken<'_>> {
+        self.device.transmit(now)
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        self.device.capabilities()
     }
 }

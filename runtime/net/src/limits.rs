@@ -36,6 +36,12 @@ pub const RECONNECT_MAX_US: u64 = 1_000_000;
 /// (tests/lan.rs, seed 1, before this was removed).
 pub const KEEP_ALIVE_MS: u64 = 500;
 
+/// How often every peer's address is announced to the stack (µs): well
+/// within the 60 s a smoltcp neighbour-cache entry lives, so the entries
+/// of the cluster's nodes never expire.
+pub const ANNOUNCE_US: u64 = 20_000_000;
+
+const _: () = assert!(ANNOUNCE_US < 60_000_000 / 2, "an entry is renewed twice before it expires");
 const _: () = assert!(
     worknode_netmsg::PREFIX + worknode_netmsg::MAX_MESSAGE <= SOCKET_BUFFER,
     "a frame fits a socket buffer"

@@ -79,6 +79,8 @@ struct Faults {
     drop: u64,
     duplicate: u64,
     reorder: u64,
+    /// A node cut off from the others: every frame to or from it is lost.
+    cut: Option<usize>,
 }
 
 /// The cluster the test nodes belong to.
@@ -122,6 +124,8 @@ struct Lan {
     kick: Vec<bool>,
     /// Frames the nodes sent.
     frames: u64,
+    /// ARP requests among them.
+    arp_requests: u64,
     /// The last TCP segment each node sent, per (from, to, source port):
     /// what someone on the wire saw.
     last_sent: std::collections::BTreeMap<(usize, usize, u16), Vec<u8>>,
@@ -160,6 +164,7 @@ impl Lan {
             wake_at: vec![0; n as usize],
             kick: vec![false; n as usize],
             frames: 0,
+            arp_requests: 0,
             last_sent: Default::default(),
         }
     }
@@ -187,12 +192,17 @@ impl Lan {
         let sent: Vec<Vec<u8>> = nic.tx.drain(..).collect();
         self.frames += sent.len() as u64;
         for frame in sent {
+            // ARP (0x0806), operation 1: a request.
+            if frame.len() >= 22 && frame[12..14] == [8, 6] && frame[20..22] == [0, 1] {
+                self.arp_requests += 1;
+            }
             for to in 0..count {
                 // IPv4 (20-byte header) carrying TCP: the source port.
                 if to != k && frame.len() > 36 && frame[12..14] == [8, 0] && frame[23] == 6 {
                     self.last_sent.insert((k, to, u16::from_be_bytes([frame[34], frame[35]])), frame.clone());
                 }
-                if to == k || self.random.chance(self.faults.drop) {
+                let cut = self.faults.cut.is_some_and(|c| c == k || c == to);
+                if to == k || cut || self.random.chance(self.faults.drop) {
                     continue;
                 }
                 let delay = 1000 + if self.faults.reorder > 0 { self.random.next() % 3000 } else { 0 };
@@ -342,7 +352,7 @@ fn nodes_that_pass_only_when_called_for_deliver_everything_in_fewer_frames() {
     for seed in [1, 2, 3] {
         let mut lan = Lan::new(3, seed);
         lan.lazy = true;
-        lan.faults = Faults { drop: 5, duplicate: 5, reorder: 20 };
+        lan.faults = Faults { drop: 5, duplicate: 5, reorder: 20, cut: None };
         assert!(lan.run_until(5000, |l| l.all_connected()), "seed {seed}: streams open");
         let target = 300 * 6;
         assert_eq!(exchange(&mut lan, 300, 60_000), target, "seed {seed}: every message was sent");
@@ -377,7 +387,7 @@ fn every_node_exchanges_messages_with_every_other() {
 fn a_lossy_duplicating_reordering_lan_loses_and_repeats_nothing() {
     for seed in [1, 2, 3] {
         let mut lan = Lan::new(3, seed);
-        lan.faults = Faults { drop: 20, duplicate: 5, reorder: 30 };
+        lan.faults = Faults { drop: 20, duplicate: 5, reorder: 30, cut: None };
         assert!(lan.run_until(20_000, |l| l.all_connected()), "seed {seed}: streams open despite loss");
         let sent = exchange(&mut lan, 200, 600_000);
         assert_eq!(sent, 1200, "seed {seed}");
@@ -414,6 +424,39 @@ fn streams_reconnect_after_a_node_restarts() {
     let delivered = lan.delivered;
     let sent = exchange(&mut lan, 50, 20_000);
     assert_eq!(lan.delivered - delivered, sent, "the reopened streams carry everything");
+}
+
+/// A node that restarts while another is cut off reaches the third at
+/// once, and no node asks for a peer's address: the stack is told them
+/// (`worknode_net`'s module documentation, Neighbours). With ARP alone,
+/// smoltcp's one request a second for all addresses delayed the streams
+/// here by 1.6 s (now 0.6: the peer's keep-alive finds the stale stream),
+/// and on QEMU by a minute.
+#[test]
+fn a_node_restarted_while_another_is_cut_off_reaches_the_third_at_once() {
+    for seed in 0..4 {
+        let mut lan = Lan::new(3, seed);
+        lan.lazy = true;
+        assert!(lan.run_until(2000, |l| l.all_connected()));
+        exchange(&mut lan, 20, 10_000);
+        lan.faults.cut = Some(0);
+        let now = lan.now;
+        lan.nodes[2] = node(2, 3, now, 0xbeef ^ seed);
+        lan.wire.retain(|(_, to, _)| *to != 2);
+        for slot in lan.expected.iter_mut().flatten() {
+            *slot = None;
+        }
+        let both_ways =
+            |l: &mut Lan| l.nodes[1].0.connected() & 1 << 2 != 0 && l.nodes[2].0.connected() & 1 << 1 != 0;
+        let started = lan.now;
+        let reached = lan.run_until(90_000, both_ways);
+        let took_ms = (lan.now - started) / 1000;
+        assert!(
+            reached && took_ms < 1000,
+            "seed {seed}: nodes 1 and 2 took {took_ms} ms to reach each other"
+        );
+        assert_eq!(lan.arp_requests, 0, "seed {seed}: the nodes know each other's addresses");
+    }
 }
 
 #[test]
@@ -497,7 +540,7 @@ fn phases_like_test_net() {
         assert!(lan.run_until(2000, |l| l.all_connected()));
         let a = exchange(&mut lan, 1000, 60_000);
         let t0 = lan.now;
-        lan.faults = Faults { drop: 20, duplicate: 5, reorder: 20 };
+        lan.faults = Faults { drop: 20, duplicate: 5, reorder: 20, cut: None };
         let b = exchange(&mut lan, 200, 600_000);
         let t1 = lan.now;
         lan.faults = Faults::default();

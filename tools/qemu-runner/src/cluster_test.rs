@@ -44,6 +44,7 @@
 //! sees acknowledged proposals made again.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -54,13 +55,16 @@ use crate::lan::{Lan, network};
 const KILLS: usize = 3;
 /// How long a partition, a one-way cut and the loss last.
 const FAULT: Duration = Duration::from_secs(4);
-/// Proposals acknowledged (of pds/raft's 3 x 1,500) before a follower's
+/// Proposals acknowledged (of pds/raft's 3 x 1,000) before a follower's
 /// disk is replaced: at about 342 bytes each, the journal (64 KiB,
 /// `worknode_cluster::limits::JOURNAL_BYTES`) is full long before.
 const WIPE_AT: u64 = 1000;
 /// The least state the wiped follower's snapshot must carry: a full
 /// journal less the eighth it drops at a time, some 70 chunks.
 const MIN_SNAPSHOT: u64 = 48 * 1024;
+
+/// Lines of each node's transcript a failed wait prints.
+const TAIL: usize = 12;
 
 fn field(line: &str, key: &str) -> Option<u64> {
     line.split_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
@@ -143,14 +147,30 @@ struct Session<'t> {
     lan: Lan<'t>,
     seen: Seen,
     timeout: Duration,
+    started: Instant,
+    /// Every node's lines as the runner read them, with the time:
+    /// `<dir>/transcript.txt`, where one run's nodes can be read together.
+    transcript: std::io::BufWriter<std::fs::File>,
 }
 
 impl Session<'_> {
+    /// Prints a step of the test, with the seconds since it began.
+    fn say(&mut self, what: &str) {
+        let line = format!("[{:8.3}] {what}", self.started.elapsed().as_secs_f64());
+        println!("cluster: {line}");
+        let _ = writeln!(self.transcript, "{line}");
+    }
+
+    fn observe(&mut self, k: usize, line: &str) {
+        let _ = writeln!(self.transcript, "[{:8.3}] node{k}: {line}", self.started.elapsed().as_secs_f64());
+        self.seen.observe(k, line);
+    }
+
     /// Reads lines for `d`.
     fn pump(&mut self, d: Duration) {
         let until = Instant::now() + d;
         while let Some((k, line)) = self.lan.next_line(until) {
-            self.seen.observe(k, &line);
+            self.observe(k, &line);
         }
     }
 
@@ -158,15 +178,34 @@ impl Session<'_> {
     fn until(&mut self, what: &str, done: impl Fn(&Seen) -> bool) -> Result<(), String> {
         let deadline = Instant::now() + self.timeout;
         while !done(&self.seen) {
-            if let Some(trouble) = &self.seen.trouble {
-                return Err(trouble.clone());
+            if let Some(trouble) = self.seen.trouble.clone() {
+                self.tails();
+                return Err(trouble);
             }
             match self.lan.next_line(deadline) {
-                Some((k, line)) => self.seen.observe(k, &line),
-                None => return Err(format!("timed out waiting for {what}")),
+                Some((k, line)) => self.observe(k, &line),
+                None => {
+                    self.tails();
+                    return Err(format!("timed out waiting for {what}"));
+                }
             }
         }
         Ok(())
+    }
+
+    /// Prints the last lines of every node's latest transcript: what a
+    /// failed run shows where its files are not kept (CI).
+    fn tails(&mut self) {
+        let _ = self.transcript.flush();
+        for k in 0..self.lan.nodes.len() {
+            let Some(path) = self.lan.transcript(k) else { continue };
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            println!("cluster: node {k}'s last lines ({}):", path.display());
+            for line in &lines[lines.len().saturating_sub(TAIL)..] {
+                println!("  {line}");
+            }
+        }
     }
 
     fn leader(&self) -> Result<(u64, usize), String> {
@@ -192,7 +231,10 @@ pub fn run(
     let count = usize::from(network.nodes);
     let cluster = network.cluster.clone();
     let lan = Lan::new(target, network, count, dir, true)?;
-    let mut s = Session { lan, seen: Seen::default(), timeout };
+    let path = dir.join("transcript.txt");
+    let file = std::fs::File::create(&path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    let transcript = std::io::BufWriter::new(file);
+    let mut s = Session { lan, seen: Seen::default(), timeout, started: Instant::now(), transcript };
     for k in 0..count {
         s.lan.boot(k)?;
     }
@@ -204,7 +246,7 @@ pub fn run(
         let (term, leader) = s.leader()?;
         let killed = Instant::now();
         s.lan.kill(leader);
-        println!("cluster: kill {} of {KILLS}: node {leader}, leader of term {term}", kill + 1);
+        s.say(&format!("kill {} of {KILLS}: node {leader}, leader of term {term}", kill + 1));
         s.until("a new leader", |seen| seen.leader.is_some_and(|(t, k)| t > term && k != leader))?;
         max_failover = max_failover.max(killed.elapsed());
         s.pump(Duration::from_millis(500));
@@ -213,7 +255,7 @@ pub fn run(
     let mut partitions = 0;
     let (term, leader) = s.leader()?;
     let others: Vec<usize> = (0..count).filter(|&k| k != leader).collect();
-    println!("cluster: partition node {leader} (leader of term {term}) from the others");
+    s.say(&format!("partition node {leader} (leader of term {term}) from the others"));
     s.lan.switch.set(|f| {
         for &o in &others {
             f.cut.insert((leader, o));
@@ -228,14 +270,14 @@ pub fn run(
     partitions += 1;
     let (_, leader) = s.leader()?;
     let follower = (0..count).find(|&k| k != leader).expect("three nodes");
-    println!("cluster: cut node {leader} -> node {follower} only");
+    s.say(&format!("cut node {leader} -> node {follower} only"));
     s.lan.switch.set(|f| {
         f.cut.insert((leader, follower));
     });
     s.pump(FAULT);
     s.lan.switch.set(|f| f.cut.clear());
     partitions += 1;
-    println!("cluster: drop 10 % of frames");
+    s.say("drop 10 % of frames");
     s.lan.switch.set(|f| f.drop = 10);
     s.pump(FAULT);
     s.lan.switch.set(|f| f.drop = 0);
@@ -244,7 +286,7 @@ pub fn run(
     })?;
     let (_, leader) = s.leader()?;
     let wiped = (0..count).find(|&k| k != leader).expect("three nodes");
-    println!("cluster: node {wiped} gets a new disk, prepared to join");
+    s.say(&format!("node {wiped} gets a new disk, prepared to join"));
     s.lan.kill(wiped);
     let disk = s.lan.node_dir(wiped).join("disk.img");
     std::fs::remove_file(&disk).map_err(|e| format!("cannot remove {}: {e}", disk.display()))?;
@@ -257,7 +299,9 @@ pub fn run(
     }
     s.restart(wiped)?;
     s.until("the new disk's node to join", |seen| seen.joining.contains(&wiped))?;
+    s.say(&format!("node {wiped} joins"));
     s.until("every node's done line", |seen| seen.done.len() == count)?;
+    s.say("every node is done");
     let ledger = |line: &str| {
         // Not `applied`: a node that says `done` later has applied the
         // no-op entries of later elections too.

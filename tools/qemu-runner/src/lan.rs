@@ -24,6 +24,8 @@ pub struct Lan<'t> {
     pub nodes: Vec<Option<Qemu>>,
     /// Boots of each node so far (names its transcripts).
     boots: Vec<u32>,
+    /// The node that gave the last line ([`Lan::next_line`]).
+    turn: usize,
     /// Arguments every node's QEMU gets besides its machine file's
     /// (`make bench-net`: instruction counting).
     pub qemu_args: Vec<String>,
@@ -68,6 +70,7 @@ impl<'t> Lan<'t> {
             dir: dir.to_path_buf(),
             nodes: (0..count).map(|_| None).collect(),
             boots: vec![0; count],
+            turn: 0,
             qemu_args: Vec::new(),
         })
     }
@@ -97,6 +100,16 @@ impl<'t> Lan<'t> {
         Ok(())
     }
 
+    /// Node `k`'s latest console transcript (of its current or last boot).
+    pub fn transcript(&self, k: usize) -> Option<PathBuf> {
+        let name = match self.boots.get(k)? {
+            0 => return None,
+            1 => "serial.log".to_string(),
+            n => format!("serial-{}.log", n - 1),
+        };
+        Some(self.node_dir(k).join(name))
+    }
+
     /// Types `line` on node `k`'s console.
     pub fn type_line(&mut self, k: usize, line: &str) -> Result<(), String> {
         self.nodes.get_mut(k).and_then(Option::as_mut).ok_or(format!("node {k} is not running"))?.send(line)
@@ -109,23 +122,32 @@ impl<'t> Lan<'t> {
 
     /// The next console line of any node, as (node, line), or `None` when
     /// `deadline` passed. A node whose QEMU exited is reported once as a
-    /// line `qemu: exited`.
+    /// line `qemu: exited`. Nodes take turns, starting after the one that
+    /// gave the last line, and none is waited on while another has a line:
+    /// waiting 2 ms on each quiet node in turn (as this did) read one
+    /// line per 2-4 ms while a node printed faster, and the test's view of
+    /// the nodes fell seconds behind them.
     pub fn next_line(&mut self, deadline: Instant) -> Option<(usize, String)> {
+        let count = self.nodes.len();
         loop {
-            for (k, slot) in self.nodes.iter_mut().enumerate() {
-                let Some(qemu) = slot else { continue };
-                match qemu.next(Instant::now() + Duration::from_millis(2)) {
-                    Next::Line(line) => return Some((k, line)),
+            for i in 0..count {
+                let k = (self.turn + 1 + i) % count;
+                let Some(qemu) = &mut self.nodes[k] else { continue };
+                let line = match qemu.next(Instant::now()) {
+                    Next::Line(line) => line,
                     Next::Closed => {
-                        *slot = None;
-                        return Some((k, "qemu: exited".into()));
+                        self.nodes[k] = None;
+                        "qemu: exited".into()
                     }
-                    Next::TimedOut => {}
-                }
+                    Next::TimedOut => continue,
+                };
+                self.turn = k;
+                return Some((k, line));
             }
             if Instant::now() >= deadline {
                 return None;
             }
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }
