@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         log: Some(LOG),
         serial: Some(SERIAL),
         net: Some(NET),
+        raft: None,
         boot: Actions::LOG.with(Actions::RECORD),
         print_records: true,
     };

@@ -6,7 +6,9 @@
 //! the sender claimed to fill. Messages: the governor's requests and
 //! responses, and the network PD's (`NetRequest`, `NetResponse`, whose
 //! bodies borrow from the frame). The registers are also fed, as they
-//! come, to the governors' mail decoder (mail arrives from the network).
+//! come, to the governors' mail decoder (mail arrives from the network)
+//! and to the decoders of Strong events between the governor and the
+//! Raft PD (`worknode_abi::strong`: each trusts nothing of the other).
 
 #![no_main]
 
@@ -14,6 +16,7 @@ use libfuzzer_sys::fuzz_target;
 use worknode_abi::frame::{self, MAX_FRAME_LEN, WORD_BYTES};
 use worknode_abi::governor::{Mail, Request, Response};
 use worknode_abi::net::{NetRequest, NetResponse};
+use worknode_abi::strong::{Outcome, Proposal};
 
 fn check<'a, T: serde::Serialize + serde::Deserialize<'a>>(bytes: &'a [u8]) {
     if let Ok(message) = frame::decode::<T>(bytes) {
@@ -52,5 +55,12 @@ fuzz_target!(|data: &[u8]| {
             registers,
             "non-canonical mail"
         );
+    }
+    let mut again = [0u8; MAX_FRAME_LEN];
+    if let Ok(proposal) = Proposal::decode(registers) {
+        assert_eq!(proposal.encode(&mut again).expect("re-encodes"), registers, "non-canonical proposal");
+    }
+    if let Ok(outcome) = Outcome::decode(registers) {
+        assert_eq!(outcome.encode(&mut again).expect("re-encodes"), registers, "non-canonical outcome");
     }
 });

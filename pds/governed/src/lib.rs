@@ -124,6 +124,30 @@ impl Governor {
         }
     }
 
+    /// Records `event` Strong: the answer, `(ticket, seq)`, comes once it
+    /// is audited here and queued for Raft; its outcome comes later
+    /// ([`Governor::outcome`], after a notification).
+    pub fn record_strong(&self, event: &[u8]) -> Result<(u64, u64), ErrorCode> {
+        let event = event.try_into().map_err(|_| ErrorCode::TooLarge)?;
+        match self.call(&Request::RecordStrong { event })? {
+            Reply::Pending { ticket, seq } => Ok((ticket, seq)),
+            _ => Err(ErrorCode::Internal),
+        }
+    }
+
+    /// Takes the oldest known outcome of this worknode's Strong events:
+    /// `(ticket, Ok(index))` for one committed at Raft log index `index`,
+    /// `(ticket, Err(e))` for one that never will be.
+    #[allow(clippy::type_complexity)]
+    pub fn outcome(&self) -> Result<Option<(u64, Result<u64, ErrorCode>)>, ErrorCode> {
+        match self.call(&Request::Outcome)? {
+            Reply::Committed { ticket, index } => Ok(Some((ticket, Ok(index)))),
+            Reply::Failed { ticket, error } => Ok(Some((ticket, Err(error)))),
+            Reply::Empty => Ok(None),
+            _ => Err(ErrorCode::Internal),
+        }
+    }
+
     /// Takes the oldest message in this worknode's mailbox.
     pub fn receive(&self) -> Result<Option<Mail>, ErrorCode> {
         match self.call(&Request::Receive)? {

@@ -3,8 +3,9 @@
 //! Glue. seL4 events (protected calls, notifications, child faults) become
 //! inputs of the governor core ([`worknode_governor::Governor`]), and its
 //! effects become seL4 calls: appends and reads on the log PD, console
-//! lines, notifications, stopping and starting child threads, and mail
-//! through the network PD on nodes that have one ([`Kernel`], its
+//! lines, notifications, stopping and starting child threads, mail
+//! through the network PD on nodes that have one, and Strong events
+//! through the queue to the Raft PD on cluster nodes ([`Kernel`], its
 //! [`World`]). What happens, and in which order, is the
 //! core's, tested on the host (`runtime/governor`).
 
@@ -20,6 +21,7 @@ use heapless::{String, Vec};
 use sel4_microkit::{
     Channel, ChannelSet, Child, Handler, Infallible, MessageInfo, debug_println, protection_domain,
 };
+use static_cell::StaticCell;
 use worknode_abi::ErrorCode;
 use worknode_abi::bounded::Bytes;
 use worknode_abi::console::{ConsoleReply, ConsoleRequest, ConsoleResponse, MAX_LINE};
@@ -28,8 +30,11 @@ use worknode_abi::log::{LogReply, LogRequest, LogResponse, MAX_RECORD, Room};
 use worknode_abi::net::{MAX_NET_BODY, NetReply, NetRequest, NetResponse};
 use worknode_authority::Actions;
 use worknode_driver_clock::Clock;
+use worknode_driver_shared_region::{SharedRegion, message_queues};
 use worknode_governor::limits::MAX_CHILDREN;
+use worknode_governor::world::MAX_OUTCOME;
 use worknode_governor::{ChildSpec, Config, Governor, LogStatus, World};
+use worknode_netq::messages::{self, Client};
 
 /// Channel ids and the child table, generated from the rendered system.xml.
 mod system {
@@ -51,6 +56,7 @@ fn init() -> Pd {
         log: channel_to("log"),
         serial: channel_to("serial"),
         net: channel_to("net"),
+        raft: channel_to("raft"),
         boot: Actions::LOG.with(Actions::RECORD),
         print_records: !cfg!(feature = "gate-bench"),
     };
@@ -68,11 +74,30 @@ fn init() -> Pd {
         log: config.log.map(Channel::new),
         serial: config.serial.map(Channel::new),
         net: config.net.map(Channel::new),
+        raft: config.raft.map(Channel::new),
+        strong: strong_queues(),
         records: 0,
     };
+    if let (Some(raft), Some(_)) = (kernel.raft, &kernel.strong) {
+        // The Raft PD attaches to the queues at its next pass.
+        raft.notify();
+    }
     let mut pd = Pd { governor, kernel, clock };
     pd.governor.init(&mut pd.kernel);
     pd
+}
+
+/// The message queues to the Raft PD, in `strong_queue`, on a cluster
+/// node (initialised here: the governor is the queues' client).
+fn strong_queues() -> Option<Client<'static, SharedRegion>> {
+    static REGION: StaticCell<SharedRegion> = StaticCell::new();
+    let &(_, vaddr, size) = system::region::ALL.iter().find(|(name, ..)| *name == "strong_queue")?;
+    // SAFETY: system.xml maps `strong_queue` read-write here and in the
+    // Raft PD, at a page boundary, with this size; this PD reaches it
+    // only through the queues.
+    #[allow(unsafe_code)]
+    let (words, region) = unsafe { message_queues(vaddr, size) }.expect("strong_queue holds message queues");
+    Some(Client::init(words, REGION.init(region)).expect("the region holds the rings"))
 }
 
 struct Pd {
@@ -86,6 +111,9 @@ struct Kernel {
     log: Option<Channel>,
     serial: Option<Channel>,
     net: Option<Channel>,
+    raft: Option<Channel>,
+    /// The queues of Strong events to the Raft PD.
+    strong: Option<Client<'static, SharedRegion>>,
     /// Audit records a `gate-bench` build kept in memory.
     #[cfg_attr(not(feature = "gate-bench"), allow(dead_code))]
     records: u64,
@@ -106,6 +134,15 @@ impl Kernel {
         let net = self.net.ok_or(ErrorCode::NotFound)?;
         worknode_pd_ipc::call_borrowed::<NetRequest, NetResponse>(net, request, buf)
             .and_then(|response| response)
+    }
+
+    /// Notifies the Raft PD if it asked to hear of what this end pushed.
+    fn nudge_raft(&mut self) {
+        if let (Some(raft), Some(queues)) = (self.raft, self.strong.as_mut())
+            && queues.take_notification()
+        {
+            raft.notify();
+        }
     }
 }
 
@@ -201,6 +238,51 @@ impl World for Kernel {
             NetReply::Empty => Ok(None),
             _ => Err(ErrorCode::Internal),
         }
+    }
+
+    fn strong_room(&mut self) -> bool {
+        self.strong.as_ref().is_some_and(|q| q.free_buffers() > 0)
+    }
+
+    fn strong_propose(&mut self, proposal: &[u8]) -> Result<(), ErrorCode> {
+        let queues = self.strong.as_mut().ok_or(ErrorCode::NotFound)?;
+        queues.send(0, proposal).map_err(|e| match e {
+            worknode_netq::QueueError::Full => ErrorCode::Exhausted,
+            _ => ErrorCode::Internal,
+        })?;
+        self.nudge_raft();
+        // Its answer and outcome will come: ask to hear of them (the
+        // governor may not have waited on these rings since it last read).
+        let _ = self.strong.as_ref().map(|q| q.want_notifications());
+        Ok(())
+    }
+
+    fn strong_taken(&mut self, taken: &mut dyn FnMut(Result<u64, ErrorCode>)) {
+        let Some(queues) = self.strong.as_mut() else { return };
+        // A broken ring (the Raft PD's bug) leaves the buffers out: the
+        // governor's Strong events then wait, and nothing else does.
+        let _ = queues.reclaim(|outcome| match outcome {
+            messages::Outcome::Sent { seq, .. } => taken(Ok(seq)),
+            messages::Outcome::Refused { error, .. } => taken(Err(error)),
+        });
+    }
+
+    fn strong_outcome(&mut self) -> Result<Option<Vec<u8, MAX_OUTCOME>>, ErrorCode> {
+        let queues = self.strong.as_mut().ok_or(ErrorCode::NotFound)?;
+        let mut body = [0u8; worknode_abi::net::MAX_QUEUED_BODY];
+        let arrived = queues.receive(&mut body).map_err(|_| ErrorCode::Internal)?;
+        self.nudge_raft();
+        match arrived {
+            // An outcome too long to be one is dropped as an empty one,
+            // which does not decode.
+            Some(a) => Ok(Some(Vec::from_slice(&body[..a.len]).unwrap_or_default())),
+            None => Ok(None),
+        }
+    }
+
+    fn strong_wait(&mut self) -> bool {
+        self.nudge_raft();
+        self.strong.as_ref().is_none_or(|q| q.want_notifications())
     }
 }
 

@@ -11,18 +11,23 @@
 //! disk (the disk client waits on the PD's one notification word) loses
 //! nothing: the next tick, 10 ms later at most, finds what it announced.
 //!
-//! Priority 102: above the governor (100), which will call it for Strong
-//! records, and below the network PD (105) and the timer (140), which it
-//! calls. Nothing calls it yet, which the disk client's waits rely on (a
-//! protected call arriving during such a wait could not be answered).
+//! Priority 102: above the governor (100) and below the network PD (105)
+//! and the timer (140), which it calls. Nothing calls it, which the disk
+//! client's waits rely on (a protected call arriving during such a wait
+//! could not be answered): the governor hands it Strong events on a
+//! message queue in `strong_queue` (`worknode_abi::strong`) and notifies.
 //!
-//! The cluster test's load: each node proposes [`TARGET`] numbered
-//! proposals of [`PAD`] bytes and more, one at a time, each once the last
-//! is applied here (acknowledged), resent when unanswered for a while
-//! (`worknode_cluster::ledger` skips duplicates). After a restart it first
-//! reads linearizably (ReadIndex) where its proposals stand, and goes on
-//! from there: a proposal acknowledged before the restart and then lost
-//! would be proposed again, under a number the runner saw acknowledged.
+//! What it proposes: its worknodes' Strong events, from the governor's
+//! queue, numbered 1, 2, 3, ... by this node (`worknode_cluster::ledger`),
+//! one at a time: the next is taken off the queue once the last is
+//! applied here (acknowledged: its outcome goes back to the governor),
+//! and one unanswered for a while is resent (the ledger skips
+//! duplicates). After a restart it first reads linearizably (ReadIndex)
+//! where its proposals stand, and numbers on from there: a proposal
+//! acknowledged before the restart and then lost would be numbered again,
+//! under a number the runner saw acknowledged. It takes at most
+//! [`TARGET`] (the cluster test's run; the governor's queue then stays
+//! full and its worknodes are told `exhausted`).
 //! Lines: `raft| node=K formatted|joining|recovered ...` at start (or
 //! `REFUSED its disk`, for a disk of another node or cluster), `raft| node=K
 //! resumed at=S` once the read answered, `raft| node=K leader term=T` on
@@ -38,7 +43,7 @@
 
 #![no_std]
 #![no_main]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 /// Channel ids and the network, generated from the rendered system.xml.
 mod system {
@@ -49,18 +54,22 @@ use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, pro
 use static_cell::{ConstStaticCell, StaticCell};
 use worknode_abi::bounded::Bytes;
 use worknode_abi::net::{MAX_NET_BODY, NetReply, NetRequest, NetResponse};
+use worknode_abi::strong::{Outcome, Proposal, STRONG_VERSION};
 use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
-use worknode_cluster::ledger::proposal;
+use worknode_cluster::ledger::strong_event;
 use worknode_cluster::limits::JOURNAL_BYTES;
 use worknode_cluster::node::{Found, Node, NodeError, Transport};
 use worknode_driver_blk_client::QueueDisk;
+use worknode_driver_shared_region::{SharedRegion, message_queues};
 use worknode_log::LogError;
 use worknode_log::format::Owner;
+use worknode_netq::messages::{self, Offer, Server};
 use worknode_pd_ipc::FrameBuf;
 use worknode_raft::storage::{Recovered, StorageError};
 use worknode_raft::{Config, Membership, NodeId, Role};
 
 const NET: Channel = Channel::new(system::channel::NET);
+const GOVERNOR: Channel = Channel::new(system::channel::GOVERNOR);
 const TIMER: Channel = Channel::new(system::channel::TIMER);
 const DRIVER: Channel = Channel::new(system::channel::BLK);
 const NODES: usize = system::network::NODES;
@@ -79,8 +88,6 @@ const RECEIVE_BATCH: usize = 64;
 /// journal many times over. (1,500 a node took 60 to 80 s after the wipe
 /// on riscv64, close to the runner's two-minute wait.)
 const TARGET: u64 = 1000;
-/// Filler bytes per proposal, so entries have real sizes.
-const PAD: usize = 300;
 /// Ticks without its acknowledgement after which a proposal is resent.
 const RETRY_TICKS: u32 = 50;
 /// The read that finds where this node's proposals stand.
@@ -117,15 +124,51 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The Strong event being proposed: the governor's names for it and its
+/// proposal's bytes (kept to resend).
+struct InFlight {
+    worknode: u16,
+    ticket: u64,
+    seq: u64,
+    data: heapless::Vec<u8, { worknode_raft::limits::MAX_DATA }>,
+}
+
+/// The governor's queues of Strong events (`worknode_abi::strong`): this
+/// PD is their server.
+struct Queues {
+    words: &'static [core::sync::atomic::AtomicU64],
+    region: &'static SharedRegion,
+    server: Option<Server<'static, SharedRegion>>,
+    scratch: [u8; messages::MAX_LEN],
+    /// Whether an answer or an outcome went to the governor since it was
+    /// last notified.
+    pushed: bool,
+}
+
+impl Queues {
+    /// The queues, once the governor has initialised them.
+    fn server(&mut self) -> Option<&mut Server<'static, SharedRegion>> {
+        if self.server.is_none() {
+            self.server = Server::attach(self.words, self.region).ok();
+        }
+        self.server.as_mut()
+    }
+}
+
 struct RaftPd {
     node: Option<&'static mut Node<'static, QueueDisk>>,
     me: u8,
+    queues: Queues,
     /// Whether the resume read answered; until then nothing is proposed.
     resumed: bool,
-    /// The next proposal to make, and ticks since it (or the resume read)
-    /// was last sent.
+    /// The next proposal's number, and ticks since the proposal in
+    /// flight (or the resume read) was last sent.
     next: u64,
     since: u32,
+    /// The Strong event being proposed.
+    in_flight: Option<InFlight>,
+    /// An outcome the governor had no buffer for yet: (seq, outcome).
+    undelivered: Option<(u64, Outcome)>,
     /// The term whose leadership was said.
     said_leader: u64,
     done_said: bool,
@@ -195,12 +238,29 @@ fn init() -> RaftPd {
             None
         }
     };
+    static REGION: StaticCell<SharedRegion> = StaticCell::new();
+    let (vaddr, size) = system::region::STRONG_QUEUE;
+    // SAFETY: system.xml maps `strong_queue` read-write here and in the
+    // governor (its size from the same description), at a page boundary;
+    // this PD reaches it only through the queues.
+    #[allow(unsafe_code)]
+    let (words, region) = unsafe { message_queues(vaddr, size) }.expect("strong_queue holds message queues");
+    let queues = Queues {
+        words,
+        region: REGION.init(region),
+        server: None,
+        scratch: [0; messages::MAX_LEN],
+        pushed: false,
+    };
     RaftPd {
         node,
         me,
+        queues,
         resumed: cfg!(feature = "bite-no-resume-read"),
         next: 1,
         since: RETRY_TICKS,
+        in_flight: None,
+        undelivered: None,
         said_leader: 0,
         done_said: false,
         said_early: 0,
@@ -223,6 +283,23 @@ fn stopped(me: u8, e: NodeError) {
 }
 
 impl RaftPd {
+    /// Before sleeping: tells the governor of what this end pushed, and
+    /// asks to hear of what it queues next. The governor is told of every
+    /// answer and outcome, asked for or not (a few a second): it reads the
+    /// rings only when notified, and one it did not ask for (it looked,
+    /// found them empty, then the answer came before it asked) would
+    /// otherwise wait forever. Rejected: only when asked, which stalled a
+    /// node's Strong events for good in `make test-cluster`.
+    fn wake_governor(&mut self) {
+        let pushed = core::mem::take(&mut self.queues.pushed);
+        let Some(server) = self.queues.server() else { return };
+        if server.take_notification() | pushed {
+            GOVERNOR.notify();
+        }
+        // False: something came meanwhile; the next tick (10 ms) takes it.
+        let _ = server.want_notifications(false);
+    }
+
     fn step(&mut self) -> Result<(), NodeError> {
         let me = self.me;
         let Some(node) = self.node.as_deref_mut() else { return Ok(()) };
@@ -246,8 +323,8 @@ impl RaftPd {
             node.tick();
         }
         self.since = self.since.saturating_add(ticks);
-        // The load: first where this node's proposals stand, then the next
-        // proposal once the last is acknowledged.
+        // First where this node's proposals stand, then the governor's
+        // Strong events, one at a time.
         if !self.resumed {
             if node.take_read() == Some(RESUME_READ) {
                 self.resumed = true;
@@ -266,19 +343,33 @@ impl RaftPd {
                     debug_println!("raft| node={me} acked={seq}");
                 }
             }
+            if let Some(done) = self.in_flight.take_if(|f| f.seq <= acked) {
+                let outcome = Outcome {
+                    version: STRONG_VERSION,
+                    worknode: done.worknode,
+                    ticket: done.ticket,
+                    index: node.taken_at(me),
+                };
+                self.undelivered = Some((done.seq, outcome));
+            }
             self.next = acked + 1;
             self.since = RETRY_TICKS;
         }
-        if self.resumed && self.next <= TARGET && self.since >= RETRY_TICKS {
-            let mut buf = [0u8; worknode_raft::limits::MAX_DATA];
-            let pad = PAD + (self.next as usize % 64);
-            let data = proposal(me, self.next, pad, &mut buf);
-            if node.propose(data, &mut Net).is_ok() {
-                self.since = 0;
-                if ACK_ON_PROPOSE && self.next > self.said_early {
-                    self.said_early = self.next;
-                    debug_println!("raft| node={me} acked={}", self.next);
-                }
+        deliver(&mut self.queues, &mut self.undelivered);
+        if self.resumed && self.in_flight.is_none() && self.undelivered.is_none() && self.next <= TARGET {
+            self.in_flight = take_proposal(&mut self.queues, me, self.next);
+            if self.in_flight.is_some() {
+                self.since = RETRY_TICKS;
+            }
+        }
+        if let Some(flight) = &self.in_flight
+            && self.since >= RETRY_TICKS
+            && node.propose(&flight.data, &mut Net).is_ok()
+        {
+            self.since = 0;
+            if ACK_ON_PROPOSE && flight.seq > self.said_early {
+                self.said_early = flight.seq;
+                debug_println!("raft| node={me} acked={}", flight.seq);
             }
         }
         node.pump(&mut Net)?;
@@ -329,6 +420,49 @@ impl RaftPd {
     }
 }
 
+/// Hands the governor the outcome waiting for it, if it has a buffer for
+/// it (else it waits: the governor gives one back as it reads).
+fn deliver(queues: &mut Queues, undelivered: &mut Option<(u64, Outcome)>) {
+    let Some((seq, outcome)) = *undelivered else { return };
+    let Some(server) = queues.server() else { return };
+    let mut buf = [0u8; 32];
+    let Ok(bytes) = outcome.encode(&mut buf) else { return };
+    if server.ready_to_deliver() == Ok(true) && server.deliver(0, seq, bytes).is_ok() {
+        *undelivered = None;
+        queues.pushed = true;
+    }
+}
+
+/// Takes the governor's next Strong event off the queue as proposal `seq`
+/// of node `me`; refuses (hands back with the error) those that do not
+/// decode. The rest stay on the queue.
+fn take_proposal(queues: &mut Queues, me: u8, seq: u64) -> Option<InFlight> {
+    queues.server()?;
+    let Queues { server, scratch, pushed, .. } = queues;
+    let server = server.as_mut()?;
+    let mut taken: Option<InFlight> = None;
+    let moved = server.take_sends(scratch, |_, body| {
+        if taken.is_some() {
+            return Offer::Wait;
+        }
+        let proposal = match Proposal::decode(body) {
+            Ok(p) => p,
+            Err(e) => return Offer::Refuse(e),
+        };
+        let mut data = heapless::Vec::new();
+        let _ = data.resize_default(worknode_raft::limits::MAX_DATA);
+        let Some(len) = strong_event(me, seq, proposal.worknode, &proposal.event, &mut data).map(<[u8]>::len)
+        else {
+            return Offer::Refuse(worknode_abi::ErrorCode::TooLarge);
+        };
+        data.truncate(len);
+        taken = Some(InFlight { worknode: proposal.worknode, ticket: proposal.ticket, seq, data });
+        Offer::Sent(seq)
+    });
+    *pushed |= moved.is_ok_and(|n| n > 0);
+    taken
+}
+
 /// Says why a node that knows no leader may be stuck: its Raft state, its
 /// streams and what it sent and took (no `at`/`acked` keys: the cluster
 /// test reads those).
@@ -366,6 +500,7 @@ impl Handler for RaftPd {
             stopped(self.me, e);
             self.node = None;
         }
+        self.wake_governor();
         Ok(())
     }
 }

@@ -163,6 +163,25 @@ pub enum Request<'a> {
     /// Take the oldest message in this worknode's mailbox: [`Reply::Mail`],
     /// or [`Reply::Empty`]. Valid after `Ready`.
     Receive,
+    /// Record an event `Strong`: decided as `record` on the worknode's own
+    /// resource and audited on this node, like [`Request::Record`], then
+    /// handed to the node's Raft PD, which replicates it (docs/cluster.md).
+    /// Answered [`Reply::Pending`] once the audit record is durable and the
+    /// Raft PD's queue holds the event; the worknode is notified when its
+    /// outcome is known and takes it with [`Request::Outcome`].
+    /// `not-found`: this node is in no cluster; `exhausted`: the queue to
+    /// the Raft PD, or this node's table of pending events, is full (the
+    /// worknode is notified when there is room). Valid after `Ready`.
+    RecordStrong {
+        /// The event, opaque to the governor, Raft and the log.
+        #[serde(borrow)]
+        event: Bytes<'a, MAX_EVENT>,
+    },
+    /// Take the oldest known outcome of this worknode's Strong events:
+    /// [`Reply::Committed`], [`Reply::Failed`], or [`Reply::Empty`] (none
+    /// yet: the worknode is notified when one is known). Valid after
+    /// `Ready`.
+    Outcome,
 }
 
 /// A successful answer from the governor.
@@ -198,8 +217,35 @@ pub enum Reply {
         #[serde(with = "crate::bytes")]
         body: Vec<u8, MAX_MESSAGE>,
     },
-    /// Answer to [`Request::Receive`]: the mailbox is empty.
+    /// Answer to [`Request::Receive`]: the mailbox is empty; to
+    /// [`Request::Outcome`]: no outcome is known yet.
     Empty,
+    /// Answer to [`Request::RecordStrong`]: audited here and queued for
+    /// Raft; its outcome comes later, under `ticket`.
+    Pending {
+        /// The event's ticket, unique among this node's since it booted.
+        ticket: u64,
+        /// The sequence number of its audit record on this node.
+        seq: u64,
+    },
+    /// Answer to [`Request::Outcome`]: the Strong event `ticket` is
+    /// committed (a majority of the cluster has it durable) and applied on
+    /// this node, at Raft log index `index` (or, if this node learned it
+    /// from a snapshot, in the snapshot that ends at `index`).
+    Committed {
+        /// The event's ticket.
+        ticket: u64,
+        /// Where it is in the cluster's log.
+        index: u64,
+    },
+    /// Answer to [`Request::Outcome`]: the Strong event `ticket` will never
+    /// be committed, for `error`'s reason.
+    Failed {
+        /// The event's ticket.
+        ticket: u64,
+        /// Why.
+        error: ErrorCode,
+    },
 }
 
 /// What the governor sends back for every call.

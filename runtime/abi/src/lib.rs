@@ -11,6 +11,7 @@
 //! - [`disk`]: the disk's parts: the event log's and the Raft log's;
 //! - [`timer`]: the clock and timeouts the timer PD offers its clients;
 //! - [`net`]: messages to other nodes, through the network PD;
+//! - [`strong`]: Strong events, from the governor to the Raft PD and back;
 //! - [`pci`]: PCI configuration space for the drivers of PCI devices (x86_64);
 //! - [`audit`]: the record the governor writes for every gate decision;
 //! - [`console`]: the principal's command lines, from the serial driver;
@@ -39,6 +40,7 @@ pub mod log;
 pub mod markers;
 pub mod net;
 pub mod pci;
+pub mod strong;
 pub mod timer;
 
 pub use error::ErrorCode;

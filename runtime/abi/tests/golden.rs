@@ -48,6 +48,8 @@ fn requests() {
         (record_to(300), &[1, 4, 0xAC, 0x02, 1, 0xAB]),
         (send(), &[1, 5, 2, 7, 2, b'h', b'i']),
         (Request::Receive, &[1, 6]),
+        (Request::RecordStrong { event: Bytes::new(&[0xAB]).unwrap() }, &[1, 7, 1, 0xAB]),
+        (Request::Outcome, &[1, 8]),
     ];
     for (message, bytes) in cases {
         assert_eq!(encoded(message), *bytes, "{message:?}");
@@ -83,6 +85,9 @@ fn responses() {
         (Ok(Reply::Sent { seq: 300 }), &[1, 0, 3, 0xAC, 0x02]),
         (Ok(mail()), &[1, 0, 4, 1, 7, 2, b'h', b'i']),
         (Ok(Reply::Empty), &[1, 0, 5]),
+        (Ok(Reply::Pending { ticket: 3, seq: 300 }), &[1, 0, 6, 3, 0xAC, 0x02]),
+        (Ok(Reply::Committed { ticket: 3, index: 300 }), &[1, 0, 7, 3, 0xAC, 0x02]),
+        (Ok(Reply::Failed { ticket: 3, error: ErrorCode::Malformed }), &[1, 0, 8, 3, 1]),
         (Err(ErrorCode::Malformed), &[1, 1, 1]),
         (Err(ErrorCode::InvalidState), &[1, 1, 3]),
         (Err(ErrorCode::Denied), &[1, 1, 4]),
@@ -105,10 +110,10 @@ fn every_error_code_encodes_as_its_number() {
 #[test]
 fn unknown_tags_are_malformed() {
     assert_eq!(frame::decode::<Request>(&[1, 3]), Err(ErrorCode::Malformed));
-    assert_eq!(frame::decode::<Request>(&[1, 7]), Err(ErrorCode::Malformed), "no tag 7 yet");
+    assert_eq!(frame::decode::<Request>(&[1, 9]), Err(ErrorCode::Malformed), "no tag 9 yet");
     assert_eq!(frame::decode::<Response>(&[1, 2]), Err(ErrorCode::Malformed));
     assert_eq!(frame::decode::<Response>(&[1, 0, 2]), Err(ErrorCode::Malformed));
-    assert_eq!(frame::decode::<Response>(&[1, 0, 6]), Err(ErrorCode::Malformed), "no reply tag 6 yet");
+    assert_eq!(frame::decode::<Response>(&[1, 0, 9]), Err(ErrorCode::Malformed), "no reply tag 9 yet");
     // Error code 0 and 14 name nothing.
     assert_eq!(frame::decode::<Response>(&[1, 1, 0]), Err(ErrorCode::Malformed));
     assert_eq!(frame::decode::<Response>(&[1, 1, 14]), Err(ErrorCode::Malformed));
@@ -134,7 +139,7 @@ fn docs_agree_with_the_code() {
         assert!(row_with(&[&cells[0], &cells[1]]), "docs/abi.md lacks the row for {code}");
     }
     let record = Request::Record { event: Bytes::new(&[0xAB]).unwrap() };
-    let requests: [(&str, Request<'_>); 7] = [
+    let requests: [(&str, Request<'_>); 9] = [
         ("`Hello`", Request::Hello),
         ("`Ready`", Request::Ready),
         ("`Log`", log("hi")),
@@ -142,12 +147,20 @@ fn docs_agree_with_the_code() {
         ("`RecordTo`", record_to(100)),
         ("`Send`", send()),
         ("`Receive`", Request::Receive),
+        ("`RecordStrong`", Request::RecordStrong { event: Bytes::new(&[0xAB]).unwrap() }),
+        ("`Outcome`", Request::Outcome),
     ];
     for (name, message) in requests {
         let bytes = format!("`{}`", hex(&encoded(&message)));
         assert!(row_with(&[name, &bytes]), "docs/abi.md: {name} should show {bytes}");
     }
-    let responses: [(&str, Response); 10] = [
+    let responses: [(&str, Response); 13] = [
+        ("`Ok(Pending { ticket: 3, seq: 300 })`", Ok(Reply::Pending { ticket: 3, seq: 300 })),
+        ("`Ok(Committed { ticket: 3, index: 300 })`", Ok(Reply::Committed { ticket: 3, index: 300 })),
+        (
+            "`Ok(Failed { ticket: 3, error: malformed })`",
+            Ok(Reply::Failed { ticket: 3, error: ErrorCode::Malformed }),
+        ),
         ("`Ok(Recorded { seq: 300 })`", Ok(Reply::Recorded { seq: 300 })),
         ("`Ok(Sent { seq: 300 })`", Ok(Reply::Sent { seq: 300 })),
         ("`Ok(Mail { node: 1, worknode: 7, body: \"hi\" })`", Ok(mail())),
@@ -168,6 +181,54 @@ fn docs_agree_with_the_code() {
         row_with(&["`Mail { version: 1, from: 7, to: 300", &bytes]),
         "docs/abi.md: Mail should show {bytes}"
     );
+    for (name, bytes) in [
+        ("`Proposal { version: 1, worknode: 2, ticket: 300", golden_proposal_bytes()),
+        ("`Outcome { version: 1, worknode: 2, ticket: 300", golden_outcome_bytes()),
+    ] {
+        let bytes = format!("`{}`", hex(&bytes));
+        assert!(row_with(&[name, &bytes]), "docs/abi.md: {name} should show {bytes}");
+    }
+}
+
+fn golden_proposal() -> worknode_abi::strong::Proposal<'static> {
+    worknode_abi::strong::Proposal { version: 1, worknode: 2, ticket: 300, event: Bytes::new(b"hi").unwrap() }
+}
+
+fn golden_proposal_bytes() -> Vec<u8> {
+    postcard::to_allocvec(&golden_proposal()).unwrap()
+}
+
+fn golden_outcome() -> worknode_abi::strong::Outcome {
+    worknode_abi::strong::Outcome { version: 1, worknode: 2, ticket: 300, index: 7 }
+}
+
+fn golden_outcome_bytes() -> Vec<u8> {
+    postcard::to_allocvec(&golden_outcome()).unwrap()
+}
+
+/// Strong events between the governor and the Raft PD, inside queued
+/// messages (no frame header: they carry their own version).
+#[test]
+fn strong_events_between_governor_and_raft() {
+    use worknode_abi::strong::{MAX_PROPOSAL, Outcome, Proposal, STRONG_VERSION};
+    assert_eq!(golden_proposal_bytes(), [1, 2, 0xAC, 0x02, 2, b'h', b'i']);
+    assert_eq!(golden_outcome_bytes(), [1, 2, 0xAC, 0x02, 7]);
+    assert_eq!(golden_proposal().version, STRONG_VERSION);
+    assert_eq!(Proposal::decode(&golden_proposal_bytes()), Ok(golden_proposal()));
+    assert_eq!(Outcome::decode(&golden_outcome_bytes()), Ok(golden_outcome()));
+    let mut buf = [0u8; MAX_PROPOSAL];
+    assert_eq!(golden_proposal().encode(&mut buf).unwrap(), &golden_proposal_bytes()[..]);
+    assert_eq!(golden_outcome().encode(&mut buf).unwrap(), &golden_outcome_bytes()[..]);
+    // The largest proposal fits MAX_PROPOSAL.
+    let event = [0xFFu8; worknode_abi::governor::MAX_EVENT];
+    let largest =
+        Proposal { version: 1, worknode: u16::MAX, ticket: u64::MAX, event: Bytes::new(&event).unwrap() };
+    assert_eq!(largest.encode(&mut buf).unwrap().len(), MAX_PROPOSAL);
+    // Another version, a trailing byte, an overlong varint: refused.
+    assert_eq!(Proposal::decode(&[2, 2, 0xAC, 0x02, 2, b'h', b'i']), Err(ErrorCode::UnsupportedVersion));
+    assert_eq!(Proposal::decode(&[1, 2, 0xAC, 0x02, 2, b'h', b'i', 0]), Err(ErrorCode::Malformed));
+    assert_eq!(Outcome::decode(&[1, 0x82, 0x00, 0xAC, 0x02, 7]), Err(ErrorCode::Malformed));
+    assert_eq!(Outcome::decode(&[2, 2, 0xAC, 0x02, 7]), Err(ErrorCode::UnsupportedVersion));
 }
 
 fn golden_mail() -> worknode_abi::governor::Mail<'static> {

@@ -1,5 +1,10 @@
-//! The replicated state machine of the cluster test: a ledger of numbered
-//! proposals, folded in log order into a count and a hash.
+//! The replicated state machine: a ledger of numbered proposals, folded in
+//! log order into a count and a hash.
+//!
+//! A proposal is a head (its proposer and sequence number) and a payload:
+//! on the nodes, a worknode's Strong event ([`strong_event`]: the
+//! worknode's index on its node, then the event); in host tests, filler
+//! ([`proposal`]). The ledger reads only the head.
 //!
 //! Each proposer (a node) numbers its proposals 1, 2, 3, ... and proposes
 //! the next only once the previous one is applied on its own node (its
@@ -58,14 +63,41 @@ fn filler(seq: u64, i: usize) -> u8 {
     (seq as u8).wrapping_mul(31) ^ (i as u8)
 }
 
-/// A proposal's proposer and sequence number, if `data` is a whole,
-/// well-formed proposal (its filler checked).
+/// A Strong event's proposal: proposer, sequence number, then the
+/// recording worknode's index on the proposer's node (u16,
+/// little-endian) and the event, into `buf`; `None` if it does not fit.
+pub fn strong_event<'b>(
+    proposer: u8,
+    seq: u64,
+    worknode: u16,
+    event: &[u8],
+    buf: &'b mut [u8],
+) -> Option<&'b [u8]> {
+    let len = PROPOSAL_HEAD + 2 + event.len();
+    let out = buf.get_mut(..len)?;
+    out[0] = proposer;
+    out[1..PROPOSAL_HEAD].copy_from_slice(&seq.to_le_bytes());
+    out[PROPOSAL_HEAD..PROPOSAL_HEAD + 2].copy_from_slice(&worknode.to_le_bytes());
+    out[PROPOSAL_HEAD + 2..].copy_from_slice(event);
+    Some(out)
+}
+
+/// A Strong event proposal's worknode and event, if `data` has room for
+/// them after the head.
+pub fn strong_payload(data: &[u8]) -> Option<(u16, &[u8])> {
+    let worknode = data.get(PROPOSAL_HEAD..PROPOSAL_HEAD + 2)?;
+    Some((u16::from_le_bytes([worknode[0], worknode[1]]), &data[PROPOSAL_HEAD + 2..]))
+}
+
+/// A proposal's proposer and sequence number, if `data` has a whole head
+/// naming a proposer there can be. Rejected: checking the payload (the
+/// filler, once the only payload), which left the ledger knowing each
+/// kind of payload; the hash covers it whatever it is.
 pub fn parse(data: &[u8]) -> Option<(u8, u64)> {
     let head = data.get(..PROPOSAL_HEAD)?;
     let proposer = head[0];
     let seq = u64::from_le_bytes(head[1..].try_into().ok()?);
-    let filled = data[PROPOSAL_HEAD..].iter().enumerate().all(|(i, &b)| b == filler(seq, i));
-    (usize::from(proposer) < MAX_NODES && filled).then_some((proposer, seq))
+    (usize::from(proposer) < MAX_NODES).then_some((proposer, seq))
 }
 
 impl Ledger {

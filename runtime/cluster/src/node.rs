@@ -27,7 +27,7 @@
 
 use worknode_log::format::{FLAG_JOIN, Owner};
 use worknode_log::{BlockDevice, LogError, derive_log_id, read_superblock};
-use worknode_raft::limits::{MAX_READS, MAX_WIRE, SNAPSHOT_CHUNK};
+use worknode_raft::limits::{MAX_NODES, MAX_READS, MAX_WIRE, SNAPSHOT_CHUNK};
 use worknode_raft::storage::{LogStorage, Recovered, StorageError};
 use worknode_raft::{
     Config, ConfigError, EntryKind, HardState, Index, Membership, Message, NodeId, Raft, Refused,
@@ -132,6 +132,9 @@ pub struct Node<'j, D: BlockDevice> {
     /// completed in between saw a state from before the snapshot (seen
     /// on QEMU: a wiped node resumed at 0 after acknowledging 1,500).
     applied: Index,
+    /// Where each proposer's last proposal taken was applied (or the
+    /// index of the snapshot it came in).
+    taken_at: [Index; MAX_NODES],
 }
 
 impl<'j, D: BlockDevice> Node<'j, D> {
@@ -190,7 +193,9 @@ impl<'j, D: BlockDevice> Node<'j, D> {
         let raft = Raft::recover(cfg, scratch.hard_state, snapshot, &mut scratch.entries())
             .map_err(NodeError::Config)?;
         let (reads, applied) = (heapless::Vec::new(), scratch.snapshot.meta.index);
-        Ok((Node { raft, store, ledger, journal, stats: NodeStats::default(), reads, applied }, found))
+        let taken_at = [applied; MAX_NODES];
+        let stats = NodeStats::default();
+        Ok((Node { raft, store, ledger, journal, stats, reads, applied, taken_at }, found))
     }
 
     /// A node on an empty Raft log: a founder (`membership` the founders)
@@ -203,8 +208,9 @@ impl<'j, D: BlockDevice> Node<'j, D> {
         found: Found,
     ) -> Result<(Node<'j, D>, Found), NodeError> {
         let raft = Raft::new(cfg, membership).map_err(NodeError::Config)?;
-        let (ledger, reads) = (Ledger::default(), heapless::Vec::new());
-        Ok((Node { raft, store, ledger, journal, stats: NodeStats::default(), reads, applied: 0 }, found))
+        let (ledger, reads, taken_at) = (Ledger::default(), heapless::Vec::new(), [0; MAX_NODES]);
+        let stats = NodeStats::default();
+        Ok((Node { raft, store, ledger, journal, stats, reads, applied: 0, taken_at }, found))
     }
 
     /// The Raft core (role, term, leader, log positions).
@@ -215,6 +221,13 @@ impl<'j, D: BlockDevice> Node<'j, D> {
     /// The state machine, as applied so far.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
+    }
+
+    /// The Raft log index where `proposer`'s last proposal taken (its
+    /// `ledger().last`) was applied; if this node learned it from a
+    /// snapshot, that snapshot's last index (it was applied at or before).
+    pub fn taken_at(&self, proposer: u8) -> Index {
+        self.taken_at.get(usize::from(proposer)).copied().unwrap_or(0)
     }
 
     /// The state machine's journal: the proposals it took, oldest first.
@@ -372,12 +385,16 @@ impl<'j, D: BlockDevice> Node<'j, D> {
                 let snapshot = self.raft.snapshot().clone();
                 self.ledger = restore(&mut self.store, &snapshot, &mut self.journal)?;
                 self.applied = snapshot.meta.index;
+                self.taken_at = [snapshot.meta.index; MAX_NODES];
                 self.stats.installed += 1;
             }
             for index in rd.apply.0..=rd.apply.1 {
                 let entry = self.raft.log().entry(index).expect("entries to apply are in the window");
-                if entry.kind == EntryKind::Normal && self.ledger.apply(index, entry.data).is_some() {
+                if entry.kind == EntryKind::Normal
+                    && let Some((proposer, _)) = self.ledger.apply(index, entry.data)
+                {
                     self.journal.push(entry.data);
+                    self.taken_at[usize::from(proposer)] = index;
                 }
                 self.applied = index;
             }

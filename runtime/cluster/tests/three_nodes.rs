@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 
-use worknode_cluster::ledger::{Ledger, parse, proposal};
+use worknode_cluster::ledger::{Ledger, parse, proposal, strong_event, strong_payload};
 use worknode_cluster::node::{Found, Node, NodeError, Transport};
 use worknode_log::format::{FLAG_JOIN, Owner};
 use worknode_log::sim::{Rng, SimDisk};
@@ -141,7 +141,16 @@ impl Sim {
             let me = i as u8;
             let done = node.ledger().last[i];
             if done + 1 > self.next[i] || (done > self.acked[i]) {
-                // Acknowledged: on to the next.
+                // Acknowledged, where `taken_at` says: the entry there is
+                // this proposal (or compacted since, into the snapshot).
+                let at = node.taken_at(me);
+                let snapshot = node.raft().snapshot().meta.index;
+                let entry = node.raft().log().entry(at).map(|e| parse(e.data));
+                assert!(
+                    entry == Some(Some((me, done))) || (entry.is_none() && at <= snapshot),
+                    "node {i}'s proposal {done} taken at {at}: the log has {entry:?} (snapshot {snapshot})"
+                );
+                // On to the next.
                 self.next[i] = done + 1;
                 self.since[i] = 0;
             }
@@ -313,10 +322,17 @@ fn proposals_parse_back_and_damaged_ones_do_not() {
     let mut buf = [0u8; 512];
     let p = proposal(2, 77, 100, &mut buf).to_vec();
     assert_eq!(parse(&p), Some((2, 77)));
-    let mut bad = p.clone();
-    bad[50] ^= 1;
-    assert_eq!(parse(&bad), None, "filler checked");
-    assert_eq!(parse(&p[..5]), None);
+    assert_eq!(parse(&p[..5]), None, "a head cut short");
+    let mut stranger = p.clone();
+    stranger[0] = worknode_raft::limits::MAX_NODES as u8;
+    assert_eq!(parse(&stranger), None, "a proposer there cannot be");
+    // A Strong event: its head, then its worknode and event.
+    let event = strong_event(1, 5, 300, b"moved 3 apples", &mut buf).unwrap().to_vec();
+    assert_eq!(event.len(), 9 + 2 + 14);
+    assert_eq!(parse(&event), Some((1, 5)));
+    assert_eq!(strong_payload(&event), Some((300, &b"moved 3 apples"[..])));
+    assert_eq!(strong_payload(&event[..10]), None);
+    assert!(strong_event(1, 5, 300, &[0; 600], &mut buf).is_none(), "too large for the buffer");
     let mut ledger = Ledger::default();
     assert_eq!(ledger.apply(1, &p), None, "77 is not proposer 2's first");
     let first = proposal(2, 1, 0, &mut buf).to_vec();

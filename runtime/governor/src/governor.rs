@@ -43,6 +43,7 @@ use worknode_abi::frame;
 use worknode_abi::governor::{MAIL_VERSION, Mail, Reply, Request, Response, node_resource};
 use worknode_abi::log::{MAX_RECORD, Room};
 use worknode_abi::markers as m;
+use worknode_abi::strong::{MAX_PROPOSAL, Outcome as StrongOutcome, Proposal, STRONG_VERSION};
 use worknode_authority::{Actions, AuthorityError, Lineage, Millis, Reason, Standing};
 
 use crate::children::{ChildSpec, Children, ChildrenError, Stage};
@@ -50,8 +51,9 @@ use crate::coalesce::{Coalescer, Key, Run, Seen};
 use crate::console::Escaped;
 use crate::control::{self, Command};
 use crate::gate::{self, ControlError, FOREVER, Gate, Planned};
-use crate::limits::{LINES_PER_NOTIFICATION, MAIL_PER_PULL, MAX_CHANNEL, PENDING_STOPS};
+use crate::limits::{LINES_PER_NOTIFICATION, MAIL_PER_PULL, MAX_CHANNEL, OUTCOMES_PER_PULL, PENDING_STOPS};
 use crate::mail::{Mailboxes, Mailed};
+use crate::strong::{Settled, Strong};
 use crate::world::World;
 
 /// How a governor is set up, from the system description.
@@ -69,6 +71,10 @@ pub struct Config {
     pub net: Option<usize>,
     /// What every child may do from boot, on its own resource.
     pub boot: Actions,
+    /// The governor's channel to the node's Raft PD (a cluster node's),
+    /// with the queue of Strong events; without it a `RecordStrong` is
+    /// `not-found`.
+    pub raft: Option<usize>,
     /// Print `recorded <worknode> seq=N` for every event. Off only in the
     /// gate benchmark, whose lines would be most of what it measures.
     pub print_records: bool,
@@ -171,13 +177,14 @@ pub struct Governor {
     /// the console's, and "ready" from a log that was not waiting.
     stray: u32,
     mail: Mailboxes,
+    strong: Strong,
 }
 
 impl Governor {
     /// A governor for `children` as `config` says.
     pub fn new(children: &[ChildSpec], config: Config) -> Result<Governor, SetupError> {
         let children = Children::new(children).map_err(SetupError::Children)?;
-        let services = [config.log, config.serial, config.net];
+        let services = [config.log, config.serial, config.net, config.raft];
         for (i, channel) in services.iter().enumerate() {
             let Some(channel) = *channel else { continue };
             let shared = services.iter().enumerate().any(|(j, other)| j != i && *other == Some(channel));
@@ -198,7 +205,13 @@ impl Governor {
             boot_reported: false,
             stray: 0,
             mail: Mailboxes::default(),
+            strong: Strong::default(),
         })
+    }
+
+    /// The Strong events in flight.
+    pub fn strong(&self) -> &Strong {
+        &self.strong
     }
 
     /// The children and their records.
@@ -257,10 +270,11 @@ impl Governor {
         if is(self.config.net) {
             self.network_news(w);
         }
-        let others = channels
-            & !self.config.log.map_or(0, |c| 1u64 << c)
-            & !self.config.serial.map_or(0, |c| 1u64 << c)
-            & !self.config.net.map_or(0, |c| 1u64 << c);
+        if is(self.config.raft) {
+            self.raft_news(w);
+        }
+        let services = [self.config.log, self.config.serial, self.config.net, self.config.raft];
+        let others = services.iter().fold(channels, |rest, c| rest & !c.map_or(0, |c| 1u64 << c));
         // At most 64 iterations: one per bit.
         let mut mask = others & ((1u64 << (MAX_CHANNEL + 1)) - 1);
         self.stray += (others & !mask).count_ones();
@@ -305,6 +319,8 @@ impl Governor {
             }
             Request::Send { node, worknode, body } => self.send(w, index, node, worknode, &body, now),
             Request::Receive => self.receive(w, index, now),
+            Request::RecordStrong { event } => self.record_strong(w, index, &event, now),
+            Request::Outcome => self.outcome(w, index, now),
         }
     }
 
@@ -517,16 +533,24 @@ impl Governor {
         }
     }
 
-    /// A worknode takes the oldest message in its mailbox. Not gated: the
-    /// mailbox is its own, and taking from it changes nothing but it. One
-    /// that finds it empty is notified of the network's next news.
-    fn receive(&mut self, w: &mut impl World, index: usize, now: Millis) -> Response {
+    /// Whether worknode `index` may take what is its own (mail, outcomes):
+    /// only once ready; out of turn it is a denial like any other, decided
+    /// as `read` and recorded.
+    fn taking_in_turn(&mut self, w: &mut impl World, index: usize, now: Millis) -> Result<(), ErrorCode> {
         let Some(&child) = self.children.get(index) else { return Err(ErrorCode::Internal) };
         if child.stage != Stage::Ready {
             let lineage = self.gate.boot_lineage(index);
             let key = out_of_turn(What::Action(Actions::READ.0), index as u32);
             return Err(self.deny(w, index, key, lineage, &[], now));
         }
+        Ok(())
+    }
+
+    /// A worknode takes the oldest message in its mailbox. Not gated: the
+    /// mailbox is its own, and taking from it changes nothing but it. One
+    /// that finds it empty is notified of the network's next news.
+    fn receive(&mut self, w: &mut impl World, index: usize, now: Millis) -> Response {
+        self.taking_in_turn(w, index, now)?;
         let mail = self.mail.take(index);
         if mail.is_none() {
             // An empty mailbox: the worknode hears of the network's next
@@ -539,6 +563,113 @@ impl Governor {
             Some(Mailed { node, from, body }) => Reply::Mail { node, worknode: from, body },
             None => Reply::Empty,
         })
+    }
+
+    /// A worknode records an event Strong: decided and recorded as a
+    /// `record` on its own resource, then handed to the Raft PD under a
+    /// new ticket. Refused before anything is recorded when the node has
+    /// no Raft PD (`not-found`) or no room for it (`exhausted`: the
+    /// worknode is notified at the Raft PD's next news).
+    fn record_strong(&mut self, w: &mut impl World, index: usize, event: &[u8], now: Millis) -> Response {
+        let raft = self.config.raft;
+        // At most MAX_CHILDREN children: an index fits a u16.
+        let worknode = index as u16;
+        let room = self.strong.room(worknode);
+        let mut wait = false;
+        let result = self.gated(w, index, Actions::RECORD, index as u32, event, now, |w| {
+            raft.ok_or(ErrorCode::NotFound)?;
+            if room && w.strong_room() {
+                Ok(())
+            } else {
+                wait = true;
+                Err(ErrorCode::Exhausted)
+            }
+        });
+        if wait {
+            self.strong.wait(index);
+        }
+        let (name, seq) = result?;
+        let ticket = self.strong.ticket();
+        let proposal = Proposal {
+            version: STRONG_VERSION,
+            worknode,
+            ticket,
+            event: event.try_into().map_err(|_| ErrorCode::TooLarge)?,
+        };
+        let mut buf = [0u8; MAX_PROPOSAL];
+        let queued = proposal.encode(&mut buf).and_then(|bytes| w.strong_propose(bytes));
+        match queued.and_then(|()| self.strong.queued(worknode, ticket)) {
+            Ok(()) => {
+                if self.config.print_records {
+                    w.print(format_args!("{}{name} seq={seq} strong ticket={ticket}", m::RECORDED));
+                }
+                Ok(Reply::Pending { ticket, seq })
+            }
+            Err(e) => {
+                // Recorded as allowed, but the queue refused it after the
+                // check: the record stands for a decision whose event did
+                // not leave, and the console says so.
+                w.print(format_args!(
+                    "{}{name}'s strong event ({}{seq}) did not reach Raft: {e}",
+                    m::GOVERNOR,
+                    m::AUDIT_SEQ
+                ));
+                Err(e)
+            }
+        }
+    }
+
+    /// A worknode takes the oldest known outcome of its Strong events. Not
+    /// gated: the outcomes are its own. One that finds none is notified at
+    /// the Raft PD's next news.
+    fn outcome(&mut self, w: &mut impl World, index: usize, now: Millis) -> Response {
+        self.taking_in_turn(w, index, now)?;
+        Ok(match self.strong.take(index as u16) {
+            Some(Settled { ticket, outcome: Ok(at) }) => Reply::Committed { ticket, index: at },
+            Some(Settled { ticket, outcome: Err(error) }) => Reply::Failed { ticket, error },
+            None => {
+                self.strong.wait(index);
+                Reply::Empty
+            }
+        })
+    }
+
+    /// The Raft PD has news: what it took off the queue, and outcomes.
+    /// Each worknode an outcome is for is notified, and so is every one
+    /// that waits for room or news. Bounded: [`OUTCOMES_PER_PULL`]
+    /// outcomes, and two looks before the governor waits.
+    fn raft_news(&mut self, w: &mut impl World) {
+        let mut notify = self.strong.take_waiting();
+        for _ in 0..2 {
+            let strong = &mut self.strong;
+            w.strong_taken(&mut |answer| {
+                if let Some(worknode) = strong.taken(answer) {
+                    notify |= 1u64 << (worknode & 63);
+                }
+            });
+            for _ in 0..OUTCOMES_PER_PULL {
+                let Ok(Some(bytes)) = w.strong_outcome() else { break };
+                match StrongOutcome::decode(&bytes) {
+                    Ok(o) if self.strong.committed(o.worknode, o.ticket, o.index) => {
+                        notify |= 1u64 << (o.worknode & 63);
+                    }
+                    // Counted by `committed`.
+                    Ok(_) => {}
+                    Err(_) => self.strong.dropped += 1,
+                }
+            }
+            if w.strong_wait() {
+                break;
+            }
+        }
+        // At most 64 iterations: one per bit.
+        while notify != 0 {
+            let index = notify.trailing_zeros() as usize;
+            notify &= notify - 1;
+            if let Some(child) = self.children.get(index).filter(|c| c.stage == Stage::Ready) {
+                w.notify(child.spec.channel);
+            }
+        }
     }
 
     /// The network PD has news: the children waiting for it are told, and

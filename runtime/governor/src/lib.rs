@@ -21,6 +21,7 @@ pub mod limits;
 pub mod mail;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod strong;
 pub mod supervise;
 pub mod world;
 

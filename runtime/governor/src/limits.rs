@@ -25,6 +25,18 @@ pub const MAILBOX: usize = 2;
 /// (bounded work; the network PD notifies again while more wait).
 pub const MAIL_PER_PULL: usize = 8;
 
+/// Strong events a node's governor holds at once: on the ring to the Raft
+/// PD, proposed, or settled and not yet taken by their worknode.
+pub const STRONG_PENDING: usize = 16;
+
+/// Strong events one worknode may hold at once (so one that never takes
+/// its outcomes blocks only itself).
+pub const STRONG_PER_WORKNODE: usize = 4;
+
+/// Outcomes taken from the Raft PD per notification at most (bounded
+/// work; the Raft PD notifies again while more wait).
+pub const OUTCOMES_PER_PULL: usize = STRONG_PENDING;
+
 /// Restarts a supervision policy may allow within its intensity window
 /// (the supervisor remembers that many restart times per worknode).
 pub const MAX_RESTARTS: usize = 16;
@@ -37,5 +49,9 @@ const _: () =
 const _: () = assert!(MAX_CHANNEL < 64, "a set of channels is a u64 mask");
 const _: () = assert!(MAX_CHILDREN <= 64, "the children waiting for the network are a u64 mask");
 const _: () = assert!(MAILBOX >= 1 && MAIL_PER_PULL >= MAILBOX, "a pull can fill a mailbox");
+const _: () = assert!(
+    STRONG_PER_WORKNODE >= 1 && STRONG_PER_WORKNODE <= STRONG_PENDING,
+    "a worknode may hold a Strong event, and no more than the node"
+);
 const _: () = assert!(REPEAT_FLUSH >= 2, "a run of repeats is worth coalescing");
 const _: () = assert!(MAX_RESTARTS >= 1 && MAX_RESTARTS <= 64, "a burst's backoff doubles at most 63 times");

@@ -73,6 +73,11 @@ pub enum Effect {
         /// The encoded mail.
         mail: Vec<u8>,
     },
+    /// A Strong event's proposal put on the queue to the Raft PD.
+    Propose {
+        /// The encoded proposal.
+        proposal: Vec<u8>,
+    },
     /// The reply to a call from the child on this channel (the driver
     /// adds it).
     Reply {
@@ -118,7 +123,18 @@ pub struct SimWorld {
     pub net_refuses: Option<ErrorCode>,
     /// Messages that arrived for the governor: (node, bytes).
     pub net_inbox: VecDeque<(u8, Vec<u8>)>,
+    /// The queue to the Raft PD: proposals not yet taken.
+    pub strong_ring: VecDeque<Vec<u8>>,
+    /// Proposals the Raft PD took and has not settled, oldest first.
+    pub strong_proposed: VecDeque<Vec<u8>>,
+    /// The Raft PD's answers to proposals it took, not yet read.
+    pub strong_answers: VecDeque<Result<u64, ErrorCode>>,
+    /// Outcomes that arrived from the Raft PD, not yet read.
+    pub strong_outcomes: VecDeque<Vec<u8>>,
 }
+
+/// Proposals the simulated queue to the Raft PD holds.
+pub const STRONG_RING: usize = 4;
 
 /// What a request asks, as [`Effect::Reply`] says it: its variant's tag,
 /// or [`UNDECODABLE`].
@@ -131,6 +147,8 @@ pub fn asked(request: &Request<'_>) -> u8 {
         Request::RecordTo { .. } => 4,
         Request::Send { .. } => 5,
         Request::Receive => 6,
+        Request::RecordStrong { .. } => 7,
+        Request::Outcome => 8,
     }
 }
 
@@ -153,6 +171,38 @@ impl SimWorld {
             net_open: 0,
             net_refuses: None,
             net_inbox: VecDeque::new(),
+            strong_ring: VecDeque::new(),
+            strong_proposed: VecDeque::new(),
+            strong_answers: VecDeque::new(),
+            strong_outcomes: VecDeque::new(),
+        }
+    }
+
+    /// The simulated Raft PD takes the oldest proposal off the queue:
+    /// proposes it (under sequence number `seq`) or refuses it.
+    pub fn raft_takes(&mut self, seq: u64, refuse: bool) {
+        let Some(proposal) = self.strong_ring.pop_front() else { return };
+        if refuse {
+            self.strong_answers.push_back(Err(ErrorCode::Malformed));
+        } else {
+            self.strong_answers.push_back(Ok(seq));
+            self.strong_proposed.push_back(proposal);
+        }
+    }
+
+    /// The simulated Raft PD commits its oldest proposal at `index`.
+    pub fn raft_commits(&mut self, index: u64) {
+        let Some(bytes) = self.strong_proposed.pop_front() else { return };
+        let Ok(p) = worknode_abi::strong::Proposal::decode(&bytes) else { return };
+        let outcome = worknode_abi::strong::Outcome {
+            version: p.version,
+            worknode: p.worknode,
+            ticket: p.ticket,
+            index,
+        };
+        let mut buf = [0u8; 32];
+        if let Ok(bytes) = outcome.encode(&mut buf) {
+            self.strong_outcomes.push_back(bytes.to_vec());
         }
     }
 
@@ -254,6 +304,36 @@ impl World for SimWorld {
             .pop_front()
             .map(|(node, bytes)| (node, heapless::Vec::from_slice(&bytes).unwrap_or_default())))
     }
+
+    fn strong_room(&mut self) -> bool {
+        self.strong_ring.len() < STRONG_RING
+    }
+
+    fn strong_propose(&mut self, proposal: &[u8]) -> Result<(), ErrorCode> {
+        if !self.strong_room() {
+            return Err(ErrorCode::Exhausted);
+        }
+        assert!(proposal.len() <= worknode_abi::strong::MAX_PROPOSAL, "a proposal the queue could not take");
+        self.strong_ring.push_back(proposal.to_vec());
+        self.effects.push(Effect::Propose { proposal: proposal.to_vec() });
+        Ok(())
+    }
+
+    fn strong_taken(&mut self, taken: &mut dyn FnMut(Result<u64, ErrorCode>)) {
+        while let Some(answer) = self.strong_answers.pop_front() {
+            taken(answer);
+        }
+    }
+
+    fn strong_outcome(
+        &mut self,
+    ) -> Result<Option<heapless::Vec<u8, { crate::world::MAX_OUTCOME }>>, ErrorCode> {
+        Ok(self.strong_outcomes.pop_front().map(|b| heapless::Vec::from_slice(&b).unwrap_or_default()))
+    }
+
+    fn strong_wait(&mut self) -> bool {
+        self.strong_answers.is_empty() && self.strong_outcomes.is_empty()
+    }
 }
 
 /// What a durable record allows to happen once.
@@ -269,6 +349,8 @@ enum Cover {
     Start(String),
     /// Handing this worknode's mail to the network PD.
     NetSend(String),
+    /// Handing this worknode's Strong event to the Raft PD.
+    Propose(String),
     /// A successful reply of this kind to this worknode (`seq` for
     /// `Recorded`).
     Reply { who: String, asked: u8, seq: Option<u64> },
@@ -315,7 +397,9 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
                     }
                     (What::Action(bits), true) if bits == Actions::RECORD.0 => {
                         covers.push(Cover::Reply { who: who.clone(), asked: 3, seq: Some(*seq) });
-                        covers.push(Cover::Reply { who, asked: 4, seq: Some(*seq) });
+                        covers.push(Cover::Reply { who: who.clone(), asked: 4, seq: Some(*seq) });
+                        covers.push(Cover::Reply { who: who.clone(), asked: 7, seq: Some(*seq) });
+                        covers.push(Cover::Propose(who));
                     }
                     (What::Action(bits), true) if bits == Actions::SEND.0 => {
                         covers.push(Cover::NetSend(who.clone()));
@@ -352,6 +436,13 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
                     return fail(format!("{who}'s mail left without a durable `send` record"));
                 }
             }
+            Effect::Propose { proposal } => {
+                let from = worknode_abi::strong::Proposal::decode(proposal).map(|p| usize::from(p.worknode));
+                let who = from.ok().and_then(|i| specs.get(i)).map_or("?", |s| s.name);
+                if !take(&mut covers, &Cover::Propose(who.into())) {
+                    return fail(format!("{who}'s Strong event left without a durable `record` record"));
+                }
+            }
             Effect::Start(child_id) => {
                 let who = by_id(*child_id).unwrap_or("?");
                 if !take(&mut covers, &Cover::Start(who.into())) {
@@ -361,9 +452,16 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
             Effect::Reply { channel, asked, response } => {
                 let who: String = by_channel(*channel).unwrap_or("?").into();
                 let seq = match response {
-                    Ok(Reply::Recorded { seq } | Reply::Sent { seq }) => Some(*seq),
-                    // Taking one's own mail changes nothing but the mailbox.
-                    Ok(Reply::Mail { .. } | Reply::Empty) => continue,
+                    Ok(Reply::Recorded { seq } | Reply::Sent { seq } | Reply::Pending { seq, .. }) => {
+                        Some(*seq)
+                    }
+                    // Taking one's own mail or outcomes changes nothing but
+                    // the mailbox or the table of outcomes.
+                    Ok(
+                        Reply::Mail { .. } | Reply::Empty | Reply::Committed { .. } | Reply::Failed { .. },
+                    ) => {
+                        continue;
+                    }
                     Ok(_) => None,
                     Err(_) => continue,
                 };
@@ -482,6 +580,8 @@ pub const LOG: usize = 0;
 pub const SERIAL: usize = 61;
 /// The network PD's channel in driver runs.
 pub const NET: usize = 60;
+/// The Raft PD's channel in driver runs.
+pub const RAFT: usize = 59;
 
 /// What the tables and children look like, to tell whether an input
 /// changed anything.
@@ -512,6 +612,7 @@ pub fn drive(bytes: &[u8]) -> Result<SimWorld, String> {
         log: Some(LOG),
         serial: Some(SERIAL),
         net: Some(NET),
+        raft: Some(RAFT),
         boot: Actions::LOG.with(Actions::RECORD),
         print_records: true,
     };
@@ -527,7 +628,7 @@ pub fn drive(bytes: &[u8]) -> Result<SimWorld, String> {
         let op = input.next();
         let mut stop_wanted: Option<(usize, Standing)> = None;
         let mut fail_safe = false;
-        match op % 10 {
+        match op % 11 {
             0 => g.notified(&mut w, 1 << LOG, now),
             1..=4 => {
                 let spec = SPECS[usize::from(input.next()) % SPECS.len()];
@@ -586,6 +687,21 @@ pub fn drive(bytes: &[u8]) -> Result<SimWorld, String> {
                 }
                 g.notified(&mut w, 1 << NET, now);
             }
+            10 => {
+                // The Raft PD: takes a proposal (or refuses it), commits
+                // one, or sends an outcome that names no ticket or does
+                // not decode.
+                match input.next() % 4 {
+                    0 => w.raft_takes(u64::from(input.next()), input.next() % 4 == 0),
+                    1 => w.raft_commits(u64::from(input.next())),
+                    2 => w.strong_outcomes.push_back((0..input.next() % 8).map(|_| input.next()).collect()),
+                    _ => {
+                        w.raft_takes(u64::from(input.next()), false);
+                        w.raft_commits(u64::from(input.next()));
+                    }
+                }
+                g.notified(&mut w, 1 << RAFT, now);
+            }
             _ => {
                 w.mode = match input.next() % 4 {
                     0 => LogMode::Full,
@@ -628,7 +744,7 @@ fn request(input: &mut Bytes<'_>) -> (u8, Vec<u8>) {
     let mut buf = [0u8; frame::MAX_FRAME_LEN];
     let text = ["hi", "started", "x\ngovernor| boot complete", "é", ""][usize::from(input.next()) % 5];
     let event = text.as_bytes().try_into().unwrap_or_else(|_| unreachable!());
-    let request = match input.next() % 10 {
+    let request = match input.next() % 11 {
         0 => Request::Hello,
         1 => Request::Ready,
         2 => Request::Log { text: text.try_into().unwrap_or_else(|_| unreachable!()) },
@@ -640,6 +756,8 @@ fn request(input: &mut Bytes<'_>) -> (u8, Vec<u8>) {
             body: text.as_bytes().try_into().unwrap_or_else(|_| unreachable!()),
         },
         7 => Request::Receive,
+        8 if input.next().is_multiple_of(2) => Request::RecordStrong { event },
+        8 => Request::Outcome,
         _ => {
             // Bytes that may or may not decode: what they ask is what they
             // decode to.

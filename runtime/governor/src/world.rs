@@ -62,4 +62,23 @@ pub trait World {
     /// The oldest message that arrived for the governor, with the node
     /// that sent it.
     fn net_receive(&mut self) -> Result<Option<(u8, Vec<u8, MAX_NET_BODY>)>, ErrorCode>;
+    /// Whether the queue to the Raft PD can take a proposal now.
+    fn strong_room(&mut self) -> bool;
+    /// Puts an encoded [`worknode_abi::strong::Proposal`] on the queue to
+    /// the Raft PD: `exhausted` when it is full, `not-found` on a node
+    /// without one.
+    fn strong_propose(&mut self, proposal: &[u8]) -> Result<(), ErrorCode>;
+    /// What the Raft PD said of the proposals it took off the queue since
+    /// the last call, oldest first: taken (its sequence number) or refused.
+    fn strong_taken(&mut self, taken: &mut dyn FnMut(Result<u64, ErrorCode>));
+    /// The oldest outcome that arrived from the Raft PD: an encoded
+    /// [`worknode_abi::strong::Outcome`].
+    fn strong_outcome(&mut self) -> Result<Option<Vec<u8, MAX_OUTCOME>>, ErrorCode>;
+    /// Before the governor waits: asks the Raft PD to notify it of its
+    /// next answer or outcome. False if one came meanwhile: look again.
+    fn strong_wait(&mut self) -> bool;
 }
+
+/// The longest outcome a [`World::strong_outcome`] returns: an encoded
+/// [`worknode_abi::strong::Outcome`] is at most 1 + 3 + 10 + 10 bytes.
+pub const MAX_OUTCOME: usize = 32;

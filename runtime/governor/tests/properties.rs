@@ -20,14 +20,20 @@ proptest! {
 }
 
 /// The random runs reach what they are meant to check: mail handed to the
-/// network and mail taken from a mailbox, besides records.
+/// network and mail taken from a mailbox, Strong events handed to the Raft
+/// PD, besides records. (Few runs get a worknode far enough to take its
+/// Strong outcomes too: `tests/scenarios.rs` takes them.)
 #[test]
 fn random_runs_reach_sends_and_mail() {
     use worknode_abi::governor::Reply;
     use worknode_governor::sim::Effect;
-    let (mut sent, mut taken) = (0, 0);
+    let (mut sent, mut taken, mut proposed) = (0, 0, 0);
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
-    for _ in 0..3000 {
+    // Until each was reached, at most 20,000 runs (some 3,000 are enough).
+    for _ in 0..20_000 {
+        if sent > 0 && taken > 0 && proposed > 0 {
+            break;
+        }
         let bytes: Vec<u8> = (0..600)
             .map(|_| {
                 state ^= state << 13;
@@ -43,6 +49,7 @@ fn random_runs_reach_sends_and_mail() {
             .iter()
             .filter(|e| matches!(e, Effect::Reply { response: Ok(Reply::Mail { .. }), .. }))
             .count();
+        proposed += w.effects.iter().filter(|e| matches!(e, Effect::Propose { .. })).count();
     }
-    assert!(sent > 0 && taken > 0, "sends {sent}, mail taken {taken}");
+    assert!(sent > 0 && taken > 0 && proposed > 0, "sends {sent}, mail taken {taken}, proposed {proposed}");
 }

@@ -10,7 +10,7 @@ use worknode_abi::frame;
 use worknode_abi::governor::{Reply, Request, Response};
 use worknode_abi::markers as m;
 use worknode_authority::{Actions, Reason, Standing};
-use worknode_governor::sim::{Effect, LOG, LogMode, NET, SERIAL, SimWorld, check};
+use worknode_governor::sim::{Effect, LOG, LogMode, NET, RAFT, SERIAL, SimWorld, check};
 use worknode_governor::{ChildSpec, Config, Governor, LogState, LogStatus, Stage};
 
 const SPECS: [ChildSpec; 3] = [
@@ -24,6 +24,7 @@ fn config() -> Config {
         log: Some(LOG),
         serial: Some(SERIAL),
         net: Some(NET),
+        raft: None,
         boot: Actions::LOG.with(Actions::RECORD),
         print_records: true,
     }
@@ -472,5 +473,137 @@ fn mail_is_placed_in_order_held_while_a_mailbox_is_full_and_bad_mail_dropped() {
     assert!(w.net_inbox.is_empty());
     // Out of turn: a child not ready may not receive.
     assert!(call(&mut g, &mut w, "spinner", &Request::Receive, 13).is_err());
+    end(&w);
+}
+
+fn strong(event: &'static [u8]) -> Request<'static> {
+    Request::RecordStrong { event: event.try_into().unwrap() }
+}
+
+/// A governor of a cluster node: a Raft PD on channel [`RAFT`].
+fn cluster_node() -> (Governor, SimWorld) {
+    let mut g = Governor::new(&SPECS, Config { raft: Some(RAFT), ..config() }).unwrap();
+    let mut w = SimWorld::new(Ok(LogStatus { recovered: 0, log_id: 1 }));
+    g.init(&mut w);
+    g.notified(&mut w, 1 << LOG, 1);
+    (g, w)
+}
+
+/// Issue 13's Strong records, the governor's half: decided and audited
+/// on this node before the Raft PD sees them, answered `pending`, and the
+/// outcome taken once the Raft PD says it committed; a node without Raft
+/// refuses them, a denial proposes nothing.
+#[test]
+fn a_strong_event_is_audited_here_then_proposed_and_its_outcome_taken() {
+    let (mut g, mut w) = cluster_node();
+    greet(&mut g, &mut w, "worknode0");
+    let Ok(Reply::Pending { ticket, seq }) = call(&mut g, &mut w, "worknode0", &strong(b"e1"), 10) else {
+        panic!("pending")
+    };
+    let record = w.audit(seq).unwrap();
+    assert_eq!(
+        (record.what, record.resource, &*record.payload),
+        (What::Action(Actions::RECORD.0), 0, &b"e1"[..])
+    );
+    let proposal = worknode_abi::strong::Proposal::decode(&w.strong_ring[0]).unwrap();
+    assert_eq!((proposal.worknode, proposal.ticket, &*proposal.event), (0, ticket, &b"e1"[..]));
+    // Nothing is known yet: empty, and worknode0 waits for news.
+    assert_eq!(call(&mut g, &mut w, "worknode0", &Request::Outcome, 11), Ok(Reply::Empty));
+    w.raft_takes(1, false);
+    g.notified(&mut w, 1 << RAFT, 12);
+    assert_eq!(w.effects.last(), Some(&Effect::Notify(1)), "the waiting worknode hears of the news");
+    assert_eq!(
+        call(&mut g, &mut w, "worknode0", &Request::Outcome, 13),
+        Ok(Reply::Empty),
+        "taken, not committed"
+    );
+    w.raft_commits(42);
+    g.notified(&mut w, 1 << RAFT, 14);
+    assert_eq!(w.effects.last(), Some(&Effect::Notify(1)), "the outcome's worknode is told");
+    assert_eq!(
+        call(&mut g, &mut w, "worknode0", &Request::Outcome, 15),
+        Ok(Reply::Committed { ticket, index: 42 })
+    );
+    assert_eq!(call(&mut g, &mut w, "worknode0", &Request::Outcome, 16), Ok(Reply::Empty), "taken once");
+    assert_eq!(g.strong().committed, 1);
+    // Another worknode's outcome is not this one's to take.
+    greet(&mut g, &mut w, "prober");
+    let Ok(Reply::Pending { ticket: t1, .. }) = call(&mut g, &mut w, "prober", &strong(b"e2"), 17) else {
+        panic!("pending")
+    };
+    assert_ne!(t1, ticket, "tickets are unique");
+    w.raft_takes(2, false);
+    w.raft_commits(43);
+    g.notified(&mut w, 1 << RAFT, 18);
+    assert_eq!(call(&mut g, &mut w, "worknode0", &Request::Outcome, 19), Ok(Reply::Empty));
+    assert_eq!(
+        call(&mut g, &mut w, "prober", &Request::Outcome, 20),
+        Ok(Reply::Committed { ticket: t1, index: 43 })
+    );
+    // Without a grant on another resource the gate still decides: a
+    // worknode out of turn is denied and nothing is proposed.
+    let proposals = w.effects.iter().filter(|e| matches!(e, Effect::Propose { .. })).count();
+    assert_eq!(call(&mut g, &mut w, "spinner", &strong(b"early"), 21), Err(ErrorCode::InvalidState));
+    assert_eq!(w.effects.iter().filter(|e| matches!(e, Effect::Propose { .. })).count(), proposals);
+    end(&w);
+
+    // A node in no cluster: not-found, nothing recorded.
+    let (mut g, mut w) = started(&SPECS);
+    greet(&mut g, &mut w, "worknode0");
+    let records = w.records.len();
+    assert_eq!(call(&mut g, &mut w, "worknode0", &strong(b"e"), 10), Err(ErrorCode::NotFound));
+    assert_eq!(w.records.len(), records);
+    end(&w);
+}
+
+/// Back-pressure: a full queue to the Raft PD, or a worknode holding its
+/// share of pending events, is `exhausted` with nothing recorded, and the
+/// worknode is told when there is room. A refused proposal is matched to
+/// its ticket by order; an outcome naming no ticket held is dropped.
+#[test]
+fn strong_events_wait_for_room_and_refusals_and_strays_are_told_apart() {
+    use worknode_governor::limits::STRONG_PER_WORKNODE;
+    use worknode_governor::sim::STRONG_RING;
+    let (mut g, mut w) = cluster_node();
+    greet(&mut g, &mut w, "worknode0");
+    let mut tickets = Vec::new();
+    for k in 0..STRONG_PER_WORKNODE.min(STRONG_RING) {
+        let Ok(Reply::Pending { ticket, .. }) =
+            call(&mut g, &mut w, "worknode0", &strong(b"e"), 10 + k as u64)
+        else {
+            panic!("pending {k}")
+        };
+        tickets.push(ticket);
+    }
+    let records = w.records.len();
+    assert_eq!(call(&mut g, &mut w, "worknode0", &strong(b"e"), 20), Err(ErrorCode::Exhausted));
+    assert_eq!(w.records.len(), records, "a refusal for room records nothing");
+    // The first is refused by the Raft PD, the second taken and committed.
+    w.raft_takes(1, true);
+    w.raft_takes(2, false);
+    w.raft_commits(9);
+    g.notified(&mut w, 1 << RAFT, 21);
+    assert_eq!(w.effects.last(), Some(&Effect::Notify(1)), "the waiting worknode is told");
+    assert_eq!(
+        call(&mut g, &mut w, "worknode0", &Request::Outcome, 22),
+        Ok(Reply::Failed { ticket: tickets[0], error: ErrorCode::Malformed })
+    );
+    assert_eq!(
+        call(&mut g, &mut w, "worknode0", &Request::Outcome, 23),
+        Ok(Reply::Committed { ticket: tickets[1], index: 9 })
+    );
+    assert!(
+        matches!(call(&mut g, &mut w, "worknode0", &strong(b"e"), 24), Ok(Reply::Pending { .. })),
+        "room again"
+    );
+    // An outcome for a ticket never proposed, and bytes that do not decode.
+    let dropped = g.strong().dropped;
+    let stray = worknode_abi::strong::Outcome { version: 1, worknode: 0, ticket: 999, index: 1 };
+    let mut buf = [0u8; 32];
+    w.strong_outcomes.push_back(stray.encode(&mut buf).unwrap().to_vec());
+    w.strong_outcomes.push_back(vec![7, 7]);
+    g.notified(&mut w, 1 << RAFT, 25);
+    assert_eq!(g.strong().dropped, dropped + 2);
+    assert_eq!(g.strong().held(), STRONG_PER_WORKNODE.min(STRONG_RING) - 1, "nothing else changed");
     end(&w);
 }

@@ -2,9 +2,12 @@
 //! ledger with Raft (pds/raft) while the runner kills, partitions and
 //! wipes them.
 //!
-//! Every node proposes numbered proposals, one at a time, each once the
-//! last is applied on its node, resent when unanswered (pds/raft's
-//! TARGET each). Meanwhile, in order:
+//! On every node a worknode (pds/strong) records Strong events without
+//! pause through its governor, which audits each and hands it to the
+//! node's Raft PD; the Raft PD numbers them and proposes them one at a
+//! time, each once the last is applied on its node, resent when
+//! unanswered (pds/raft's TARGET each), and the outcome goes back to the
+//! worknode. Meanwhile, in order:
 //! - the leader's QEMU is killed (SIGKILL) [`KILLS`] times, at a random
 //!   moment, and restarted on its disk; a new leader must be elected each
 //!   time (`max_failover_ms`: from the kill to the first `leader` line of
@@ -36,7 +39,10 @@
 //! (both its logs) and `worknode audit verify`. Last line: `arch=..
 //! nodes=3 kills=K partitions=P acked=N replicated=N lost=0 diverged=0
 //! max_failover_ms=M snapshot_installed=1 snapshot_bytes=B disks_verified=3
-//! foreign_disk_refused=1 result=pass`. The last check boots a node on
+//! foreign_disk_refused=1 worknodes_committed=3 result=pass`
+//! (`worknodes_committed`: the nodes whose worknode took committed
+//! outcomes; one that took an outcome it did not wait for, or a failed
+//! one, fails the run). The last check boots a node on
 //! another node's disk, which its Raft PD must refuse and leave as it was.
 //!
 //! `--expect-loss` (`make bite-check-cluster`): the image's proposers go
@@ -91,6 +97,8 @@ struct Seen {
     joining: Vec<usize>,
     /// Each node's largest snapshot installed (bytes) in its current boot.
     installed: BTreeMap<usize, u64>,
+    /// Nodes whose Strong worknode said it took a committed outcome.
+    committed: std::collections::BTreeSet<usize>,
     trouble: Option<String>,
 }
 
@@ -139,6 +147,15 @@ impl Seen {
         }
         if line.starts_with("raft| done ") {
             self.done.insert(k, line.to_string());
+        }
+        if line.starts_with("strong| strong committed=") {
+            self.committed.insert(k);
+        }
+        if line.starts_with("strong| strong failed")
+            || line.starts_with("strong| strong refused")
+            || line.contains("which is not pending")
+        {
+            self.trouble.get_or_insert_with(|| format!("node {k}: {line}"));
         }
     }
 }
@@ -346,12 +363,14 @@ pub fn run(
             && replicated == acked
             && disks_verified == count
             && foreign_refused
+            && s.seen.committed.len() == count
     };
     println!(
-        "arch={} nodes={count} kills={KILLS} partitions={partitions} acked={acked} replicated={replicated} lost={lost} diverged={diverged} max_failover_ms={} snapshot_installed={installed} snapshot_bytes={snapshot_bytes} disks_verified={disks_verified} foreign_disk_refused={} result={}",
+        "arch={} nodes={count} kills={KILLS} partitions={partitions} acked={acked} replicated={replicated} lost={lost} diverged={diverged} max_failover_ms={} snapshot_installed={installed} snapshot_bytes={snapshot_bytes} disks_verified={disks_verified} foreign_disk_refused={} worknodes_committed={} result={}",
         target.arch,
         max_failover.as_millis(),
         u8::from(foreign_refused),
+        s.seen.committed.len(),
         if pass { "pass" } else { "FAIL" }
     );
     Ok(pass)

@@ -23,13 +23,20 @@
 //! 8. a governed PD maps no memory region that another PD maps: it shares
 //!    no memory with anyone, so everything it does reaches others through
 //!    the governor's gate;
-//! 9. no other PD maps a region the governor maps, with one exception: a
-//!    device region (fixed physical address) the governor maps read-only
-//!    and exactly one other PD, a driver outside the governor, maps. That
-//!    is the lease clock: the timer driver owns the device (its
-//!    comparator), and the governor reads the counter without a call.
-//!    A writer could move the clock's registers, so the one writer is a
-//!    driver in the trusted list, never a worknode and never two PDs.
+//! 9. no other PD maps a region the governor maps, with two exceptions,
+//!    each shared with exactly one PD outside the governor:
+//!    - a device region (fixed physical address) the governor maps
+//!      read-only. That is the lease clock: the timer driver owns the
+//!      device (its comparator), and the governor reads the counter
+//!      without a call. A writer could move the clock's registers, so the
+//!      one writer is a driver in the trusted list, never a worknode and
+//!      never two PDs;
+//!    - a region of ordinary memory (no fixed physical address): the two
+//!      ends of one queue, the governor's Strong events to the Raft PD.
+//!      The governor reaches such memory only by copies, checks what it
+//!      copied out before using it (`worknode_netq::messages`), and keeps
+//!      nothing of its own there; a second sharer could read or forge the
+//!      first one's messages, so there is one.
 //!
 //! Rejected: a list of the regions governed PDs may not map (the disk's,
 //! the clock's). A list is only as good as the last time someone updated
@@ -117,8 +124,9 @@ fn check_memory(system: &System, governor: usize, errors: &mut Vec<Error>) {
             .filter(|&o| o != governor && !system.is_descendant(o, governor))
             .collect();
         let device = system.region(region).is_some_and(|r| r.phys_addr.is_some());
-        // Rule 9's exception: one driver owns the device, the governor reads it.
-        if device && !map.writable && others.len() == 1 {
+        // Rule 9's exceptions: one driver owns the device, the governor
+        // reads it; or the governor and one PD are the ends of a queue.
+        if others.len() == 1 && (if device { !map.writable } else { true }) {
             continue;
         }
         for other in others {
@@ -367,6 +375,28 @@ mod tests {
                 "{board}: {errors:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_governor_shares_a_queue_with_one_pd_only() {
+        let queue = r#"<memory_region name="q" size="0x8000"/>"#;
+        let map = r#"<map mr="q" vaddr="0x3600000" perms="rw"/>"#;
+        let gov = r#"<program_image path="governor.elf"/>"#;
+        let log = r#"<program_image path="log.elf"/>"#;
+        let shared = GOOD.replacen(gov, &format!("{gov}{map}"), 1).replacen(log, &format!("{log}{map}"), 1);
+        check(&system(&format!("{queue}{shared}"))).unwrap();
+        let third = format!(
+            r#"{queue}{shared}<protection_domain name="raft" priority="102"><program_image path="raft.elf"/>{map}</protection_domain>"#
+        );
+        let errors = messages(&third);
+        assert!(
+            errors.iter().any(|m| m.contains("'raft' maps 'q', which is the governor's alone")),
+            "{errors:?}"
+        );
+        assert!(
+            errors.iter().any(|m| m.contains("'log' maps 'q', which is the governor's alone")),
+            "{errors:?}"
+        );
     }
 
     #[test]

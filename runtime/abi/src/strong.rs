@@ -1,0 +1,103 @@
+//! Strong events between the governor and the node's Raft PD.
+//!
+//! A worknode's `RecordStrong` (`crate::governor::Request::RecordStrong`)
+//! is decided and audited by the governor, then handed to the Raft PD as a
+//! [`Proposal`] on a message queue (`worknode_netq::messages`, the same
+//! rings as a network client's, in a region only these two PDs map: the
+//! governor is the client, the Raft PD the server). The Raft PD answers
+//! twice:
+//!
+//! - when it takes the proposal off the ring: the buffer comes back on
+//!   `tx_free` with the sequence number Raft will know it by (its
+//!   `QueuedHeader`'s `seq`), or refused with the error (`malformed`: the
+//!   proposal did not decode; `too-large`). Proposals are taken in ring
+//!   order, one at a time: the next stays on the ring until the last is
+//!   committed (back-pressure to the governor, and through it to the
+//!   worknode: nothing is dropped);
+//! - when the proposal is committed and applied on this node: an
+//!   [`Outcome`] arrives on `rx_active` (its header's `seq` is the same
+//!   sequence number, its `peer` 0).
+//!
+//! Neither end trusts the other's bytes: both decode canonically and drop
+//! (counting them) what does not decode or names a ticket they do not
+//! hold. Variants are only ever appended; a change of layout is a new
+//! [`STRONG_VERSION`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::ErrorCode;
+use crate::bounded::Bytes;
+use crate::governor::MAX_EVENT;
+
+/// The version of [`Proposal`]'s and [`Outcome`]'s layouts, their first
+/// byte; an end drops messages of another version.
+pub const STRONG_VERSION: u8 = 1;
+
+/// The largest encoded [`Proposal`]: version 1, worknode 3, ticket 10,
+/// the event's length 2 and the event.
+pub const MAX_PROPOSAL: usize = 1 + 3 + 10 + 2 + MAX_EVENT;
+
+const _: () = assert!(MAX_PROPOSAL <= crate::net::MAX_QUEUED_BODY, "a proposal fits a queued message");
+
+/// A Strong event, from the governor to the Raft PD.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Proposal<'a> {
+    /// [`STRONG_VERSION`].
+    pub version: u8,
+    /// The recording worknode's index on this node.
+    pub worknode: u16,
+    /// The governor's ticket for it.
+    pub ticket: u64,
+    /// The event.
+    #[serde(borrow)]
+    pub event: Bytes<'a, MAX_EVENT>,
+}
+
+/// A proposal's outcome, from the Raft PD to the governor: committed at
+/// `index` and applied on this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// [`STRONG_VERSION`].
+    pub version: u8,
+    /// The recording worknode's index, as proposed.
+    pub worknode: u16,
+    /// The ticket, as proposed.
+    pub ticket: u64,
+    /// The Raft log index it was applied at (or the index of the snapshot
+    /// this node learned it from).
+    pub index: u64,
+}
+
+impl<'a> Proposal<'a> {
+    /// Decodes a proposal: the whole of `bytes`, canonical, of
+    /// [`STRONG_VERSION`].
+    pub fn decode(bytes: &'a [u8]) -> Result<Proposal<'a>, ErrorCode> {
+        let proposal: Proposal<'a> = crate::frame::decode_canonical(bytes)?;
+        if proposal.version != STRONG_VERSION {
+            return Err(ErrorCode::UnsupportedVersion);
+        }
+        Ok(proposal)
+    }
+
+    /// Encodes the proposal into `buf`, returning the bytes written.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ErrorCode> {
+        postcard::to_slice(self, buf).map(|b| &*b).map_err(|_| ErrorCode::TooLarge)
+    }
+}
+
+impl Outcome {
+    /// Decodes an outcome: the whole of `bytes`, canonical, of
+    /// [`STRONG_VERSION`].
+    pub fn decode(bytes: &[u8]) -> Result<Outcome, ErrorCode> {
+        let outcome: Outcome = crate::frame::decode_canonical(bytes)?;
+        if outcome.version != STRONG_VERSION {
+            return Err(ErrorCode::UnsupportedVersion);
+        }
+        Ok(outcome)
+    }
+
+    /// Encodes the outcome into `buf`, returning the bytes written.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ErrorCode> {
+        postcard::to_slice(self, buf).map(|b| &*b).map_err(|_| ErrorCode::TooLarge)
+    }
+}

@@ -1,0 +1,156 @@
+//! Strong events in flight: the governor's side of the queue to the node's
+//! Raft PD (`worknode_abi::strong`).
+//!
+//! A Strong event is decided and audited like any record; then it gets a
+//! *ticket* and goes to the Raft PD's queue. From there it is *queued*
+//! (on the ring, not yet taken), *proposed* (taken: Raft knows it by a
+//! sequence number), then *settled* (committed, or refused) until its
+//! worknode takes the outcome. Every ticket held counts against two
+//! bounds: [`STRONG_PENDING`] for the node and [`STRONG_PER_WORKNODE`] for
+//! its worknode, so a worknode that never takes its outcomes blocks only
+//! itself. Past either, `RecordStrong` is `exhausted`, and the worknode is
+//! notified when an outcome frees room.
+//!
+//! The Raft PD takes proposals in ring order and says what became of each
+//! in that order ([`Strong::taken`]): a refusal names no ticket, so it is
+//! matched to the oldest queued one. An outcome names its ticket, and one
+//! naming a ticket not proposed here is dropped and counted.
+
+use heapless::{Deque, Vec};
+use worknode_abi::ErrorCode;
+
+use crate::limits::{STRONG_PENDING, STRONG_PER_WORKNODE};
+
+/// A ticket's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    Queued,
+    Proposed,
+    Settled(Result<u64, ErrorCode>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Held {
+    worknode: u16,
+    ticket: u64,
+    state: State,
+}
+
+/// An outcome a worknode takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settled {
+    /// The event's ticket.
+    pub ticket: u64,
+    /// The Raft log index it was committed at, or why it never will be.
+    pub outcome: Result<u64, ErrorCode>,
+}
+
+/// See the module documentation.
+#[derive(Debug, Default)]
+pub struct Strong {
+    /// Every ticket held, oldest first.
+    held: Vec<Held, STRONG_PENDING>,
+    /// Tickets on the ring, oldest first (the order the Raft PD answers in).
+    queued: Deque<u64, STRONG_PENDING>,
+    /// The last ticket given.
+    last_ticket: u64,
+    /// Worknodes (bits: their index) to notify at the next news.
+    waiting: u64,
+    /// Outcomes that named no ticket proposed here, and answers to a ring
+    /// this end had no proposal on.
+    pub dropped: u64,
+    /// Events committed since boot.
+    pub committed: u64,
+}
+
+impl Strong {
+    /// Whether `worknode` may queue another event.
+    pub fn room(&self, worknode: u16) -> bool {
+        let mine = self.held.iter().filter(|h| h.worknode == worknode).count();
+        !self.held.is_full() && mine < STRONG_PER_WORKNODE
+    }
+
+    /// The next ticket (unique since boot; the first is 1).
+    pub fn ticket(&mut self) -> u64 {
+        self.last_ticket += 1;
+        self.last_ticket
+    }
+
+    /// `ticket` of `worknode` is on the ring. Checked by [`Strong::room`]
+    /// before: an error here is the caller's bug.
+    pub fn queued(&mut self, worknode: u16, ticket: u64) -> Result<(), ErrorCode> {
+        debug_assert!(self.room(worknode), "room was checked before the record");
+        self.held.push(Held { worknode, ticket, state: State::Queued }).map_err(|_| ErrorCode::Exhausted)?;
+        self.queued.push_back(ticket).map_err(|_| ErrorCode::Internal)?;
+        debug_assert!(self.queued.len() <= self.held.len(), "every queued ticket is held");
+        Ok(())
+    }
+
+    /// The Raft PD took the oldest queued proposal (`Ok`: its sequence
+    /// number) or refused it. Returns the worknode whose event was refused.
+    pub fn taken(&mut self, answer: Result<u64, ErrorCode>) -> Option<u16> {
+        let Some(ticket) = self.queued.pop_front() else {
+            self.dropped += 1;
+            return None;
+        };
+        // Settled already (its outcome overtook this answer), or taken by
+        // its worknode since: nothing left to do.
+        let held = self.held.iter_mut().find(|h| h.ticket == ticket && h.state == State::Queued)?;
+        match answer {
+            Ok(_) => {
+                held.state = State::Proposed;
+                None
+            }
+            Err(error) => {
+                held.state = State::Settled(Err(error));
+                Some(held.worknode)
+            }
+        }
+    }
+
+    /// The outcome of `ticket`, proposed by `worknode`, came: committed at
+    /// `index`. Returns whether it named a ticket proposed here.
+    pub fn committed(&mut self, worknode: u16, ticket: u64, index: u64) -> bool {
+        // Proposed, or still queued: the outcome may overtake the ring's
+        // answer (the Raft PD hands the buffer back when it takes it, but
+        // this end reads the two rings in either order).
+        let found = self.held.iter_mut().find(|h| {
+            h.ticket == ticket && h.worknode == worknode && matches!(h.state, State::Queued | State::Proposed)
+        });
+        let Some(held) = found else {
+            self.dropped += 1;
+            return false;
+        };
+        // If still queued, the ring's answer is moot: it still pops this
+        // ticket (the order stays) and finds it settled.
+        held.state = State::Settled(Ok(index));
+        self.committed += 1;
+        true
+    }
+
+    /// Takes the oldest settled outcome of `worknode`.
+    pub fn take(&mut self, worknode: u16) -> Option<Settled> {
+        let at =
+            self.held.iter().position(|h| h.worknode == worknode && matches!(h.state, State::Settled(_)))?;
+        let held = self.held.remove(at);
+        let State::Settled(outcome) = held.state else { return None };
+        Some(Settled { ticket: held.ticket, outcome })
+    }
+
+    /// `worknode` waits for news: room, or an outcome.
+    pub fn wait(&mut self, worknode: usize) {
+        if worknode < 64 {
+            self.waiting |= 1 << worknode;
+        }
+    }
+
+    /// The worknodes waiting for news, forgotten.
+    pub fn take_waiting(&mut self) -> u64 {
+        core::mem::take(&mut self.waiting)
+    }
+
+    /// Tickets held: on the ring, proposed, or settled and not yet taken.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+}
