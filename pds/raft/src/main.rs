@@ -425,7 +425,7 @@ impl RaftPd {
 fn deliver(queues: &mut Queues, undelivered: &mut Option<(u64, Outcome)>) {
     let Some((seq, outcome)) = *undelivered else { return };
     let Some(server) = queues.server() else { return };
-    let mut buf = [0u8; 32];
+    let mut buf = [0u8; worknode_abi::strong::MAX_OUTCOME];
     let Ok(bytes) = outcome.encode(&mut buf) else { return };
     if server.ready_to_deliver() == Ok(true) && server.deliver(0, seq, bytes).is_ok() {
         *undelivered = None;

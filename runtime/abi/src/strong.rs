@@ -37,6 +37,10 @@ pub const STRONG_VERSION: u8 = 1;
 /// the event's length 2 and the event.
 pub const MAX_PROPOSAL: usize = 1 + 3 + 10 + 2 + MAX_EVENT;
 
+/// The largest encoded [`Outcome`]: version 1, worknode 3, ticket 10,
+/// index 10.
+pub const MAX_OUTCOME: usize = 1 + 3 + 10 + 10;
+
 const _: () = assert!(MAX_PROPOSAL <= crate::net::MAX_QUEUED_BODY, "a proposal fits a queued message");
 
 /// A Strong event, from the governor to the Raft PD.

@@ -224,6 +224,8 @@ fn strong_events_between_governor_and_raft() {
     let largest =
         Proposal { version: 1, worknode: u16::MAX, ticket: u64::MAX, event: Bytes::new(&event).unwrap() };
     assert_eq!(largest.encode(&mut buf).unwrap().len(), MAX_PROPOSAL);
+    let largest = Outcome { version: 1, worknode: u16::MAX, ticket: u64::MAX, index: u64::MAX };
+    assert_eq!(largest.encode(&mut buf).unwrap().len(), worknode_abi::strong::MAX_OUTCOME);
     // Another version, a trailing byte, an overlong varint: refused.
     assert_eq!(Proposal::decode(&[2, 2, 0xAC, 0x02, 2, b'h', b'i']), Err(ErrorCode::UnsupportedVersion));
     assert_eq!(Proposal::decode(&[1, 2, 0xAC, 0x02, 2, b'h', b'i', 0]), Err(ErrorCode::Malformed));

@@ -200,7 +200,7 @@ impl SimWorld {
             ticket: p.ticket,
             index,
         };
-        let mut buf = [0u8; 32];
+        let mut buf = [0u8; worknode_abi::strong::MAX_OUTCOME];
         if let Ok(bytes) = outcome.encode(&mut buf) {
             self.strong_outcomes.push_back(bytes.to_vec());
         }

@@ -79,6 +79,5 @@ pub trait World {
     fn strong_wait(&mut self) -> bool;
 }
 
-/// The longest outcome a [`World::strong_outcome`] returns: an encoded
-/// [`worknode_abi::strong::Outcome`] is at most 1 + 3 + 10 + 10 bytes.
-pub const MAX_OUTCOME: usize = 32;
+/// The longest outcome a [`World::strong_outcome`] returns.
+pub use worknode_abi::strong::MAX_OUTCOME;
