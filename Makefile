@@ -391,16 +391,18 @@ bite-check-cluster:
 		[ $$caught = 1 ] || { echo "bite check: $$v lost nothing in 3 runs"; exit 1; }; \
 	done
 
-# NODES nodes of the net profile on the runner's switch, each with its own
-# disk under build/<arch>/node<K>/; node 0's console on this terminal, the
-# others' in build/<arch>/node<K>/serial.log. Ctrl-C stops them all.
+# NODES nodes of the cluster profile (Raft, and a worknode recording
+# Strong events on each) on the runner's switch, each with its own 64 MiB
+# disk under build/<arch>/cluster/node<K>/ (kept between runs: a node
+# restarts on its disk); node 0's console on this terminal, the others' in
+# build/<arch>/cluster/node<K>/serial.log. Ctrl-C stops them all.
 NODES ?= 3
 cluster:
 	$(need-sdk)$(need-qemu)
-	$(MAKE) --no-print-directory image SYSTEM=net
-	$(RUNNER) cluster --arch $(ARCH) --image $(BUILD_DIR)/net/worknode.img \
-		--kernel $(KERNEL_ELF) --system $(BUILD_DIR)/net/worknode.system \
-		--dir build/$(ARCH) --nodes $(NODES)
+	$(MAKE) --no-print-directory image SYSTEM=cluster
+	$(RUNNER) cluster --arch $(ARCH) --image $(BUILD_DIR)/cluster/worknode.img \
+		--kernel $(KERNEL_ELF) --system $(BUILD_DIR)/cluster/worknode.system \
+		--dir build/$(ARCH)/cluster --disk-kib 65536 --nodes $(NODES)
 
 # --- benchmarks -------------------------------------------------------------------
 # Raw record-size virtio-blk writes against durable log appends with group

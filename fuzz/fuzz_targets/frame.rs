@@ -8,15 +8,17 @@
 //! bodies borrow from the frame). The registers are also fed, as they
 //! come, to the governors' mail decoder (mail arrives from the network)
 //! and to the decoders of Strong events between the governor and the
-//! Raft PD (`worknode_abi::strong`: each trusts nothing of the other).
+//! Raft PD (`worknode_abi::strong`: each trusts nothing of the other),
+//! and to the decoder of the event log's replicated records.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use worknode_abi::frame::{self, MAX_FRAME_LEN, WORD_BYTES};
 use worknode_abi::governor::{Mail, Request, Response};
+use worknode_abi::log::ReplicatedRecord;
 use worknode_abi::net::{NetRequest, NetResponse};
-use worknode_abi::strong::{Outcome, Proposal};
+use worknode_abi::strong::{Applied, Outcome, Proposal};
 
 fn check<'a, T: serde::Serialize + serde::Deserialize<'a>>(bytes: &'a [u8]) {
     if let Ok(message) = frame::decode::<T>(bytes) {
@@ -62,5 +64,12 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(outcome) = Outcome::decode(registers) {
         assert_eq!(outcome.encode(&mut again).expect("re-encodes"), registers, "non-canonical outcome");
+    }
+    if let Ok(applied) = Applied::decode(registers) {
+        assert_eq!(applied.encode(&mut again).expect("re-encodes"), registers, "non-canonical applied event");
+    }
+    // The event log's copy of one, read back from a disk.
+    if let Some(record) = ReplicatedRecord::decode(registers) {
+        assert_eq!(record.encode(&mut again).expect("re-encodes"), registers, "non-canonical record");
     }
 });

@@ -32,7 +32,7 @@ use worknode_authority::Actions;
 use worknode_driver_clock::Clock;
 use worknode_driver_shared_region::{SharedRegion, message_queues};
 use worknode_governor::limits::MAX_CHILDREN;
-use worknode_governor::world::MAX_OUTCOME;
+use worknode_governor::world::MAX_ARRIVED;
 use worknode_governor::{ChildSpec, Config, Governor, LogStatus, World};
 use worknode_netq::messages::{self, Client};
 
@@ -170,6 +170,21 @@ impl World for Kernel {
         Ok(self.records)
     }
 
+    fn append_later(&mut self, record: &[u8]) -> Result<u64, ErrorCode> {
+        let payload = Vec::from_slice(record).map_err(|_| ErrorCode::TooLarge)?;
+        match self.ask_log(&LogRequest::AppendLater { payload })? {
+            LogReply::Appended { seq, .. } => Ok(seq),
+            _ => Err(ErrorCode::Internal),
+        }
+    }
+
+    fn sync(&mut self) -> Result<u64, ErrorCode> {
+        match self.ask_log(&LogRequest::Sync)? {
+            LogReply::Synced { durable } => Ok(durable),
+            _ => Err(ErrorCode::Internal),
+        }
+    }
+
     fn log_status(&mut self) -> Result<LogStatus, ErrorCode> {
         match self.ask_log(&LogRequest::Status)? {
             LogReply::Status { recovered, log_id, .. } => Ok(LogStatus { recovered, log_id }),
@@ -267,15 +282,15 @@ impl World for Kernel {
         });
     }
 
-    fn strong_outcome(&mut self) -> Result<Option<Vec<u8, MAX_OUTCOME>>, ErrorCode> {
+    fn strong_arrived(&mut self) -> Result<Option<(u8, Vec<u8, MAX_ARRIVED>)>, ErrorCode> {
         let queues = self.strong.as_mut().ok_or(ErrorCode::NotFound)?;
         let mut body = [0u8; worknode_abi::net::MAX_QUEUED_BODY];
         let arrived = queues.receive(&mut body).map_err(|_| ErrorCode::Internal)?;
         self.nudge_raft();
         match arrived {
-            // An outcome too long to be one is dropped as an empty one,
-            // which does not decode.
-            Some(a) => Ok(Some(Vec::from_slice(&body[..a.len]).unwrap_or_default())),
+            // A message too long to be one is passed on as an empty one,
+            // which does not decode. Its kind is its header's `peer`.
+            Some(a) => Ok(Some((a.from, Vec::from_slice(&body[..a.len]).unwrap_or_default()))),
             None => Ok(None),
         }
     }

@@ -17,6 +17,11 @@
 //! could not be answered): the governor hands it Strong events on a
 //! message queue in `strong_queue` (`worknode_abi::strong`) and notifies.
 //!
+//! What it hands back: each proposal's outcome, and every Strong event
+//! the state machine takes, any node's, in order, for the governor's
+//! event log (`worknode_abi::strong::Applied`; the state machine applies
+//! no further while the governor is behind: back-pressure).
+//!
 //! What it proposes: its worknodes' Strong events, from the governor's
 //! queue, numbered 1, 2, 3, ... by this node (`worknode_cluster::ledger`),
 //! one at a time: the next is taken off the queue once the last is
@@ -36,7 +41,8 @@
 //! from the leader, `raft| node=K no leader: ...` every 2 s while it knows
 //! no leader (its Raft state, streams and counters: why it may be stuck),
 //! and `raft| done node=K ...` (with the ledger's and the
-//! journal's hashes) once every node's proposals are all applied here;
+//! journal's hashes) once every node's proposals are all applied here and
+//! handed to the governor;
 //! the runner's `cluster-test` checks the acknowledgements never go
 //! back and compares the nodes' `done` lines. Two features break this on
 //! purpose for `make bite-check-cluster` (Cargo.toml).
@@ -54,9 +60,9 @@ use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, pro
 use static_cell::{ConstStaticCell, StaticCell};
 use worknode_abi::bounded::Bytes;
 use worknode_abi::net::{MAX_NET_BODY, NetReply, NetRequest, NetResponse};
-use worknode_abi::strong::{Outcome, Proposal, STRONG_VERSION};
+use worknode_abi::strong::{APPLIED, Applied, MAX_APPLIED, OUTCOME, Outcome, Proposal, STRONG_VERSION};
 use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
-use worknode_cluster::ledger::strong_event;
+use worknode_cluster::ledger::{parse, strong_event, strong_payload};
 use worknode_cluster::limits::JOURNAL_BYTES;
 use worknode_cluster::node::{Found, Node, NodeError, Transport};
 use worknode_driver_blk_client::QueueDisk;
@@ -178,6 +184,8 @@ struct RaftPd {
     said_installed: u64,
     /// Ticks since a leader was last known (or the last `no leader` line).
     leaderless: u32,
+    /// Records of the state machine passed over as not Strong events.
+    passed: u64,
 }
 
 /// The cluster test's second bite check: acknowledge a proposal as soon as
@@ -231,7 +239,12 @@ fn init() -> RaftPd {
                     debug_println!("raft| node={me} recovered its Raft log snapshot={snapshot} last={last}")
                 }
             }
-            Some(NODE.init(node))
+            let node = NODE.init(node);
+            // Every Strong event goes to the governor's event log too,
+            // from the oldest the journal holds: after a restart the
+            // governor skips by number what it already wrote.
+            node.deliver_from_journal();
+            Some(node)
         }
         Err(e) => {
             stopped(me, e);
@@ -266,6 +279,7 @@ fn init() -> RaftPd {
         said_early: 0,
         said_installed: 0,
         leaderless: 0,
+        passed: 0,
     }
 }
 
@@ -373,6 +387,7 @@ impl RaftPd {
             }
         }
         node.pump(&mut Net)?;
+        deliver_applied(&mut self.queues, node, &mut self.passed);
         let led = node.raft().leader().is_some();
         self.leaderless = if led { 0 } else { self.leaderless.saturating_add(ticks) };
         if self.leaderless >= LEADERLESS_LINE_TICKS {
@@ -398,11 +413,12 @@ impl RaftPd {
         // Only once this node's own acknowledgements are all said (they are
         // said at the next step after the apply): the runner stops reading
         // at the last `done`, and must have seen every `acked` before it.
-        if all && self.next > TARGET && !self.done_said {
+        // And once the governor was handed every one of them.
+        if all && self.next > TARGET && node.behind() == 0 && !self.done_said {
             self.done_said = true;
             let stats = node.stats();
             debug_println!(
-                "raft| done node={me} count={} skipped={} hash={:016x} journal={:016x} state={} applied={} term={} installed={} compactions={} forwarded={} dropped={}",
+                "raft| done node={me} count={} skipped={} hash={:016x} journal={:016x} state={} applied={} term={} installed={} compactions={} forwarded={} dropped={} held_back={} passed={}",
                 ledger.count,
                 ledger.skipped,
                 ledger.short_hash(),
@@ -413,7 +429,9 @@ impl RaftPd {
                 stats.installed,
                 stats.compactions,
                 stats.forwarded,
-                stats.dropped
+                stats.dropped,
+                stats.held_back,
+                self.passed
             );
         }
         Ok(())
@@ -427,10 +445,54 @@ fn deliver(queues: &mut Queues, undelivered: &mut Option<(u64, Outcome)>) {
     let Some(server) = queues.server() else { return };
     let mut buf = [0u8; worknode_abi::strong::MAX_OUTCOME];
     let Ok(bytes) = outcome.encode(&mut buf) else { return };
-    if server.ready_to_deliver() == Ok(true) && server.deliver(0, seq, bytes).is_ok() {
+    if server.ready_to_deliver() == Ok(true) && server.deliver(OUTCOME, seq, bytes).is_ok() {
         *undelivered = None;
         queues.pushed = true;
     }
+}
+
+/// Hands the governor the Strong events the state machine took and it has
+/// not been handed, in order, while it has buffers for them
+/// (`worknode_abi::strong::Applied`; the state machine stops applying
+/// while the governor is behind: `worknode_cluster::node`). A record that
+/// is not a Strong event (none is, on these nodes) is passed over and
+/// counted. Returns how many were handed over.
+fn deliver_applied(queues: &mut Queues, node: &mut Node<'static, QueueDisk>, passed: &mut u64) -> usize {
+    let Some(server) = queues.server() else { return 0 };
+    let mut handed = 0;
+    // Bounded: one per buffer of the ring, which the governor gives back
+    // only as it reads.
+    for _ in 0..worknode_netq::CAPACITY {
+        let Some((number, data)) = node.undelivered() else { break };
+        let event = parse(data).zip(strong_payload(data)).and_then(|((proposer, seq), (worknode, event))| {
+            Some(Applied {
+                version: STRONG_VERSION,
+                number,
+                proposer,
+                seq,
+                worknode,
+                event: Bytes::new(event).ok()?,
+            })
+        });
+        let Some(applied) = event else {
+            *passed += 1;
+            node.delivered(number);
+            continue;
+        };
+        let mut buf = [0u8; MAX_APPLIED];
+        let Ok(bytes) = applied.encode(&mut buf) else {
+            *passed += 1;
+            node.delivered(number);
+            continue;
+        };
+        if server.ready_to_deliver() != Ok(true) || server.deliver(APPLIED, number, bytes).is_err() {
+            break;
+        }
+        node.delivered(number);
+        handed += 1;
+    }
+    queues.pushed |= handed > 0;
+    handed
 }
 
 /// Takes the governor's next Strong event off the queue as proposal `seq`

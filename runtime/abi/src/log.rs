@@ -29,6 +29,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::ErrorCode;
 use crate::governor::MAX_EVENT;
+use crate::strong::Applied;
 
 /// Largest record payload that travels in one call (the frame is 512
 /// bytes; the on-disk format allows up to 1024).
@@ -37,6 +38,16 @@ pub const MAX_RECORD: usize = 384;
 pub const MAX_SOURCE: usize = 32;
 /// Version of the [`EventRecord`] envelope.
 pub const EVENT_RECORD_VERSION: u8 = 1;
+/// Version of the [`ReplicatedRecord`] envelope, its first byte: apart
+/// from every other envelope's (1: [`EventRecord`], 2 and 3:
+/// `crate::audit::AuditRecord`), so a reader tells them apart.
+pub const REPLICATED_RECORD_VERSION: u8 = 16;
+
+/// The largest encoded [`ReplicatedRecord`]: its version, then the
+/// largest `Applied`.
+pub const MAX_REPLICATED_RECORD: usize = 1 + crate::strong::MAX_APPLIED;
+
+const _: () = assert!(MAX_REPLICATED_RECORD <= MAX_RECORD, "a replicated event's record fits one append");
 
 /// Which part of the log's free space an append may use.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,4 +145,41 @@ pub struct EventRecord {
     /// The event as the worknode sent it.
     #[serde(with = "crate::bytes")]
     pub event: Vec<u8, MAX_EVENT>,
+}
+
+/// The payload the governor writes for each Strong event the cluster
+/// committed and this node applied, its own worknodes' and the other
+/// nodes' alike: the event, as the Raft PD delivered it. Not a decision
+/// (it was decided and audited by the proposer's governor, on its node):
+/// a copy of the cluster's order, so every node's event log holds the
+/// same events under the same numbers (`worknode log replicated` lists
+/// them). Numbers only grow along a log; one missing says the node
+/// learned those events from a Raft snapshot and never held them one by
+/// one (a node that joined late, or was behind by more than its Raft
+/// PD's journal).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicatedRecord<'a> {
+    /// [`REPLICATED_RECORD_VERSION`].
+    pub version: u8,
+    /// The event.
+    #[serde(borrow)]
+    pub applied: Applied<'a>,
+}
+
+impl<'a> ReplicatedRecord<'a> {
+    /// Decodes a log payload; `None` unless it is exactly a replicated
+    /// event's record (canonical, of this version, its event's too).
+    pub fn decode(payload: &'a [u8]) -> Option<ReplicatedRecord<'a>> {
+        if payload.first() != Some(&REPLICATED_RECORD_VERSION) {
+            return None;
+        }
+        let record: ReplicatedRecord<'a> = crate::frame::decode_canonical(payload).ok()?;
+        (record.applied.version == crate::strong::STRONG_VERSION).then_some(record)
+    }
+
+    /// Encodes into `buf` (at most [`MAX_RECORD`] bytes suffice),
+    /// returning the used prefix.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ErrorCode> {
+        postcard::to_slice(self, buf).map(|b| &*b).map_err(|_| ErrorCode::TooLarge)
+    }
 }

@@ -16,7 +16,14 @@
 //!   worknode: nothing is dropped);
 //! - when the proposal is committed and applied on this node: an
 //!   [`Outcome`] arrives on `rx_active` (its header's `seq` is the same
-//!   sequence number, its `peer` 0).
+//!   sequence number, its `peer` [`OUTCOME`]).
+//!
+//! And every Strong event the cluster commits, this node's and the other
+//! nodes', arrives once applied here as an [`Applied`] on `rx_active`
+//! (`peer` [`APPLIED`], `seq` its number), in the cluster's order, for
+//! the governor to write to this node's event log. The Raft PD waits for
+//! the governor's buffers (and its state machine stops applying while the
+//! governor is behind): back-pressure, nothing dropped.
 //!
 //! Neither end trusts the other's bytes: both decode canonically and drop
 //! (counting them) what does not decode or names a ticket they do not
@@ -41,7 +48,17 @@ pub const MAX_PROPOSAL: usize = 1 + 3 + 10 + 2 + MAX_EVENT;
 /// index 10.
 pub const MAX_OUTCOME: usize = 1 + 3 + 10 + 10;
 
+/// The largest encoded [`Applied`]: version 1, number 10, proposer 1,
+/// seq 10, worknode 3, the event's length 2 and the event.
+pub const MAX_APPLIED: usize = 1 + 10 + 1 + 10 + 3 + 2 + MAX_EVENT;
+
+/// `rx_active`'s `peer` for an [`Outcome`].
+pub const OUTCOME: u8 = 0;
+/// `rx_active`'s `peer` for an [`Applied`].
+pub const APPLIED: u8 = 1;
+
 const _: () = assert!(MAX_PROPOSAL <= crate::net::MAX_QUEUED_BODY, "a proposal fits a queued message");
+const _: () = assert!(MAX_APPLIED <= crate::net::MAX_QUEUED_BODY, "an applied event fits a queued message");
 
 /// A Strong event, from the governor to the Raft PD.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +87,44 @@ pub struct Outcome {
     /// The Raft log index it was applied at (or the index of the snapshot
     /// this node learned it from).
     pub index: u64,
+}
+
+/// A Strong event the cluster committed, applied on this node: from the
+/// Raft PD to the governor, which writes it to the event log (wrapped in a
+/// [`crate::log::ReplicatedRecord`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied<'a> {
+    /// [`STRONG_VERSION`].
+    pub version: u8,
+    /// Its place in the cluster's order of Strong events: 1, 2, 3, ...,
+    /// the same on every node (the state machine's count of events taken).
+    pub number: u64,
+    /// The node that proposed it (0-based, as the network numbers nodes).
+    pub proposer: u8,
+    /// The proposer's sequence number for it.
+    pub seq: u64,
+    /// The recording worknode's index on the proposer's node.
+    pub worknode: u16,
+    /// The event.
+    #[serde(borrow)]
+    pub event: Bytes<'a, MAX_EVENT>,
+}
+
+impl<'a> Applied<'a> {
+    /// Decodes an applied event: the whole of `bytes`, canonical, of
+    /// [`STRONG_VERSION`].
+    pub fn decode(bytes: &'a [u8]) -> Result<Applied<'a>, ErrorCode> {
+        let applied: Applied<'a> = crate::frame::decode_canonical(bytes)?;
+        if applied.version != STRONG_VERSION {
+            return Err(ErrorCode::UnsupportedVersion);
+        }
+        Ok(applied)
+    }
+
+    /// Encodes the applied event into `buf`, returning the bytes written.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ErrorCode> {
+        postcard::to_slice(self, buf).map(|b| &*b).map_err(|_| ErrorCode::TooLarge)
+    }
 }
 
 impl<'a> Proposal<'a> {

@@ -184,6 +184,8 @@ fn docs_agree_with_the_code() {
     for (name, bytes) in [
         ("`Proposal { version: 1, worknode: 2, ticket: 300", golden_proposal_bytes()),
         ("`Outcome { version: 1, worknode: 2, ticket: 300", golden_outcome_bytes()),
+        ("`Applied { version: 1, number: 300, proposer: 1", golden_applied_bytes()),
+        ("`ReplicatedRecord { version: 16, applied:", golden_replicated_bytes()),
     ] {
         let bytes = format!("`{}`", hex(&bytes));
         assert!(row_with(&[name, &bytes]), "docs/abi.md: {name} should show {bytes}");
@@ -204,6 +206,64 @@ fn golden_outcome() -> worknode_abi::strong::Outcome {
 
 fn golden_outcome_bytes() -> Vec<u8> {
     postcard::to_allocvec(&golden_outcome()).unwrap()
+}
+
+fn golden_applied() -> worknode_abi::strong::Applied<'static> {
+    worknode_abi::strong::Applied {
+        version: 1,
+        number: 300,
+        proposer: 1,
+        seq: 7,
+        worknode: 2,
+        event: Bytes::new(b"hi").unwrap(),
+    }
+}
+
+fn golden_applied_bytes() -> Vec<u8> {
+    postcard::to_allocvec(&golden_applied()).unwrap()
+}
+
+fn golden_replicated() -> worknode_abi::log::ReplicatedRecord<'static> {
+    worknode_abi::log::ReplicatedRecord { version: 16, applied: golden_applied() }
+}
+
+fn golden_replicated_bytes() -> Vec<u8> {
+    postcard::to_allocvec(&golden_replicated()).unwrap()
+}
+
+/// Committed Strong events, from the Raft PD to the governor and from the
+/// governor to the event log.
+#[test]
+fn applied_events_and_their_records() {
+    use worknode_abi::log::{MAX_RECORD, REPLICATED_RECORD_VERSION, ReplicatedRecord};
+    use worknode_abi::strong::{Applied, MAX_APPLIED};
+    assert_eq!(golden_applied_bytes(), [1, 0xAC, 0x02, 1, 7, 2, 2, b'h', b'i']);
+    assert_eq!(golden_replicated_bytes(), [16, 1, 0xAC, 0x02, 1, 7, 2, 2, b'h', b'i']);
+    assert_eq!(golden_replicated().version, REPLICATED_RECORD_VERSION);
+    assert_eq!(Applied::decode(&golden_applied_bytes()), Ok(golden_applied()));
+    assert_eq!(ReplicatedRecord::decode(&golden_replicated_bytes()), Some(golden_replicated()));
+    let mut buf = [0u8; MAX_RECORD];
+    assert_eq!(golden_replicated().encode(&mut buf).unwrap(), &golden_replicated_bytes()[..]);
+    let event = [0xFFu8; worknode_abi::governor::MAX_EVENT];
+    let largest = Applied {
+        version: 1,
+        number: u64::MAX,
+        proposer: u8::MAX,
+        seq: u64::MAX,
+        worknode: u16::MAX,
+        event: Bytes::new(&event).unwrap(),
+    };
+    assert_eq!(largest.encode(&mut buf).unwrap().len(), MAX_APPLIED);
+    let record = ReplicatedRecord { version: REPLICATED_RECORD_VERSION, applied: largest };
+    assert_eq!(record.encode(&mut buf).unwrap().len(), worknode_abi::log::MAX_REPLICATED_RECORD);
+    // Another version (of either layer), a trailing byte, an overlong
+    // varint: refused. So are the other envelopes (an audit record's
+    // first byte is 3).
+    assert_eq!(Applied::decode(&[2, 0xAC, 0x02, 1, 7, 2, 2, b'h', b'i']), Err(ErrorCode::UnsupportedVersion));
+    assert_eq!(Applied::decode(&[1, 0xAC, 0x02, 1, 7, 2, 2, b'h', b'i', 0]), Err(ErrorCode::Malformed));
+    assert_eq!(ReplicatedRecord::decode(&[16, 2, 0xAC, 0x02, 1, 7, 2, 2, b'h', b'i']), None);
+    assert_eq!(ReplicatedRecord::decode(&[16, 1, 0xAC, 0x82, 0x00, 1, 7, 2, 2, b'h', b'i']), None);
+    assert_eq!(ReplicatedRecord::decode(&[3, 1, 0xAC, 0x02, 1, 7, 2, 2, b'h', b'i']), None);
 }
 
 /// Strong events between the governor and the Raft PD, inside queued

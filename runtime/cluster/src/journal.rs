@@ -56,6 +56,30 @@ impl<'a> Journal<'a> {
         self.records
     }
 
+    /// The record `k` places after the oldest held (0: the oldest), if
+    /// there is one. Walks the records before it: at most
+    /// [`Journal::records`] steps.
+    pub fn get(&self, k: u64) -> Option<&[u8]> {
+        if k >= self.records {
+            return None;
+        }
+        let mut at = 0;
+        for _ in 0..k {
+            at += LEN + self.record_len(at);
+        }
+        let len = self.record_len(at);
+        debug_assert!(at + LEN + len <= self.len, "held records are whole");
+        Some(&self.buf[at + LEN..at + LEN + len])
+    }
+
+    /// How many of the newest records any one [`Journal::push`] keeps, the
+    /// largest record's included: those within half the buffer. (A push
+    /// that does not fit drops the oldest eighth, and a record more at
+    /// most, from a buffer at least seven eighths full.)
+    pub fn kept_by_any_push(&self) -> u64 {
+        (self.buf.len() / (2 * (LEN + MAX_DATA))) as u64
+    }
+
     /// Empties the journal.
     pub fn clear(&mut self) {
         self.len = 0;

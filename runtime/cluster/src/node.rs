@@ -18,6 +18,22 @@
 //! it sees everything committed before it was asked, whatever node it
 //! runs on.
 //!
+//! Delivery: a node may hand every proposal its state machine takes, in
+//! order, to a reader (the Raft PD's: the governor, which writes each to
+//! the node's event log): [`Node::deliver_from_journal`], then
+//! [`Node::undelivered`] and [`Node::delivered`]. The proposals are
+//! numbered by the ledger's count (the n-th taken is number n, on every
+//! node) and served from the journal, which holds the newest; so the
+//! state machine stops applying while the reader is behind by as many as
+//! one push of the journal could drop ([`Journal::kept_by_any_push`]):
+//! back-pressure down to Raft (which goes on committing; this node's
+//! apply index waits). A snapshot from the leader replaces the journal,
+//! and delivery goes on from its oldest record if the reader was behind
+//! it: the reader sees the numbers jump, and those events are in this
+//! node's Raft snapshot only. Rejected: keeping undelivered proposals in
+//! a queue of their own, which would copy what the journal already holds
+//! and still need a bound that stops the apply.
+//!
 //! Forwarding: a proposal made on a follower goes to the leader it knows,
 //! which proposes it as its own; the follower learns the outcome the way
 //! the leader does, by applying the entry. A forward lost on the way is
@@ -113,6 +129,9 @@ pub struct NodeStats {
     pub installed: u64,
     /// Snapshots taken here (compactions).
     pub compactions: u64,
+    /// Ready rounds whose apply stopped because the reader of delivered
+    /// proposals was behind.
+    pub held_back: u64,
 }
 
 /// See the module documentation.
@@ -135,6 +154,9 @@ pub struct Node<'j, D: BlockDevice> {
     /// Where each proposer's last proposal taken was applied (or the
     /// index of the snapshot it came in).
     taken_at: [Index; MAX_NODES],
+    /// The number of the last proposal handed to the reader; `None`
+    /// while delivery is off.
+    delivered: Option<u64>,
 }
 
 impl<'j, D: BlockDevice> Node<'j, D> {
@@ -195,7 +217,8 @@ impl<'j, D: BlockDevice> Node<'j, D> {
         let (reads, applied) = (heapless::Vec::new(), scratch.snapshot.meta.index);
         let taken_at = [applied; MAX_NODES];
         let stats = NodeStats::default();
-        Ok((Node { raft, store, ledger, journal, stats, reads, applied, taken_at }, found))
+        let delivered = None;
+        Ok((Node { raft, store, ledger, journal, stats, reads, applied, taken_at, delivered }, found))
     }
 
     /// A node on an empty Raft log: a founder (`membership` the founders)
@@ -210,7 +233,8 @@ impl<'j, D: BlockDevice> Node<'j, D> {
         let raft = Raft::new(cfg, membership).map_err(NodeError::Config)?;
         let (ledger, reads, taken_at) = (Ledger::default(), heapless::Vec::new(), [0; MAX_NODES]);
         let stats = NodeStats::default();
-        Ok((Node { raft, store, ledger, journal, stats, reads, applied: 0, taken_at }, found))
+        let delivered = None;
+        Ok((Node { raft, store, ledger, journal, stats, reads, applied: 0, taken_at, delivered }, found))
     }
 
     /// The Raft core (role, term, leader, log positions).
@@ -233,6 +257,42 @@ impl<'j, D: BlockDevice> Node<'j, D> {
     /// The state machine's journal: the proposals it took, oldest first.
     pub fn journal(&self) -> &Journal<'j> {
         &self.journal
+    }
+
+    /// Turns delivery on (see the module documentation), from the oldest
+    /// proposal the journal holds: after a restart, the reader is handed
+    /// again what it may have had, and skips by number what it has.
+    pub fn deliver_from_journal(&mut self) {
+        self.delivered = Some(self.oldest_held().saturating_sub(1));
+    }
+
+    /// The next proposal to deliver: its number and bytes, if delivery is
+    /// on and one was taken that the reader has not been handed.
+    pub fn undelivered(&self) -> Option<(u64, &[u8])> {
+        let next = (self.delivered? + 1).max(self.oldest_held());
+        let data = self.journal.get(next - self.oldest_held())?;
+        debug_assert!(next <= self.ledger.count, "only proposals taken are delivered");
+        Some((next, data))
+    }
+
+    /// The reader took proposal `number` (the one [`Node::undelivered`]
+    /// named).
+    pub fn delivered(&mut self, number: u64) {
+        debug_assert!(number <= self.ledger.count, "only proposals taken are delivered");
+        if let Some(last) = self.delivered.as_mut() {
+            *last = number.max(*last);
+        }
+    }
+
+    /// Proposals taken and not delivered (0 while delivery is off).
+    pub fn behind(&self) -> u64 {
+        self.delivered.map_or(0, |last| self.ledger.count.saturating_sub(last.max(self.oldest_held() - 1)))
+    }
+
+    /// The number of the oldest proposal the journal holds (one past the
+    /// count when it holds none).
+    fn oldest_held(&self) -> u64 {
+        (self.ledger.count + 1).saturating_sub(self.journal.records())
     }
 
     /// Bytes of the state machine's state: what a snapshot taken now holds.
@@ -388,7 +448,18 @@ impl<'j, D: BlockDevice> Node<'j, D> {
                 self.taken_at = [snapshot.meta.index; MAX_NODES];
                 self.stats.installed += 1;
             }
+            let mut rd = rd;
+            let mut held_back = false;
             for index in rd.apply.0..=rd.apply.1 {
+                // The reader is as far behind as a push may drop: this
+                // entry and the rest wait (the core applies from here
+                // at the next ready).
+                if self.behind() >= self.journal.kept_by_any_push() {
+                    rd.apply.1 = index - 1;
+                    held_back = true;
+                    self.stats.held_back += 1;
+                    break;
+                }
                 let entry = self.raft.log().entry(index).expect("entries to apply are in the window");
                 if entry.kind == EntryKind::Normal
                     && let Some((proposer, _)) = self.ledger.apply(index, entry.data)
@@ -400,6 +471,10 @@ impl<'j, D: BlockDevice> Node<'j, D> {
             }
             self.raft.advance(rd);
             self.maybe_compact()?;
+            if held_back {
+                // Nothing more applies until the reader takes some.
+                break;
+            }
         }
         Ok(())
     }

@@ -2,7 +2,11 @@
 //! envelopes through a lossy network, proposals on every node, crashes
 //! that lose what was not flushed, and a wiped disk that catches up by
 //! snapshot. Every acknowledged proposal (applied on its proposer's node)
-//! must be on every node at the end, and the ledgers must agree.
+//! must be on every node at the end, and the ledgers must agree. Each
+//! node delivers what its state machine takes to a reader (the governor,
+//! on the nodes) that pauses now and then: every reader must end with
+//! every number, in order, the same bytes under each on every node, and
+//! skip numbers only over a snapshot its node installed.
 
 use std::collections::VecDeque;
 
@@ -62,6 +66,13 @@ struct Sim {
     next_read: u32,
     answered: u64,
     steps: u64,
+    /// Per node: what its reader of delivered proposals (the governor, on
+    /// the nodes) wrote, by number, and the snapshots installed when it
+    /// last looked.
+    logs: Vec<Vec<(u64, Vec<u8>)>>,
+    installed_seen: Vec<u64>,
+    /// The readers' pace (apart from `rng`, which drives the network).
+    reader_rng: Rng,
 }
 
 fn membership() -> Membership {
@@ -96,6 +107,8 @@ impl Sim {
                 )
                 .unwrap();
                 assert_eq!(found, Found::Formatted);
+                let mut node = node;
+                node.deliver_from_journal();
                 Some(node)
             })
             .collect();
@@ -114,6 +127,9 @@ impl Sim {
             next_read: 1,
             answered: 0,
             steps: 0,
+            logs: vec![Vec::new(); 3],
+            installed_seen: vec![0; 3],
+            reader_rng: Rng::new(seed ^ 0x5EED),
         }
     }
 
@@ -168,6 +184,10 @@ impl Sim {
             self.answered += take_reads(i, node, &mut self.reads[i]);
             node.pump(&mut net).unwrap();
             self.answered += take_reads(i, node, &mut self.reads[i]);
+            // The reader: up to two a step, and none for stretches, so
+            // that the node must hold its apply back.
+            let take = if self.steps % 101 < 30 { 0 } else { self.reader_rng.below(3) };
+            read_delivered(i, node, take, &mut self.logs[i], &mut self.installed_seen[i]);
         }
         // Deliver what is in flight, in random order within a step.
         let mut batch: Vec<_> = self.queue.drain(..).collect();
@@ -200,6 +220,9 @@ impl Sim {
             journal(),
         )
         .unwrap();
+        let mut node = node;
+        node.deliver_from_journal();
+        self.installed_seen[i] = 0;
         self.nodes[i] = Some(node);
         found
     }
@@ -214,6 +237,32 @@ impl Sim {
 
     fn journals(&self) -> Vec<Vec<u8>> {
         self.nodes.iter().flatten().map(|n| n.journal().bytes().to_vec()).collect()
+    }
+}
+
+/// Node `i`'s reader takes up to `take` delivered proposals into `log`,
+/// skipping by number those it has (a restarted node hands its journal
+/// over again). Numbers may jump only over a snapshot the node installed
+/// since the reader last looked.
+fn read_delivered(
+    i: usize,
+    node: &mut Node<'static, SimDisk>,
+    take: u64,
+    log: &mut Vec<(u64, Vec<u8>)>,
+    installed_seen: &mut u64,
+) {
+    for _ in 0..take {
+        let Some((number, data)) = node.undelivered() else { break };
+        let last = log.last().map_or(0, |&(n, _)| n);
+        if number > last {
+            assert!(
+                number == last + 1 || node.stats().installed > *installed_seen,
+                "node {i}: delivery jumped from {last} to {number} with no snapshot installed"
+            );
+            log.push((number, data.to_vec()));
+        }
+        node.delivered(number);
+        *installed_seen = node.stats().installed;
     }
 }
 
@@ -282,6 +331,7 @@ fn one_run(seed: u64) {
         let me = owner(follower as NodeId + 1);
         let disk = Log::<_, 4096>::format_over_with(SimDisk::new(DISK_SECTORS), 1, me, FLAG_JOIN).unwrap();
         sim.disks[follower] = Some(disk.into_device());
+        sim.logs[follower].clear();
         assert_eq!(sim.restart(follower), Found::Joining);
         sim.loss = 0;
         for _ in 0..1500 {
@@ -314,6 +364,30 @@ fn one_run(seed: u64) {
         assert!(wiped.installed >= 1, "seed {seed}: the wiped node caught up by snapshot: {wiped:?}");
         let all: Vec<_> = sim.nodes.iter().flatten().map(|n| n.stats()).collect();
         assert!(all.iter().map(|s| s.taken).sum::<u64>() > 0, "followers' proposals were forwarded");
+        // Delivery: every node's reader has everything up to the count,
+        // in order; the same bytes under the same number on every node;
+        // and the reader's pauses held the apply back.
+        assert!(
+            all.iter().map(|s| s.held_back).sum::<u64>() > 0,
+            "seed {seed}: the reader never held the apply"
+        );
+        let mut by_number = std::collections::BTreeMap::new();
+        for (i, log) in sim.logs.iter().enumerate() {
+            assert_eq!(
+                log.last().map(|l| l.0),
+                Some(ledgers[0].count),
+                "seed {seed}: node {i}'s reader is behind"
+            );
+            assert!(log.windows(2).all(|w| w[0].0 < w[1].0), "seed {seed}: node {i}'s numbers go back");
+            for (number, data) in log {
+                let first = by_number.entry(*number).or_insert(data);
+                assert_eq!(*first, data, "seed {seed}: node {i}'s proposal {number} differs");
+            }
+        }
+        let wiped_first = sim.logs[follower][0].0;
+        assert!(wiped_first > 1, "seed {seed}: the wiped node starts after its snapshot");
+        let whole = (0..3).filter(|&i| sim.logs[i].len() as u64 == ledgers[0].count).count();
+        assert!(whole >= 1, "seed {seed}: some node's reader has every proposal");
     }
 }
 

@@ -41,9 +41,11 @@ use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord, Control, Lif
 use worknode_abi::bounded::Bytes;
 use worknode_abi::frame;
 use worknode_abi::governor::{MAIL_VERSION, Mail, Reply, Request, Response, node_resource};
-use worknode_abi::log::{MAX_RECORD, Room};
+use worknode_abi::log::{MAX_RECORD, REPLICATED_RECORD_VERSION, ReplicatedRecord, Room};
 use worknode_abi::markers as m;
-use worknode_abi::strong::{MAX_PROPOSAL, Outcome as StrongOutcome, Proposal, STRONG_VERSION};
+use worknode_abi::strong::{
+    APPLIED, Applied, MAX_PROPOSAL, OUTCOME, Outcome as StrongOutcome, Proposal, STRONG_VERSION,
+};
 use worknode_authority::{Actions, AuthorityError, Lineage, Millis, Reason, Standing};
 
 use crate::children::{ChildSpec, Children, ChildrenError, Stage};
@@ -53,6 +55,7 @@ use crate::control::{self, Command};
 use crate::gate::{self, ControlError, FOREVER, Gate, Planned};
 use crate::limits::{LINES_PER_NOTIFICATION, MAIL_PER_PULL, MAX_CHANNEL, OUTCOMES_PER_PULL, PENDING_STOPS};
 use crate::mail::{Mailboxes, Mailed};
+use crate::replicated::Replicated;
 use crate::strong::{Settled, Strong};
 use crate::world::World;
 
@@ -178,6 +181,7 @@ pub struct Governor {
     stray: u32,
     mail: Mailboxes,
     strong: Strong,
+    replicated: Replicated,
 }
 
 impl Governor {
@@ -206,12 +210,18 @@ impl Governor {
             stray: 0,
             mail: Mailboxes::default(),
             strong: Strong::default(),
+            replicated: Replicated::default(),
         })
     }
 
     /// The Strong events in flight.
     pub fn strong(&self) -> &Strong {
         &self.strong
+    }
+
+    /// The cluster's Strong events written to this node's event log.
+    pub fn replicated(&self) -> &Replicated {
+        &self.replicated
     }
 
     /// The children and their records.
@@ -648,16 +658,24 @@ impl Governor {
                 }
             });
             for _ in 0..OUTCOMES_PER_PULL {
-                let Ok(Some(bytes)) = w.strong_outcome() else { break };
-                match StrongOutcome::decode(&bytes) {
-                    Ok(o) if self.strong.committed(o.worknode, o.ticket, o.index) => {
+                // The cluster's events wait for the log's tail to be
+                // looked at (none come before: no worknode runs until the
+                // log is ready).
+                if self.log == LogState::Waiting {
+                    break;
+                }
+                let Ok(Some((kind, bytes))) = w.strong_arrived() else { break };
+                match (kind, StrongOutcome::decode(&bytes)) {
+                    (APPLIED, _) => self.write_replicated(w, &bytes),
+                    (OUTCOME, Ok(o)) if self.strong.committed(o.worknode, o.ticket, o.index) => {
                         notify |= 1u64 << (o.worknode & 63);
                     }
                     // Counted by `committed`.
-                    Ok(_) => {}
-                    Err(_) => self.strong.dropped += 1,
+                    (OUTCOME, Ok(_)) => {}
+                    _ => self.strong.dropped += 1,
                 }
             }
+            self.sync_replicated(w);
             if w.strong_wait() {
                 break;
             }
@@ -670,6 +688,65 @@ impl Governor {
                 w.notify(child.spec.channel);
             }
         }
+    }
+
+    /// Appends one of the cluster's Strong events to the event log (see
+    /// [`crate::replicated`]), unless it was written already. Without a
+    /// usable log it is counted and dropped: the Raft PD must not wait
+    /// for a log that will never take it (its state machine would stop).
+    fn write_replicated(&mut self, w: &mut impl World, bytes: &[u8]) {
+        let Ok(applied) = Applied::decode(bytes) else {
+            self.replicated.undecodable += 1;
+            return;
+        };
+        if self.log != LogState::Ready || !self.replicated.ready() {
+            self.replicated.unwritten += 1;
+            return;
+        }
+        if !self.replicated.wanted(applied.number) {
+            return;
+        }
+        let record = ReplicatedRecord { version: REPLICATED_RECORD_VERSION, applied };
+        let mut buf = [0u8; MAX_RECORD];
+        let appended = record.encode(&mut buf).and_then(|bytes| w.append_later(bytes));
+        match appended {
+            Ok(_) => self.replicated.appended(applied.number),
+            Err(e) => {
+                self.replicated.unwritten += 1;
+                self.log_failed(w, e);
+            }
+        }
+    }
+
+    /// Flushes the cluster's events appended since the last flush, and
+    /// says how far they are durable every [`crate::replicated::LINE_EVERY`].
+    fn sync_replicated(&mut self, w: &mut impl World) {
+        if !self.replicated.unsynced() {
+            return;
+        }
+        match w.sync() {
+            Ok(_) => {
+                if let Some(number) = self.replicated.synced() {
+                    w.print(format_args!("{}replicated events durable up to number={number}", m::GOVERNOR));
+                }
+            }
+            Err(e) => self.log_failed(w, e),
+        }
+    }
+
+    /// Looks back from the log's last record for the last of the
+    /// cluster's events written (bounded: [`crate::limits::REPLICATED_LOOKBACK`]
+    /// reads).
+    fn find_replicated(&mut self, w: &mut impl World, recovered: u64) {
+        let mut last = 0;
+        for seq in Replicated::lookback(recovered) {
+            let Ok(payload) = w.read_record(seq) else { continue };
+            if let Some(record) = ReplicatedRecord::decode(&payload) {
+                last = record.applied.number;
+                break;
+            }
+        }
+        self.replicated.found(last);
     }
 
     /// The network PD has news: the children waiting for it are told, and
@@ -852,12 +929,17 @@ impl Governor {
                 Ok(seq)
             }
             Err(e) => {
-                if self.log_error != Some(e) {
-                    self.log_error = Some(e);
-                    w.print(format_args!("{}{e}; what needs a record is refused meanwhile", m::LOG_FAILED));
-                }
+                self.log_failed(w, e);
                 Err(e)
             }
+        }
+    }
+
+    /// Tells the console the log refused a write, once per change of error.
+    fn log_failed(&mut self, w: &mut impl World, e: ErrorCode) {
+        if self.log_error != Some(e) {
+            self.log_error = Some(e);
+            w.print(format_args!("{}{e}; what needs a record is refused meanwhile", m::LOG_FAILED));
         }
     }
 
@@ -917,6 +999,9 @@ impl Governor {
         w.print(format_args!("{}{} log_id={:016x}", m::LOG_READY, status.recovered, status.log_id));
         if status.recovered > 0 {
             self.report_last(w, status.recovered);
+        }
+        if self.config.raft.is_some() {
+            self.find_replicated(w, status.recovered);
         }
         let waited = self.pending.len();
         let mut written = 0;

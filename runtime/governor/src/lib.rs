@@ -19,6 +19,7 @@ pub mod gate;
 pub mod governor;
 pub mod limits;
 pub mod mail;
+pub mod replicated;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod strong;

@@ -33,9 +33,14 @@ pub const STRONG_PENDING: usize = 16;
 /// its outcomes blocks only itself).
 pub const STRONG_PER_WORKNODE: usize = 4;
 
-/// Outcomes taken from the Raft PD per notification at most (bounded
-/// work; the Raft PD notifies again while more wait).
+/// Messages (outcomes, and the cluster's events to write) taken from the
+/// Raft PD per look at most (bounded work; the Raft PD notifies again
+/// while more wait).
 pub const OUTCOMES_PER_PULL: usize = STRONG_PENDING;
+
+/// Records the governor reads back, from the log's last, for the last of
+/// the cluster's Strong events it wrote (`crate::replicated`).
+pub const REPLICATED_LOOKBACK: usize = 256;
 
 /// Restarts a supervision policy may allow within its intensity window
 /// (the supervisor remembers that many restart times per worknode).

@@ -31,7 +31,7 @@ use worknode_abi::ErrorCode;
 use worknode_abi::audit::{Actor, AuditRecord, Control, Lifecycle, What};
 use worknode_abi::frame;
 use worknode_abi::governor::{Reply, Request, Response};
-use worknode_abi::log::{MAX_RECORD, Room};
+use worknode_abi::log::{MAX_RECORD, ReplicatedRecord, Room};
 use worknode_abi::markers as m;
 use worknode_authority::{Actions, Standing};
 
@@ -129,8 +129,12 @@ pub struct SimWorld {
     pub strong_proposed: VecDeque<Vec<u8>>,
     /// The Raft PD's answers to proposals it took, not yet read.
     pub strong_answers: VecDeque<Result<u64, ErrorCode>>,
-    /// Outcomes that arrived from the Raft PD, not yet read.
-    pub strong_outcomes: VecDeque<Vec<u8>>,
+    /// Messages that arrived from the Raft PD, not yet read: (kind,
+    /// bytes), outcomes and the cluster's events.
+    pub strong_inbox: VecDeque<(u8, Vec<u8>)>,
+    /// Records appended without waiting, not yet durable (a `sync` or an
+    /// `append` makes them so; the log PD's group commit).
+    pub later: Vec<Vec<u8>>,
 }
 
 /// Proposals the simulated queue to the Raft PD holds.
@@ -174,7 +178,8 @@ impl SimWorld {
             strong_ring: VecDeque::new(),
             strong_proposed: VecDeque::new(),
             strong_answers: VecDeque::new(),
-            strong_outcomes: VecDeque::new(),
+            strong_inbox: VecDeque::new(),
+            later: Vec::new(),
         }
     }
 
@@ -202,7 +207,33 @@ impl SimWorld {
         };
         let mut buf = [0u8; worknode_abi::strong::MAX_OUTCOME];
         if let Ok(bytes) = outcome.encode(&mut buf) {
-            self.strong_outcomes.push_back(bytes.to_vec());
+            self.strong_inbox.push_back((worknode_abi::strong::OUTCOME, bytes.to_vec()));
+        }
+    }
+
+    /// The simulated Raft PD hands over the cluster's event `number`
+    /// (proposed by node `proposer`, its `seq`-th), with `event`.
+    pub fn raft_applies(&mut self, number: u64, proposer: u8, seq: u64, event: &[u8]) {
+        let applied = worknode_abi::strong::Applied {
+            version: worknode_abi::strong::STRONG_VERSION,
+            number,
+            proposer,
+            seq,
+            worknode: 0,
+            event: event.try_into().unwrap_or_default(),
+        };
+        let mut buf = [0u8; worknode_abi::strong::MAX_APPLIED];
+        if let Ok(bytes) = applied.encode(&mut buf) {
+            self.strong_inbox.push_back((worknode_abi::strong::APPLIED, bytes.to_vec()));
+        }
+    }
+
+    /// Makes the records appended without waiting durable, in order.
+    fn flush_later(&mut self) {
+        for record in core::mem::take(&mut self.later) {
+            self.records.push(record.clone());
+            let seq = self.first_seq + self.records.len() as u64 - 1;
+            self.effects.push(Effect::Appended { seq, room: Room::Ordinary, record });
         }
     }
 
@@ -238,10 +269,37 @@ impl World for SimWorld {
             return Err(error);
         }
         assert!(record.len() <= MAX_RECORD, "a record the log PD could not take");
+        self.flush_later();
         self.records.push(record.to_vec());
         let seq = self.first_seq + self.records.len() as u64 - 1;
         self.effects.push(Effect::Appended { seq, room, record: record.to_vec() });
         Ok(seq)
+    }
+
+    fn append_later(&mut self, record: &[u8]) -> Result<u64, ErrorCode> {
+        let refused = match self.mode {
+            LogMode::Healthy => None,
+            LogMode::Full => Some(ErrorCode::Exhausted),
+            LogMode::Failing(e) => Some(e),
+        };
+        if let Some(error) = refused {
+            self.effects.push(Effect::Refused { room: Room::Ordinary, error });
+            return Err(error);
+        }
+        assert!(record.len() <= MAX_RECORD, "a record the log PD could not take");
+        self.later.push(record.to_vec());
+        Ok(self.first_seq + (self.records.len() + self.later.len()) as u64 - 1)
+    }
+
+    fn sync(&mut self) -> Result<u64, ErrorCode> {
+        if let LogMode::Failing(error) = self.mode {
+            // The batch is lost with the flush.
+            self.later.clear();
+            self.effects.push(Effect::Refused { room: Room::Ordinary, error });
+            return Err(error);
+        }
+        self.flush_later();
+        Ok(self.first_seq + self.records.len() as u64 - 1)
     }
 
     fn log_status(&mut self) -> Result<LogStatus, ErrorCode> {
@@ -325,14 +383,17 @@ impl World for SimWorld {
         }
     }
 
-    fn strong_outcome(
+    fn strong_arrived(
         &mut self,
-    ) -> Result<Option<heapless::Vec<u8, { crate::world::MAX_OUTCOME }>>, ErrorCode> {
-        Ok(self.strong_outcomes.pop_front().map(|b| heapless::Vec::from_slice(&b).unwrap_or_default()))
+    ) -> Result<Option<(u8, heapless::Vec<u8, { crate::world::MAX_ARRIVED }>)>, ErrorCode> {
+        Ok(self
+            .strong_inbox
+            .pop_front()
+            .map(|(kind, b)| (kind, heapless::Vec::from_slice(&b).unwrap_or_default())))
     }
 
     fn strong_wait(&mut self) -> bool {
-        self.strong_answers.is_empty() && self.strong_outcomes.is_empty()
+        self.strong_answers.is_empty() && self.strong_inbox.is_empty()
     }
 }
 
@@ -363,6 +424,7 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
     let by_id = |c: usize| specs.iter().find(|s| s.child_id == c).map(|s| s.name);
     let mut covers: Vec<Cover> = Vec::new();
     let mut durable: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+    let mut replicated = 0u64;
     let mut started: alloc::collections::BTreeSet<&str> = alloc::collections::BTreeSet::new();
     let take = |covers: &mut Vec<Cover>, want: &Cover| match covers.iter().position(|c| c == want) {
         Some(at) => {
@@ -376,6 +438,15 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
         match effect {
             Effect::Appended { seq, record, .. } => {
                 durable.insert(*seq, record.clone());
+                // The cluster's events: a copy, no decision; their numbers
+                // only grow along the log.
+                if let Some(copy) = ReplicatedRecord::decode(record) {
+                    if copy.applied.number <= replicated {
+                        return fail(format!("replicated event {} after {replicated}", copy.applied.number));
+                    }
+                    replicated = copy.applied.number;
+                    continue;
+                }
                 let Some(audit) = AuditRecord::decode(record) else {
                     return fail("the governor appended something that is not an audit record".into());
                 };
@@ -470,6 +541,11 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
                 }
             }
             Effect::Print(line) => {
+                if let Some(number) = line.strip_prefix(m::GOVERNOR).and_then(durable_up_to)
+                    && number > replicated
+                {
+                    return fail(format!("the line says {number} is durable; the log has {replicated}"));
+                }
                 if line.starts_with(m::GOVERNOR)
                     && let Some(seq) = named_seq(line)
                 {
@@ -525,6 +601,11 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
 }
 
 /// The record a governor line names (`audit seq=N`, `recorded X seq=N`).
+/// The number a `replicated events durable up to number=N` line says.
+fn durable_up_to(text: &str) -> Option<u64> {
+    text.strip_prefix("replicated events durable up to number=")?.parse().ok()
+}
+
 fn named_seq(line: &str) -> Option<u64> {
     let after = if let Some(at) = line.find(m::AUDIT_SEQ) {
         &line[at + m::AUDIT_SEQ.len()..]
@@ -689,12 +770,19 @@ pub fn drive(bytes: &[u8]) -> Result<SimWorld, String> {
             }
             10 => {
                 // The Raft PD: takes a proposal (or refuses it), commits
-                // one, or sends an outcome that names no ticket or does
-                // not decode.
-                match input.next() % 4 {
+                // one, sends an outcome that names no ticket or does not
+                // decode, or hands over one of the cluster's events.
+                match input.next() % 5 {
                     0 => w.raft_takes(u64::from(input.next()), input.next() % 4 == 0),
                     1 => w.raft_commits(u64::from(input.next())),
-                    2 => w.strong_outcomes.push_back((0..input.next() % 8).map(|_| input.next()).collect()),
+                    2 => {
+                        let kind = input.next() % 3;
+                        w.strong_inbox
+                            .push_back((kind, (0..input.next() % 8).map(|_| input.next()).collect()));
+                    }
+                    // The cluster's events, numbers repeated and out of
+                    // order as a restarted Raft PD hands them over.
+                    3 => w.raft_applies(u64::from(input.next() % 64), input.next() % 3, 1, b"ev"),
                     _ => {
                         w.raft_takes(u64::from(input.next()), false);
                         w.raft_commits(u64::from(input.next()));

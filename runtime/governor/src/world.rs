@@ -39,6 +39,13 @@ pub trait World {
     /// Appends an encoded audit record to the event log and returns its
     /// sequence number once the record is durable, or why it is not.
     fn append(&mut self, record: &[u8], room: Room) -> Result<u64, ErrorCode>;
+    /// Appends an encoded record to the event log without waiting for it
+    /// to be durable: a later [`World::sync`] (or `append`) makes it
+    /// durable with everything before it. Returns its sequence number.
+    fn append_later(&mut self, record: &[u8]) -> Result<u64, ErrorCode>;
+    /// Makes every record appended so far durable; returns the last
+    /// durable sequence number.
+    fn sync(&mut self) -> Result<u64, ErrorCode>;
     /// The log's status; called once, when the log notifies it is ready.
     /// An error means the log refused its disk.
     fn log_status(&mut self) -> Result<LogStatus, ErrorCode>;
@@ -71,13 +78,17 @@ pub trait World {
     /// What the Raft PD said of the proposals it took off the queue since
     /// the last call, oldest first: taken (its sequence number) or refused.
     fn strong_taken(&mut self, taken: &mut dyn FnMut(Result<u64, ErrorCode>));
-    /// The oldest outcome that arrived from the Raft PD: an encoded
-    /// [`worknode_abi::strong::Outcome`].
-    fn strong_outcome(&mut self) -> Result<Option<Vec<u8, MAX_OUTCOME>>, ErrorCode>;
+    /// The oldest message that arrived from the Raft PD: its kind
+    /// ([`worknode_abi::strong::OUTCOME`]: an encoded
+    /// [`worknode_abi::strong::Outcome`]; [`worknode_abi::strong::APPLIED`]:
+    /// an encoded [`worknode_abi::strong::Applied`]) and its bytes.
+    fn strong_arrived(&mut self) -> Result<Option<(u8, Vec<u8, MAX_ARRIVED>)>, ErrorCode>;
     /// Before the governor waits: asks the Raft PD to notify it of its
     /// next answer or outcome. False if one came meanwhile: look again.
     fn strong_wait(&mut self) -> bool;
 }
 
-/// The longest outcome a [`World::strong_outcome`] returns.
-pub use worknode_abi::strong::MAX_OUTCOME;
+/// The longest message a [`World::strong_arrived`] returns.
+pub const MAX_ARRIVED: usize = worknode_abi::strong::MAX_APPLIED;
+
+const _: () = assert!(worknode_abi::strong::MAX_OUTCOME <= MAX_ARRIVED, "an outcome is a message");

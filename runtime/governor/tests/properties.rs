@@ -21,17 +21,17 @@ proptest! {
 
 /// The random runs reach what they are meant to check: mail handed to the
 /// network and mail taken from a mailbox, Strong events handed to the Raft
-/// PD, besides records. (Few runs get a worknode far enough to take its
+/// PD, the cluster's events written to the log, besides records. (Few runs get a worknode far enough to take its
 /// Strong outcomes too: `tests/scenarios.rs` takes them.)
 #[test]
 fn random_runs_reach_sends_and_mail() {
     use worknode_abi::governor::Reply;
     use worknode_governor::sim::Effect;
-    let (mut sent, mut taken, mut proposed) = (0, 0, 0);
+    let (mut sent, mut taken, mut proposed, mut copied) = (0, 0, 0, 0);
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     // Until each was reached, at most 20,000 runs (some 3,000 are enough).
     for _ in 0..20_000 {
-        if sent > 0 && taken > 0 && proposed > 0 {
+        if sent > 0 && taken > 0 && proposed > 0 && copied > 0 {
             break;
         }
         let bytes: Vec<u8> = (0..600)
@@ -50,6 +50,14 @@ fn random_runs_reach_sends_and_mail() {
             .filter(|e| matches!(e, Effect::Reply { response: Ok(Reply::Mail { .. }), .. }))
             .count();
         proposed += w.effects.iter().filter(|e| matches!(e, Effect::Propose { .. })).count();
+        copied += w
+            .effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Appended { record, .. } if record.first() == Some(&16)))
+            .count();
     }
-    assert!(sent > 0 && taken > 0 && proposed > 0, "sends {sent}, mail taken {taken}, proposed {proposed}");
+    assert!(
+        sent > 0 && taken > 0 && proposed > 0 && copied > 0,
+        "sends {sent}, mail taken {taken}, proposed {proposed}, the cluster's events written {copied}"
+    );
 }

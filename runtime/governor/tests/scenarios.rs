@@ -600,10 +600,77 @@ fn strong_events_wait_for_room_and_refusals_and_strays_are_told_apart() {
     let dropped = g.strong().dropped;
     let stray = worknode_abi::strong::Outcome { version: 1, worknode: 0, ticket: 999, index: 1 };
     let mut buf = [0u8; 32];
-    w.strong_outcomes.push_back(stray.encode(&mut buf).unwrap().to_vec());
-    w.strong_outcomes.push_back(vec![7, 7]);
+    w.strong_inbox.push_back((0, stray.encode(&mut buf).unwrap().to_vec()));
+    w.strong_inbox.push_back((0, vec![7, 7]));
     g.notified(&mut w, 1 << RAFT, 25);
     assert_eq!(g.strong().dropped, dropped + 2);
     assert_eq!(g.strong().held(), STRONG_PER_WORKNODE.min(STRONG_RING) - 1, "nothing else changed");
+    end(&w);
+}
+
+/// Issue 13: every Strong event the cluster commits goes to this node's
+/// event log, in the cluster's order, with group commit: appended, then
+/// one flush per batch, and the console says how far they are durable
+/// only after the flush. Numbers written already are skipped (a restarted
+/// Raft PD hands its journal over again); after a restart the governor
+/// finds where its copy stands from the log's tail. Undecodable messages
+/// are counted; without a usable log the events are counted, not waited
+/// for.
+#[test]
+fn the_clusters_events_are_copied_to_the_log_in_order_once() {
+    use worknode_abi::log::ReplicatedRecord;
+    let (mut g, mut w) = cluster_node();
+    let copies = |w: &SimWorld| -> Vec<u64> {
+        w.records.iter().filter_map(|r| ReplicatedRecord::decode(r)).map(|r| r.applied.number).collect()
+    };
+    for number in 1..=150 {
+        w.raft_applies(number, (number % 3) as u8, number, b"ev");
+        if number % 10 == 0 {
+            g.notified(&mut w, 1 << RAFT, 10 + number);
+        }
+    }
+    assert_eq!(copies(&w), (1..=150).collect::<Vec<_>>());
+    assert_eq!(lines_with(&w, "replicated events durable up to number=").count(), 1);
+    // A batch is one flush: its records become durable together.
+    assert!(w.later.is_empty(), "flushed");
+    // Handed over again (a restarted Raft PD), plus new ones: only the new
+    // are written; garbage is counted.
+    for number in 140..=160 {
+        w.raft_applies(number, 0, number, b"ev");
+    }
+    w.strong_inbox.push_back((worknode_abi::strong::APPLIED, vec![1, 2, 3]));
+    g.notified(&mut w, 1 << RAFT, 200);
+    assert_eq!(copies(&w), (1..=160).collect::<Vec<_>>());
+    assert_eq!((g.replicated().again, g.replicated().undecodable), (11, 1));
+    end(&w);
+
+    // The node restarts on this log: the governor finds 160 and skips.
+    let records = w.records.clone();
+    let mut g2 = Governor::new(&SPECS, Config { raft: Some(RAFT), ..config() }).unwrap();
+    let mut w2 = SimWorld::new(Ok(LogStatus { recovered: records.len() as u64, log_id: 1 }));
+    w2.records = records;
+    g2.init(&mut w2);
+    g2.notified(&mut w2, 1 << LOG, 1);
+    for number in 100..=205 {
+        w2.raft_applies(number, 1, number, b"ev");
+    }
+    // Each notification takes a bounded batch; the Raft PD notifies again
+    // while more wait.
+    for now in 2..10 {
+        g2.notified(&mut w2, 1 << RAFT, now);
+    }
+    assert!(w2.strong_inbox.is_empty());
+    assert_eq!(copies(&w2), (1..=205).collect::<Vec<_>>(), "each number once, in order");
+    let said: Vec<&str> = lines_with(&w2, "durable up to number=").collect();
+    assert_eq!(said, ["governor| replicated events durable up to number=205"], "once past 200");
+    end(&w2);
+
+    // A log that fails: nothing is said durable, the events are counted.
+    let (mut g, mut w) = cluster_node();
+    w.mode = LogMode::Failing(ErrorCode::Io);
+    w.raft_applies(1, 0, 1, b"ev");
+    g.notified(&mut w, 1 << RAFT, 5);
+    assert_eq!(g.replicated().unwritten, 1);
+    assert!(copies(&w).is_empty());
     end(&w);
 }

@@ -145,6 +145,25 @@ impl Progress {
     /// A refusal of an append at `rejected` with the follower's hint.
     /// Returns false for a stale refusal, which is ignored.
     pub fn decrease_to(&mut self, rejected: Index, hint: Index) -> bool {
+        if rejected >= self.matched && hint < self.matched {
+            // It refuses its match or past it, and says its log ends
+            // before it: it lost its log (a node back on a new disk
+            // prepared with `worknode disk join`, under the same id),
+            // or the refusal is stale. Probe it from its
+            // hint. Safe: `matched` only counts toward commits, and the
+            // commit index never goes back. Rejected: ignoring it as
+            // stale, which probed above the empty log for ever (a storm
+            // of refused appends on the wiped node, seen once on QEMU
+            // and in the host test that holds the apply back).
+            self.matched = hint;
+            self.next = hint + 1;
+            if self.state == State::Replicate {
+                self.state = State::Probe;
+                self.inflight.clear();
+            }
+            self.probe_sent = false;
+            return true;
+        }
         if self.state == State::Replicate {
             // Only the refusal of the first unmatched index is news.
             if rejected <= self.matched {

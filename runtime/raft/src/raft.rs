@@ -740,7 +740,15 @@ impl Raft {
         match m.body {
             Body::AppendResp { reject, index, hint_index, hint_term } => {
                 if reject {
-                    let (hint, _) = self.log.conflict_hint(hint_index, hint_term);
+                    // A follower whose log ends before this leader's
+                    // snapshot needs the snapshot: its own index, not the
+                    // snapshot's (from which an append would be refused
+                    // again, for ever: the follower has none of it).
+                    let hint = if hint_index < self.log.snapshot().index {
+                        hint_index
+                    } else {
+                        self.log.conflict_hint(hint_index, hint_term).0
+                    };
                     let pr = self.progress_mut(m.from);
                     if pr.decrease_to(index, hint) {
                         if pr.state == State::Replicate {

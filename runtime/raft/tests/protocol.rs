@@ -493,6 +493,37 @@ fn a_follower_behind_the_compaction_point_gets_the_snapshot() {
     assert_eq!(net.node(3).membership().voters.as_slice(), &[1, 2, 3]);
 }
 
+/// A follower whose disk is replaced by an empty one prepared to join
+/// (`worknode disk join`: same id, no log, no membership) refuses the
+/// leader's appends from where it had matched; the leader must probe it
+/// again from nothing and send it the snapshot. Before the fix the leader
+/// kept its old match, and then the snapshot's index as the probe point,
+/// and appended there for ever, each refused (a storm of refusals).
+#[test]
+fn a_follower_back_on_an_empty_disk_gets_the_snapshot() {
+    let mut net = Net::new(&[1, 2, 3], |_| {});
+    net.elect(1);
+    for i in 0..30u8 {
+        net.node(1).propose(&[i; 8]).unwrap();
+    }
+    net.settle();
+    net.tick_all(1);
+    assert_eq!(net.node(3).log().committed(), net.node(1).log().committed(), "node 3 matched everything");
+    let snapshot = net.compact(1, b"state after 30");
+    net.nodes.insert(3, Raft::new(config(3), Membership::default()).unwrap());
+    net.states.remove(&3);
+    net.applied.remove(&3);
+    for i in 0..5u8 {
+        net.node(1).propose(&[100 + i; 8]).unwrap();
+        net.tick_all(1);
+    }
+    net.tick_all(5);
+    assert_eq!(net.node(3).snapshot(), &snapshot, "the wiped follower got the snapshot");
+    assert_eq!(net.states[&3], b"state after 30");
+    assert_eq!(net.node(3).log().committed(), net.node(1).log().committed());
+    assert_eq!(net.data_applied(3), (0..5u8).map(|i| vec![100 + i; 8]).collect::<Vec<_>>());
+}
+
 /// A snapshot of many chunks arrives whole, in order, even when chunks and
 /// their answers are lost and duplicated on the way; entries of the largest
 /// size replicate alongside.

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use worknode_abi::audit::{
     AUDIT_RECORD_V2, AUDIT_RECORD_VERSION, Actor, AuditRecord, Control, Lifecycle, What,
 };
-use worknode_abi::log::EVENT_RECORD_VERSION;
+use worknode_abi::log::{EVENT_RECORD_VERSION, REPLICATED_RECORD_VERSION};
 use worknode_authority::{Actions, Reason};
 
 use crate::log_cmd::{Disk, export_lines, hex, walk};
@@ -78,6 +78,8 @@ struct Tally {
     controls: u64,
     lifecycle: u64,
     events: u64,
+    /// The cluster's Strong events copied to this node's log.
+    replicated: u64,
     /// The first record that claims to be an audit record but does not decode.
     bad: Option<u64>,
 }
@@ -102,6 +104,7 @@ pub fn verify(path: &Disk) -> Result<(), String> {
             }
         },
         Some(&EVENT_RECORD_VERSION) => t.events += 1,
+        Some(&REPLICATED_RECORD_VERSION) => t.replicated += 1,
         _ => {}
     })?;
     if let Some(seq) = t.bad {
@@ -112,7 +115,7 @@ pub fn verify(path: &Disk) -> Result<(), String> {
     }
     println!(
         "{}: ok: {} audit records (allowed={} denied={} repeated={} controls={} lifecycle={}), {} older \
-         event records, hash chain verified over records {}..={} to {} ({})",
+         event records, {} replicated events, hash chain verified over records {}..={} to {} ({})",
         path.display(),
         t.audit,
         t.allowed,
@@ -121,6 +124,7 @@ pub fn verify(path: &Disk) -> Result<(), String> {
         t.controls,
         t.lifecycle,
         t.events,
+        t.replicated,
         walk.first_seq(),
         walk.last_seq,
         hex(&walk.last_hash),

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use worknode_abi::disk::Layout;
-use worknode_abi::log::{EVENT_RECORD_VERSION, EventRecord};
+use worknode_abi::log::{EVENT_RECORD_VERSION, EventRecord, ReplicatedRecord};
 use worknode_log::chain::Hash;
 use worknode_log::format::{FLAG_JOIN, Owner, SECTOR, SUPERBLOCK_SECTORS, Superblock, SuperblockError};
 use worknode_log::scan::{Accepted, Defect, Stop};
@@ -342,10 +342,21 @@ pub fn verify(path: &Disk) -> Result<(), String> {
 /// What a record's payload holds, for `export`: a governor's
 /// [`EventRecord`] (source and event, the event as text if it is UTF-8), an
 /// audit record (`{"audit": ...}`, as `worknode audit export` writes it),
-/// or `null` for payloads of any other writer.
+/// one of the cluster's Strong events (`{"replicated": ...}`), or `null`
+/// for payloads of any other writer.
 fn describe_payload(payload: &[u8]) -> serde_json::Value {
     if let Some(record) = worknode_abi::audit::AuditRecord::decode(payload) {
         return json!({"audit": crate::audit_cmd::audit_json(&record)});
+    }
+    if let Some(record) = ReplicatedRecord::decode(payload) {
+        let a = record.applied;
+        return json!({"replicated": {
+            "number": a.number,
+            "proposer": a.proposer,
+            "seq": a.seq,
+            "worknode": a.worknode,
+            "hex": hex(&a.event),
+        }});
     }
     match postcard::from_bytes::<EventRecord>(payload) {
         Ok(record) if record.version == EVENT_RECORD_VERSION => {
@@ -357,6 +368,53 @@ fn describe_payload(payload: &[u8]) -> serde_json::Value {
         }
         _ => serde_json::Value::Null,
     }
+}
+
+/// `worknode log replicated`: the cluster's Strong events in the event
+/// log (`worknode_abi::log::ReplicatedRecord`), one line each, in log
+/// order; then `replicated: records=N first=F last=L gaps=G back=B` (gaps:
+/// numbers skipped, which this node learned from a Raft snapshot only;
+/// back: records whose number is not above the one before, which a
+/// governor writes only if it could not find where its copy stood).
+pub fn replicated(path: &Disk) -> Result<(), String> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let (mut records, mut first, mut last, mut gaps, mut back) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut failure = None;
+    let walk = walk(path, |_, payload| {
+        let Some(record) = ReplicatedRecord::decode(payload) else { return };
+        let a = record.applied;
+        if records == 0 {
+            first = a.number;
+        } else if a.number <= last {
+            back += 1;
+        } else {
+            gaps += a.number - last - 1;
+        }
+        records += 1;
+        last = a.number;
+        let line = format!(
+            "number={} proposer={} seq={} worknode={} event={}",
+            a.number,
+            a.proposer,
+            a.seq,
+            a.worknode,
+            hex(&a.event)
+        );
+        if let Err(e) = writeln!(out, "{line}") {
+            failure.get_or_insert(e);
+        }
+    })?;
+    if let Some(e) = failure {
+        return Err(format!("cannot write the list: {e}"));
+    }
+    writeln!(
+        out,
+        "replicated: records={records} first={first} last={last} gaps={gaps} back={back} (hash chain verified over records {}..={}, {})",
+        walk.first_seq(),
+        walk.last_seq,
+        walk.end()
+    )
+    .map_err(|e| format!("cannot write the list: {e}"))
 }
 
 /// `worknode log export`: JSON Lines on standard output or into `output`.

@@ -122,6 +122,11 @@ enum LogCommand {
     Verify(LogImage),
     /// Write every record as JSON Lines (format: docs/log-format.md).
     Export(LogExport),
+    /// List the cluster's Strong events the event log holds, one line each
+    /// in log order (number, proposer, its sequence number, worknode,
+    /// event), then a summary. Two nodes' lists agree line for line over
+    /// the numbers both hold (docs/cluster.md).
+    Replicated(Image),
 }
 
 #[derive(Subcommand)]
@@ -174,6 +179,9 @@ fn run(command: Command) -> Result<(), String> {
         }
         Command::Log(LogCommand::Export(LogExport { image, part, output })) => {
             log_cmd::export(&Disk { path: &image, part }, output.as_ref())
+        }
+        Command::Log(LogCommand::Replicated(Image { image })) => {
+            log_cmd::replicated(&Disk { path: &image, part: PartName::Events })
         }
         // The audit trail is in the event log only.
         Command::Audit(AuditCommand::Verify(Image { image })) => {

@@ -82,7 +82,8 @@ fn verify_counts_the_decisions() {
     assert!(ok, "{err}");
     assert!(
         out.contains(
-            "ok: 4 audit records (allowed=1 denied=2 repeated=0 controls=1 lifecycle=0), 1 older event records, \
+            "ok: 4 audit records (allowed=1 denied=2 repeated=0 controls=1 lifecycle=0), 1 older event records, 0 \
+             replicated events, \
              hash chain verified over records 1..=5"
         ),
         "{out}"

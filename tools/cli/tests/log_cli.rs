@@ -232,3 +232,39 @@ fn disk_join_prepares_a_new_disk_once() {
     let bad = worknode(&["disk", "join", image, "--cluster", "dev", "--node", "70000"]);
     assert!(!bad.status.success());
 }
+
+/// `log replicated` lists the cluster's Strong events in log order, and
+/// its summary counts the numbers skipped and those that go back; other
+/// records are passed over.
+#[test]
+fn replicated_lists_the_clusters_events_and_counts_gaps() {
+    use worknode_abi::bounded::Bytes;
+    use worknode_abi::log::{REPLICATED_RECORD_VERSION, ReplicatedRecord};
+    use worknode_abi::strong::{Applied, STRONG_VERSION};
+    let mut image = vec![0; 128 * SECTOR];
+    let mut log = Log::<_, 4096>::format(SliceDevice(&mut image), 5).unwrap();
+    for number in [1u64, 2, 3, 5, 4] {
+        let event = [0xAB, number as u8];
+        let applied = Applied {
+            version: STRONG_VERSION,
+            number,
+            proposer: (number % 3) as u8,
+            seq: number * 10,
+            worknode: 2,
+            event: Bytes::new(&event).unwrap(),
+        };
+        let mut buf = [0u8; 512];
+        let record = ReplicatedRecord { version: REPLICATED_RECORD_VERSION, applied };
+        log.append(record.encode(&mut buf).unwrap()).unwrap();
+        log.append(b"not one of them").unwrap();
+    }
+    log.commit().unwrap();
+    let path = write("replicated.img", &image);
+    let (ok, out, err) = run_on("replicated", &path);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 6, "{out}");
+    assert_eq!(lines[0], "number=1 proposer=1 seq=10 worknode=2 event=ab01");
+    assert_eq!(lines[3], "number=5 proposer=2 seq=50 worknode=2 event=ab05");
+    assert!(lines[5].starts_with("replicated: records=5 first=1 last=4 gaps=1 back=1 "), "{out}");
+}

@@ -36,10 +36,14 @@
 //! the snapshot): the nodes agree on every entry,
 //! every proposal of every node was taken once, and no PD panicked; and,
 //! with every QEMU killed, each node's disk passes `worknode log verify`
-//! (both its logs) and `worknode audit verify`. Last line: `arch=..
-//! nodes=3 kills=K partitions=P acked=N replicated=N lost=0 diverged=0
-//! max_failover_ms=M snapshot_installed=1 snapshot_bytes=B disks_verified=3
-//! foreign_disk_refused=1 worknodes_committed=3 result=pass`
+//! (both its logs) and `worknode audit verify`, and its event log holds
+//! the cluster's events (`worknode log replicated`: numbers only growing,
+//! up to the last, none skipped unless the node installed a snapshot,
+//! the same event under each number on every node; `event_logs_agree`).
+//! Last line: `arch=.. nodes=3 kills=K partitions=P acked=N replicated=N
+//! lost=0 diverged=0 max_failover_ms=M snapshot_installed=1
+//! snapshot_bytes=B disks_verified=3 foreign_disk_refused=1
+//! worknodes_committed=3 event_logs_agree=3 result=pass`
 //! (`worknodes_committed`: the nodes whose worknode took committed
 //! outcomes; one that took an outcome it did not wait for, or a failed
 //! one, fails the run). The last check boots a node on
@@ -99,6 +103,12 @@ struct Seen {
     installed: BTreeMap<usize, u64>,
     /// Nodes whose Strong worknode said it took a committed outcome.
     committed: std::collections::BTreeSet<usize>,
+    /// Nodes that installed a snapshot in any boot (their event logs may
+    /// skip the events the snapshot held).
+    ever_installed: std::collections::BTreeSet<usize>,
+    /// Each node's governor: how far its copy of the cluster's events is
+    /// durable (its highest `durable up to number=`, over all boots).
+    copied: BTreeMap<usize, u64>,
     trouble: Option<String>,
 }
 
@@ -138,6 +148,12 @@ impl Seen {
             let bytes = field(line, "bytes").unwrap_or(0);
             let most = self.installed.entry(k).or_default();
             *most = (*most).max(bytes);
+            self.ever_installed.insert(k);
+        }
+        if line.starts_with("governor| replicated events durable up to ") {
+            let number = field(line, "number").unwrap_or(0);
+            let most = self.copied.entry(k).or_default();
+            *most = (*most).max(number);
         }
         if line.starts_with("raft| node=") && line.contains(" joining: ") {
             self.joining.push(k);
@@ -319,6 +335,14 @@ pub fn run(
     s.say(&format!("node {wiped} joins"));
     s.until("every node's done line", |seen| seen.done.len() == count)?;
     s.say("every node is done");
+    // Every node's governor has been handed every event (`done` waits for
+    // that): wait until it says they are durable in its event log (it
+    // says so every `LINE_EVERY` numbers).
+    let count_line = s.seen.done.get(&0).and_then(|l| field(l, "count")).unwrap_or(0);
+    let said = count_line - count_line % worknode_governor::replicated::LINE_EVERY;
+    s.until("every node's event log to hold every event", |seen| {
+        (0..count).all(|k| seen.copied.get(&k).is_some_and(|&n| n >= said))
+    })?;
     let ledger = |line: &str| {
         // Not `applied`: a node that says `done` later has applied the
         // no-op entries of later elections too.
@@ -350,6 +374,8 @@ pub fn run(
             disks_verified += 1;
         }
     }
+    let logs_agree =
+        event_logs(count, replicated, &s.seen.ever_installed, |k| s.lan.node_dir(k).join("disk.img"))?;
     let foreign_refused = foreign_disk(&mut s)?;
     let pass = if expect_loss {
         // The bite check: the broken image must be caught.
@@ -364,9 +390,10 @@ pub fn run(
             && disks_verified == count
             && foreign_refused
             && s.seen.committed.len() == count
+            && logs_agree == count
     };
     println!(
-        "arch={} nodes={count} kills={KILLS} partitions={partitions} acked={acked} replicated={replicated} lost={lost} diverged={diverged} max_failover_ms={} snapshot_installed={installed} snapshot_bytes={snapshot_bytes} disks_verified={disks_verified} foreign_disk_refused={} worknodes_committed={} result={}",
+        "arch={} nodes={count} kills={KILLS} partitions={partitions} acked={acked} replicated={replicated} lost={lost} diverged={diverged} max_failover_ms={} snapshot_installed={installed} snapshot_bytes={snapshot_bytes} disks_verified={disks_verified} foreign_disk_refused={} worknodes_committed={} event_logs_agree={logs_agree} result={}",
         target.arch,
         max_failover.as_millis(),
         u8::from(foreign_refused),
@@ -374,6 +401,48 @@ pub fn run(
         if pass { "pass" } else { "FAIL" }
     );
     Ok(pass)
+}
+
+/// Each node's event log holds the cluster's Strong events
+/// (`worknode log replicated`): numbers only growing, up to the last
+/// (`replicated`), none skipped unless the node installed a snapshot (it
+/// never held those one by one), and under each number the same event on
+/// every node. Returns how many nodes' logs pass.
+fn event_logs(
+    count: usize,
+    replicated: u64,
+    installed: &std::collections::BTreeSet<usize>,
+    disk: impl Fn(usize) -> std::path::PathBuf,
+) -> Result<usize, String> {
+    let mut by_number: BTreeMap<u64, String> = BTreeMap::new();
+    let mut agree = 0;
+    for k in 0..count {
+        let out = crate::worknode_cli(&["log", "replicated"], &disk(k))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let summary = text.lines().last().unwrap_or_default();
+        println!("cluster: node {k}'s event log: {summary}");
+        let (first, last) = (field(summary, "first").unwrap_or(0), field(summary, "last").unwrap_or(0));
+        let skipped = first.saturating_sub(1) + field(summary, "gaps").unwrap_or(u64::MAX);
+        let mut same = true;
+        for line in text.lines().filter(|l| l.starts_with("number=")) {
+            let number = field(line, "number").unwrap_or(0);
+            let held = by_number.entry(number).or_insert_with(|| line.to_string());
+            if held != line {
+                same = false;
+                println!("cluster: node {k}'s event log DIFFERS at {line}");
+            }
+        }
+        let ok = out.status.success()
+            && same
+            && field(summary, "back") == Some(0)
+            && last == replicated
+            && (skipped == 0 || installed.contains(&k));
+        if !ok {
+            println!("cluster: node {k}'s event log FAILS: last={last} of {replicated}, skipped={skipped}");
+        }
+        agree += usize::from(ok);
+    }
+    Ok(agree)
 }
 
 /// A disk moved to another node: node 0 boots on a copy of node 1's disk.
