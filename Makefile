@@ -146,7 +146,7 @@ pd_cargo = env \
 			-Zbuild-std-features=compiler-builtins-mem \
 			--target $(TARGET)
 
-.PHONY: all help run run-iso iso test-iso repro-check image test test-host test-qemu test-qemu-all test-net test-cluster bite-check-cluster cluster check-nostd lint fuzz host-tools clean bench-log bench-gate bench-net sim bench-raft bite-check
+.PHONY: all help run run-iso iso test-iso repro-check image test test-host test-qemu test-qemu-all test-net test-cluster bite-check-cluster cluster check-nostd lint fuzz host-tools clean bench-log bench-gate bench-net bench-cluster sim bench-raft bite-check
 
 all: image
 
@@ -435,6 +435,18 @@ bench-gate:
 # `stream_vs_raw=<ratio>`. The profile's network PD is built with the
 # `bench` feature, which no other profile has.
 pd_features_bench-net := --features worknode-pd-net/bench
+# Strong events on three nodes (the cluster's rate, and node 0's latency
+# from queue to outcome) against Local events on one node, in one run of
+# the cluster image (its worknode built to record 2,000 Local events
+# first) with no faults; last line `strong_vs_local=<ratio>`.
+pd_features_variant_bench := --features worknode-pd-strong/bench
+bench-cluster:
+	$(need-sdk)$(need-qemu)
+	$(MAKE) --no-print-directory image SYSTEM=cluster VARIANT=bench
+	$(RUNNER) bench-cluster --arch $(ARCH) --image $(BUILD_DIR)/cluster-bench/worknode.img \
+		--kernel $(KERNEL_ELF) --system $(BUILD_DIR)/cluster-bench/worknode.system \
+		--dir $(BUILD_DIR)/bench-cluster --disk-kib 65536 --timeout 600
+
 bench-net:
 	$(need-sdk)$(need-qemu)
 	$(MAKE) --no-print-directory image SYSTEM=bench-net

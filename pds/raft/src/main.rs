@@ -24,13 +24,14 @@
 //!
 //! What it proposes: its worknodes' Strong events, from the governor's
 //! queue, numbered 1, 2, 3, ... by this node (`worknode_cluster::ledger`),
-//! one at a time: the next is taken off the queue once the last is
-//! applied here (acknowledged: its outcome goes back to the governor),
-//! and one unanswered for a while is resent (the ledger skips
-//! duplicates). After a restart it first reads linearizably (ReadIndex)
-//! where its proposals stand, and numbers on from there: a proposal
-//! acknowledged before the restart and then lost would be numbered again,
-//! under a number the runner saw acknowledged. It takes at most
+//! up to `PIPELINE` (4) in flight (`worknode_cluster::proposer`): each is
+//! acknowledged once applied here (its outcome goes back to the
+//! governor), and those unanswered for a while are resent in order (the
+//! ledger skips duplicates and takes none out of order). After a restart
+//! it first reads linearizably (ReadIndex) where its proposals stand, and
+//! numbers on from there: a proposal acknowledged before the restart and
+//! then lost would be numbered again, under a number the runner saw
+//! acknowledged. It takes at most
 //! [`TARGET`] (the cluster test's run; the governor's queue then stays
 //! full and its worknodes are told `exhausted`).
 //! Lines: `raft| node=K formatted|joining|recovered ...` at start (or
@@ -56,6 +57,7 @@ mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
 }
 
+use heapless::Deque;
 use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, protection_domain};
 use static_cell::{ConstStaticCell, StaticCell};
 use worknode_abi::bounded::Bytes;
@@ -64,7 +66,9 @@ use worknode_abi::strong::{APPLIED, Applied, MAX_APPLIED, OUTCOME, Outcome, Prop
 use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
 use worknode_cluster::ledger::{parse, strong_event, strong_payload};
 use worknode_cluster::limits::JOURNAL_BYTES;
+use worknode_cluster::limits::PIPELINE;
 use worknode_cluster::node::{Found, Node, NodeError, Transport};
+use worknode_cluster::proposer::Proposer;
 use worknode_driver_blk_client::QueueDisk;
 use worknode_driver_shared_region::{SharedRegion, message_queues};
 use worknode_log::LogError;
@@ -94,10 +98,6 @@ const RECEIVE_BATCH: usize = 64;
 /// journal many times over. (1,500 a node took 60 to 80 s after the wipe
 /// on riscv64, close to the runner's two-minute wait.)
 const TARGET: u64 = 1000;
-/// Ticks without its acknowledgement after which a proposal is resent.
-const RETRY_TICKS: u32 = 50;
-/// The read that finds where this node's proposals stand.
-const RESUME_READ: u32 = 1;
 /// Ticks without a known leader between two `no leader` lines (2 s).
 const LEADERLESS_LINE_TICKS: u32 = 200;
 
@@ -130,12 +130,11 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The Strong event being proposed: the governor's names for it and its
-/// proposal's bytes (kept to resend).
-struct InFlight {
+/// A Strong event taken off the governor's queue: the governor's names
+/// for it (the proposer's tag) and its proposal's bytes.
+struct Taken {
     worknode: u16,
     ticket: u64,
-    seq: u64,
     data: heapless::Vec<u8, { worknode_raft::limits::MAX_DATA }>,
 }
 
@@ -165,21 +164,14 @@ struct RaftPd {
     node: Option<&'static mut Node<'static, QueueDisk>>,
     me: u8,
     queues: Queues,
-    /// Whether the resume read answered; until then nothing is proposed.
-    resumed: bool,
-    /// The next proposal's number, and ticks since the proposal in
-    /// flight (or the resume read) was last sent.
-    next: u64,
-    since: u32,
-    /// The Strong event being proposed.
-    in_flight: Option<InFlight>,
-    /// An outcome the governor had no buffer for yet: (seq, outcome).
-    undelivered: Option<(u64, Outcome)>,
+    /// This node's Strong events in flight, tagged with the governor's
+    /// worknode and ticket.
+    proposer: Proposer<(u16, u64)>,
+    /// Outcomes the governor had no buffer for yet: (seq, outcome).
+    undelivered: Deque<(u64, Outcome), PIPELINE>,
     /// The term whose leadership was said.
     said_leader: u64,
     done_said: bool,
-    /// The bite check's early acknowledgements: the last one said.
-    said_early: u64,
     /// Snapshots installed from the leader, as last said.
     said_installed: u64,
     /// Ticks since a leader was last known (or the last `no leader` line).
@@ -269,14 +261,11 @@ fn init() -> RaftPd {
         node,
         me,
         queues,
-        resumed: cfg!(feature = "bite-no-resume-read"),
-        next: 1,
-        since: RETRY_TICKS,
-        in_flight: None,
-        undelivered: None,
+        // The bite check's broken image numbers from 1 without the read.
+        proposer: Proposer::new(me, cfg!(feature = "bite-no-resume-read").then_some(0)),
+        undelivered: Deque::new(),
         said_leader: 0,
         done_said: false,
-        said_early: 0,
         said_installed: 0,
         leaderless: 0,
         passed: 0,
@@ -336,57 +325,38 @@ impl RaftPd {
         for _ in 0..ticks {
             node.tick();
         }
-        self.since = self.since.saturating_add(ticks);
         // First where this node's proposals stand, then the governor's
-        // Strong events, one at a time.
-        if !self.resumed {
-            if node.take_read() == Some(RESUME_READ) {
-                self.resumed = true;
-                self.next = node.ledger().last[usize::from(me)] + 1;
-                self.since = RETRY_TICKS;
-                debug_println!("raft| node={me} resumed at={}", self.next - 1);
-            } else if self.since >= RETRY_TICKS && node.read(RESUME_READ, &mut Net).is_ok() {
-                self.since = 0;
-            }
+        // Strong events, up to PIPELINE in flight (and as many outcomes
+        // waiting for the governor: their buffers).
+        if let Some(at) = self.proposer.poll(node, ticks, &mut Net) {
+            debug_println!("raft| node={me} resumed at={at}");
         }
-        let acked = node.ledger().last[usize::from(me)];
-        if self.resumed && acked >= self.next {
-            // One proposal is out at a time, so this is one line, bounded.
-            for seq in self.next..=acked.min(self.next + 8) {
-                if !ACK_ON_PROPOSE {
-                    debug_println!("raft| node={me} acked={seq}");
-                }
-            }
-            if let Some(done) = self.in_flight.take_if(|f| f.seq <= acked) {
-                let outcome = Outcome {
-                    version: STRONG_VERSION,
-                    worknode: done.worknode,
-                    ticket: done.ticket,
-                    index: node.taken_at(me),
-                };
-                self.undelivered = Some((done.seq, outcome));
-            }
-            self.next = acked + 1;
-            self.since = RETRY_TICKS;
-        }
-        deliver(&mut self.queues, &mut self.undelivered);
-        if self.resumed && self.in_flight.is_none() && self.undelivered.is_none() && self.next <= TARGET {
-            self.in_flight = take_proposal(&mut self.queues, me, self.next);
-            if self.in_flight.is_some() {
-                self.since = RETRY_TICKS;
-            }
-        }
-        if let Some(flight) = &self.in_flight
-            && self.since >= RETRY_TICKS
-            && node.propose(&flight.data, &mut Net).is_ok()
+        // Bounded: PIPELINE.
+        while self.proposer.in_flight() + self.undelivered.len() < PIPELINE
+            && let Some(seq) = self.proposer.next_seq().filter(|&seq| seq <= TARGET)
+            && let Some(taken) = take_proposal(&mut self.queues, me, seq)
         {
-            self.since = 0;
-            if ACK_ON_PROPOSE && flight.seq > self.said_early {
-                self.said_early = flight.seq;
-                debug_println!("raft| node={me} acked={}", flight.seq);
+            match self.proposer.propose(node, (taken.worknode, taken.ticket), &taken.data, &mut Net) {
+                Ok(seq) if ACK_ON_PROPOSE => debug_println!("raft| node={me} acked={seq}"),
+                Ok(_) => {}
+                // Taken off the queue as `seq`, built for `seq`: cannot be.
+                Err(e) => debug_println!("raft| node={me} could not propose {seq}: {e:?}"),
             }
         }
         node.pump(&mut Net)?;
+        let undelivered = &mut self.undelivered;
+        self.proposer.settle(node, &mut Net, |acked| {
+            if !ACK_ON_PROPOSE {
+                debug_println!("raft| node={me} acked={}", acked.seq);
+            }
+            let (worknode, ticket) = acked.tag;
+            let outcome = Outcome { version: STRONG_VERSION, worknode, ticket, index: acked.index };
+            // Room: proposals are taken only while in flight and waiting
+            // outcomes together are fewer than PIPELINE.
+            let pushed = undelivered.push_back((acked.seq, outcome));
+            debug_assert!(pushed.is_ok(), "an outcome always has room");
+        });
+        deliver(&mut self.queues, &mut self.undelivered);
         deliver_applied(&mut self.queues, node, &mut self.passed);
         let led = node.raft().leader().is_some();
         self.leaderless = if led { 0 } else { self.leaderless.saturating_add(ticks) };
@@ -414,7 +384,7 @@ impl RaftPd {
         // said at the next step after the apply): the runner stops reading
         // at the last `done`, and must have seen every `acked` before it.
         // And once the governor was handed every one of them.
-        if all && self.next > TARGET && node.behind() == 0 && !self.done_said {
+        if all && self.proposer.acked() >= TARGET && node.behind() == 0 && !self.done_said {
             self.done_said = true;
             let stats = node.stats();
             debug_println!(
@@ -440,15 +410,20 @@ impl RaftPd {
 
 /// Hands the governor the outcome waiting for it, if it has a buffer for
 /// it (else it waits: the governor gives one back as it reads).
-fn deliver(queues: &mut Queues, undelivered: &mut Option<(u64, Outcome)>) {
-    let Some((seq, outcome)) = *undelivered else { return };
+fn deliver(queues: &mut Queues, undelivered: &mut Deque<(u64, Outcome), PIPELINE>) {
     let Some(server) = queues.server() else { return };
-    let mut buf = [0u8; worknode_abi::strong::MAX_OUTCOME];
-    let Ok(bytes) = outcome.encode(&mut buf) else { return };
-    if server.ready_to_deliver() == Ok(true) && server.deliver(OUTCOME, seq, bytes).is_ok() {
-        *undelivered = None;
-        queues.pushed = true;
+    let mut pushed = false;
+    // Bounded: PIPELINE.
+    while let Some(&(seq, outcome)) = undelivered.front() {
+        let mut buf = [0u8; worknode_abi::strong::MAX_OUTCOME];
+        let Ok(bytes) = outcome.encode(&mut buf) else { break };
+        if server.ready_to_deliver() != Ok(true) || server.deliver(OUTCOME, seq, bytes).is_err() {
+            break;
+        }
+        undelivered.pop_front();
+        pushed = true;
     }
+    queues.pushed |= pushed;
 }
 
 /// Hands the governor the Strong events the state machine took and it has
@@ -498,11 +473,11 @@ fn deliver_applied(queues: &mut Queues, node: &mut Node<'static, QueueDisk>, pas
 /// Takes the governor's next Strong event off the queue as proposal `seq`
 /// of node `me`; refuses (hands back with the error) those that do not
 /// decode. The rest stay on the queue.
-fn take_proposal(queues: &mut Queues, me: u8, seq: u64) -> Option<InFlight> {
+fn take_proposal(queues: &mut Queues, me: u8, seq: u64) -> Option<Taken> {
     queues.server()?;
     let Queues { server, scratch, pushed, .. } = queues;
     let server = server.as_mut()?;
-    let mut taken: Option<InFlight> = None;
+    let mut taken: Option<Taken> = None;
     let moved = server.take_sends(scratch, |_, body| {
         if taken.is_some() {
             return Offer::Wait;
@@ -518,7 +493,7 @@ fn take_proposal(queues: &mut Queues, me: u8, seq: u64) -> Option<InFlight> {
             return Offer::Refuse(worknode_abi::ErrorCode::TooLarge);
         };
         data.truncate(len);
-        taken = Some(InFlight { worknode: proposal.worknode, ticket: proposal.ticket, seq, data });
+        taken = Some(Taken { worknode: proposal.worknode, ticket: proposal.ticket, data });
         Offer::Sent(seq)
     });
     *pushed |= moved.is_ok_and(|n| n > 0);

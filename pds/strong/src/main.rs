@@ -1,5 +1,10 @@
 //! A cluster-profile worknode that records Strong events without pause:
-//! the load of `make test-cluster` (docs/cluster.md).
+//! the load of `make test-cluster` and `make bench-cluster`
+//! (docs/cluster.md).
+//!
+//! First it records [`LOCAL_EVENTS`] events `Local` (each durable on this
+//! node before its call returns), one after the other, the baseline
+//! `make bench-cluster` compares with; then Strong events, for good.
 //!
 //! Each event goes worknode → governor (the gate decides `record`, the
 //! audit record is made durable on this node) → the Raft PD's queue →
@@ -10,7 +15,9 @@
 //! next notification, which also brings outcomes. Events are 200 to 256
 //! bytes, so the cluster's entries have real sizes.
 //!
-//! Lines (through the governor): `strong committed=N ticket=T index=I`
+//! Lines (through the governor): `strong local recorded=N` for the first
+//! Local event and every [`LINE_EVERY`]th, `strong local done
+//! recorded=N` at the end of them, `strong committed=N ticket=T index=I`
 //! for the first outcome and every [`LINE_EVERY`]th, `strong failed
 //! ticket=T: <error>` for an event that will never be committed, and
 //! `strong refused: <error>` when a record is refused for another reason
@@ -32,11 +39,15 @@ mod system {
 
 const GOVERNOR: Governor = Governor::new(system::channel::GOVERNOR);
 /// Events pending at once (the governor allows each worknode 4).
-const IN_FLIGHT: usize = 4;
+const IN_FLIGHT: usize = 8;
 /// Outcomes between two `committed` lines.
 const LINE_EVERY: u64 = 100;
 /// The smallest event; sizes go up to [`MAX_EVENT`].
 const SMALLEST: usize = 200;
+/// Local events recorded before the Strong ones: a few in the cluster
+/// test (each restart records them again), enough to time in the bench
+/// image (feature `bench`, `make bench-cluster`).
+const LOCAL_EVENTS: u64 = if cfg!(feature = "bench") { 2000 } else { 100 };
 
 #[protection_domain]
 fn init() -> Strong {
@@ -122,12 +133,29 @@ impl Strong {
     }
 }
 
+/// The Local events, one call each (bounded: [`LOCAL_EVENTS`]); a refusal
+/// is said and ends the phase.
+fn record_local() {
+    let mut buf = [0u8; MAX_EVENT];
+    for k in 1..=LOCAL_EVENTS {
+        if let Err(e) = GOVERNOR.record(event(k, &mut buf)) {
+            log!(GOVERNOR, "strong local refused: {}", e.name());
+            return;
+        }
+        if k == 1 || k.is_multiple_of(LINE_EVERY) {
+            log!(GOVERNOR, "strong local recorded={k}");
+        }
+    }
+    log!(GOVERNOR, "strong local done recorded={LOCAL_EVENTS}");
+}
+
 impl Handler for Strong {
     type Error = Infallible;
 
     fn notified(&mut self, channels: ChannelSet) -> Result<(), Self::Error> {
         if GOVERNOR.started(channels, "strong") {
             self.started = true;
+            record_local();
         }
         if self.started {
             self.take_outcomes();

@@ -11,9 +11,10 @@
 //!   `tx_free` with the sequence number Raft will know it by (its
 //!   `QueuedHeader`'s `seq`), or refused with the error (`malformed`: the
 //!   proposal did not decode; `too-large`). Proposals are taken in ring
-//!   order, one at a time: the next stays on the ring until the last is
-//!   committed (back-pressure to the governor, and through it to the
-//!   worknode: nothing is dropped);
+//!   order, a few in flight at a time (`worknode_cluster::limits::PIPELINE`):
+//!   the rest stay on the ring until one in flight is committed
+//!   (back-pressure to the governor, and through it to the worknode:
+//!   nothing is dropped);
 //! - when the proposal is committed and applied on this node: an
 //!   [`Outcome`] arrives on `rx_active` (its header's `seq` is the same
 //!   sequence number, its `peer` [`OUTCOME`]).

@@ -4,7 +4,8 @@
 //! in the Raft log's part of the disk (`worknode_raft::storage` over any
 //! [`worknode_log::BlockDevice`]) and the replicated state machine
 //! ([`ledger::Ledger`] and its [`journal::Journal`]), and runs the ready loop the simulator proves:
-//! persist, then send, then apply. `pds/raft` is the glue that hands it
+//! persist, then send, then apply; [`proposer::Proposer`] numbers this
+//! node's proposals and keeps a few in flight. `pds/raft` is the glue that hands it
 //! the disk, the network and the clock; the tests here drive three nodes
 //! through lost messages and restarts on the host.
 
@@ -15,3 +16,4 @@ pub mod journal;
 pub mod ledger;
 pub mod limits;
 pub mod node;
+pub mod proposer;

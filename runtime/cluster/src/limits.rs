@@ -26,6 +26,19 @@ pub const LEDGER_BYTES: usize = 8 + 8 + 8 + 32 + 8 * MAX_NODES;
 /// enough to lose its leadership, and elections flap (docs/cluster.md).
 pub const JOURNAL_BYTES: usize = 64 * 1024;
 
+/// Proposals of one node in flight at once (`crate::proposer`): as many
+/// as the governor's queue to the Raft PD holds.
+pub const PIPELINE: usize = 8;
+
+/// Ticks (10 ms on the nodes) without an acknowledgement after which the
+/// proposals in flight are proposed again, and the resume read asked
+/// again.
+pub const RETRY_TICKS: u32 = 50;
+
+/// This node's own proposals whose log index a node remembers
+/// (`Node::taken_index`): more than are in flight at once.
+pub const OWN_TAKEN: usize = 16;
+
 /// Bytes of a proposal's head: proposer and sequence number.
 pub const PROPOSAL_HEAD: usize = 1 + 8;
 
@@ -35,3 +48,4 @@ const _: () = assert!(
 );
 const _: () = assert!(LEDGER_BYTES <= worknode_raft::limits::SNAPSHOT_CHUNK, "a ledger's head is one chunk");
 const _: () = assert!(JOURNAL_BYTES >= crate::journal::MIN_JOURNAL, "the PD's journal takes every record");
+const _: () = assert!(OWN_TAKEN >= 2 * PIPELINE, "the index of every proposal in flight is remembered");

@@ -51,7 +51,7 @@ use worknode_raft::{
 
 use crate::journal::Journal;
 use crate::ledger::Ledger;
-use crate::limits::{BATCH, COMPACT_EVERY, LEDGER_BYTES, PUMP_ROUNDS};
+use crate::limits::{BATCH, COMPACT_EVERY, LEDGER_BYTES, OWN_TAKEN, PUMP_ROUNDS};
 
 /// Envelope tag: a Raft message follows.
 pub const RAFT: u8 = 0;
@@ -157,6 +157,11 @@ pub struct Node<'j, D: BlockDevice> {
     /// The number of the last proposal handed to the reader; `None`
     /// while delivery is off.
     delivered: Option<u64>,
+    /// This node's own proposals taken most recently: (sequence number,
+    /// index), oldest first; and the last of them the latest snapshot
+    /// restored covers, with its index.
+    own: heapless::Deque<(u64, Index), OWN_TAKEN>,
+    own_in_snapshot: (u64, Index),
 }
 
 impl<'j, D: BlockDevice> Node<'j, D> {
@@ -214,11 +219,8 @@ impl<'j, D: BlockDevice> Node<'j, D> {
         let snapshot = scratch.snapshot.clone();
         let raft = Raft::recover(cfg, scratch.hard_state, snapshot, &mut scratch.entries())
             .map_err(NodeError::Config)?;
-        let (reads, applied) = (heapless::Vec::new(), scratch.snapshot.meta.index);
-        let taken_at = [applied; MAX_NODES];
-        let stats = NodeStats::default();
-        let delivered = None;
-        Ok((Node { raft, store, ledger, journal, stats, reads, applied, taken_at, delivered }, found))
+        let applied = scratch.snapshot.meta.index;
+        Ok((Self::assemble(raft, store, ledger, journal, applied), found))
     }
 
     /// A node on an empty Raft log: a founder (`membership` the founders)
@@ -231,10 +233,32 @@ impl<'j, D: BlockDevice> Node<'j, D> {
         found: Found,
     ) -> Result<(Node<'j, D>, Found), NodeError> {
         let raft = Raft::new(cfg, membership).map_err(NodeError::Config)?;
-        let (ledger, reads, taken_at) = (Ledger::default(), heapless::Vec::new(), [0; MAX_NODES]);
-        let stats = NodeStats::default();
-        let delivered = None;
-        Ok((Node { raft, store, ledger, journal, stats, reads, applied: 0, taken_at, delivered }, found))
+        Ok((Self::assemble(raft, store, Ledger::default(), journal, 0), found))
+    }
+
+    /// A node whose state machine reflects the log up to `applied` (its
+    /// snapshot's index), with no read, delivery or own proposal yet.
+    fn assemble(
+        raft: Raft,
+        store: LogStorage<D, BATCH>,
+        ledger: Ledger,
+        journal: Journal<'j>,
+        applied: Index,
+    ) -> Node<'j, D> {
+        let own_in_snapshot = (own_last(&ledger, raft.id()), applied);
+        Node {
+            raft,
+            store,
+            ledger,
+            journal,
+            stats: NodeStats::default(),
+            reads: heapless::Vec::new(),
+            applied,
+            taken_at: [applied; MAX_NODES],
+            delivered: None,
+            own: heapless::Deque::new(),
+            own_in_snapshot,
+        }
     }
 
     /// The Raft core (role, term, leader, log positions).
@@ -252,6 +276,18 @@ impl<'j, D: BlockDevice> Node<'j, D> {
     /// snapshot, that snapshot's last index (it was applied at or before).
     pub fn taken_at(&self, proposer: u8) -> Index {
         self.taken_at.get(usize::from(proposer)).copied().unwrap_or(0)
+    }
+
+    /// The Raft log index where this node's own proposal `seq` (this
+    /// node's proposer number is its id less one) was taken, if it is one
+    /// of the last [`OWN_TAKEN`] taken here; for one that came in the
+    /// latest snapshot restored, that snapshot's index (it was taken at
+    /// or before).
+    pub fn taken_index(&self, seq: u64) -> Option<Index> {
+        if let Some(&(_, index)) = self.own.iter().find(|&&(s, _)| s == seq) {
+            return Some(index);
+        }
+        (seq <= self.own_in_snapshot.0).then_some(self.own_in_snapshot.1)
     }
 
     /// The state machine's journal: the proposals it took, oldest first.
@@ -346,12 +382,16 @@ impl<'j, D: BlockDevice> Node<'j, D> {
         }
     }
 
-    /// A read of this node that has completed: its `ctx`.
-    pub fn take_read(&mut self) -> Option<u32> {
+    /// Whether this node's read `ctx` has completed (confirmed, and
+    /// applied up to its index); taken if so.
+    pub fn take_read(&mut self, ctx: u32) -> bool {
         let applied = self.applied;
-        let at = self.reads.iter().position(|&(_, index)| index <= applied)?;
-        let (ctx, _) = self.reads.swap_remove(at);
-        Some(ctx as u32)
+        let want = (self.raft.id() << 32) | u64::from(ctx);
+        let Some(at) = self.reads.iter().position(|&(c, index)| c == want && index <= applied) else {
+            return false;
+        };
+        self.reads.swap_remove(at);
+        true
     }
 
     /// Keeps a confirmed read of this node (dropped when too many wait:
@@ -446,6 +486,8 @@ impl<'j, D: BlockDevice> Node<'j, D> {
                 self.ledger = restore(&mut self.store, &snapshot, &mut self.journal)?;
                 self.applied = snapshot.meta.index;
                 self.taken_at = [snapshot.meta.index; MAX_NODES];
+                self.own.clear();
+                self.own_in_snapshot = (own_last(&self.ledger, self.raft.id()), snapshot.meta.index);
                 self.stats.installed += 1;
             }
             let mut rd = rd;
@@ -462,10 +504,16 @@ impl<'j, D: BlockDevice> Node<'j, D> {
                 }
                 let entry = self.raft.log().entry(index).expect("entries to apply are in the window");
                 if entry.kind == EntryKind::Normal
-                    && let Some((proposer, _)) = self.ledger.apply(index, entry.data)
+                    && let Some((proposer, seq)) = self.ledger.apply(index, entry.data)
                 {
                     self.journal.push(entry.data);
                     self.taken_at[usize::from(proposer)] = index;
+                    if u64::from(proposer) + 1 == self.raft.id() {
+                        if self.own.is_full() {
+                            self.own.pop_front();
+                        }
+                        let _ = self.own.push_back((seq, index));
+                    }
                 }
                 self.applied = index;
             }
@@ -486,7 +534,15 @@ impl<'j, D: BlockDevice> Node<'j, D> {
         // steady load it would never end (seen: a follower 500 entries
         // behind a 0.4 MiB state never caught up). The window fills
         // meanwhile and proposals wait (`Busy`).
-        if log.applied() < log.snapshot().index + COMPACT_EVERY || self.raft.sending_snapshot() {
+        // Nor while a snapshot arrives: its chunks are stored as they come,
+        // and a snapshot of this node's own written among them would end
+        // the arriving one's run of chunks, which then never completes
+        // (`SnapshotMissing`, and the node stops). Seen once a follower
+        // held back by its reader applied its backlog during a transfer.
+        if log.applied() < log.snapshot().index + COMPACT_EVERY
+            || self.raft.sending_snapshot()
+            || self.raft.receiving_snapshot()
+        {
             return Ok(());
         }
         let head = self.ledger.encode();
@@ -505,6 +561,11 @@ impl<'j, D: BlockDevice> Node<'j, D> {
     pub fn into_device(self) -> D {
         self.store.into_device()
     }
+}
+
+/// The last proposal of node `id` (proposer `id - 1`) the ledger took.
+fn own_last(ledger: &Ledger, id: NodeId) -> u64 {
+    usize::try_from(id.saturating_sub(1)).ok().and_then(|p| ledger.last.get(p)).copied().unwrap_or(0)
 }
 
 /// Copies the state's bytes at `offset` into `out`: the ledger's `head`,

@@ -281,7 +281,7 @@ impl Governor {
             self.network_news(w);
         }
         if is(self.config.raft) {
-            self.raft_news(w);
+            self.raft_news(w, now);
         }
         let services = [self.config.log, self.config.serial, self.config.net, self.config.raft];
         let others = services.iter().fold(channels, |rest, c| rest & !c.map_or(0, |c| 1u64 << c));
@@ -608,7 +608,7 @@ impl Governor {
         };
         let mut buf = [0u8; MAX_PROPOSAL];
         let queued = proposal.encode(&mut buf).and_then(|bytes| w.strong_propose(bytes));
-        match queued.and_then(|()| self.strong.queued(worknode, ticket)) {
+        match queued.and_then(|()| self.strong.queued(worknode, ticket, now)) {
             Ok(()) => {
                 if self.config.print_records {
                     w.print(format_args!("{}{name} seq={seq} strong ticket={ticket}", m::RECORDED));
@@ -648,7 +648,7 @@ impl Governor {
     /// Each worknode an outcome is for is notified, and so is every one
     /// that waits for room or news. Bounded: [`OUTCOMES_PER_PULL`]
     /// outcomes, and two looks before the governor waits.
-    fn raft_news(&mut self, w: &mut impl World) {
+    fn raft_news(&mut self, w: &mut impl World, now: Millis) {
         let mut notify = self.strong.take_waiting();
         for _ in 0..2 {
             let strong = &mut self.strong;
@@ -667,7 +667,7 @@ impl Governor {
                 let Ok(Some((kind, bytes))) = w.strong_arrived() else { break };
                 match (kind, StrongOutcome::decode(&bytes)) {
                     (APPLIED, _) => self.write_replicated(w, &bytes),
-                    (OUTCOME, Ok(o)) if self.strong.committed(o.worknode, o.ticket, o.index) => {
+                    (OUTCOME, Ok(o)) if self.strong.committed(o.worknode, o.ticket, o.index, now) => {
                         notify |= 1u64 << (o.worknode & 63);
                     }
                     // Counted by `committed`.
@@ -734,16 +734,15 @@ impl Governor {
         }
     }
 
-    /// Looks back from the log's last record for the last of the
-    /// cluster's events written (bounded: [`crate::limits::REPLICATED_LOOKBACK`]
-    /// reads).
+    /// Reads the log's last records for the last of the cluster's events
+    /// written (bounded: [`crate::limits::REPLICATED_LOOKBACK`] reads, in
+    /// log order, which the log PD serves from its place).
     fn find_replicated(&mut self, w: &mut impl World, recovered: u64) {
         let mut last = 0;
         for seq in Replicated::lookback(recovered) {
             let Ok(payload) = w.read_record(seq) else { continue };
             if let Some(record) = ReplicatedRecord::decode(&payload) {
                 last = record.applied.number;
-                break;
             }
         }
         self.replicated.found(last);
@@ -1335,5 +1334,31 @@ impl Governor {
         if self.stray > 0 {
             w.print(format_args!("{}{} stray notifications ignored", m::GOVERNOR, self.stray));
         }
+        if self.config.raft.is_some() {
+            self.list_cluster(w);
+        }
+    }
+
+    /// `list`'s lines about the cluster: Strong events and their latency
+    /// (queued to outcome), and the copy of the cluster's events.
+    fn list_cluster(&self, w: &mut impl World) {
+        let s = &self.strong;
+        let (p50, p99) = (s.latency_percentile(50).unwrap_or(0), s.latency_percentile(99).unwrap_or(0));
+        w.print(format_args!(
+            "{}strong: committed={} held={} dropped={} latency_p50_ms={p50} latency_p99_ms={p99}",
+            m::GOVERNOR,
+            s.committed,
+            s.held(),
+            s.dropped
+        ));
+        let r = &self.replicated;
+        w.print(format_args!(
+            "{}replicated: last={} again={} undecodable={} unwritten={}",
+            m::GOVERNOR,
+            r.last(),
+            r.again,
+            r.undecodable,
+            r.unwritten
+        ));
     }
 }

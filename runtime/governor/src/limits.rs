@@ -31,12 +31,18 @@ pub const STRONG_PENDING: usize = 16;
 
 /// Strong events one worknode may hold at once (so one that never takes
 /// its outcomes blocks only itself).
-pub const STRONG_PER_WORKNODE: usize = 4;
+pub const STRONG_PER_WORKNODE: usize = 8;
 
 /// Messages (outcomes, and the cluster's events to write) taken from the
 /// Raft PD per look at most (bounded work; the Raft PD notifies again
 /// while more wait).
 pub const OUTCOMES_PER_PULL: usize = STRONG_PENDING;
+
+/// The width of a bucket of the Strong events' latency histogram (ms),
+/// and the buckets: 4 ms up to a second, then one for all longer.
+pub const LATENCY_BUCKET_MS: u64 = 4;
+/// See [`LATENCY_BUCKET_MS`].
+pub const LATENCY_BUCKETS: usize = 256;
 
 /// Records the governor reads back, from the log's last, for the last of
 /// the cluster's Strong events it wrote (`crate::replicated`).

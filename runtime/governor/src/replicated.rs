@@ -10,9 +10,9 @@
 //! each was decided and audited by its proposer's governor, and writing
 //! the copy changes no table, thread or device, so it passes no gate.
 //!
-//! Where it starts: at the log's start, the governor looks back from the
-//! last record for the last replicated one (at most
-//! [`REPLICATED_LOOKBACK`] records; none found: it starts from 0, and a
+//! Where it starts: at the log's start, the governor reads the last
+//! [`REPLICATED_LOOKBACK`] records for the last replicated one (none
+//! found: it starts from 0, and a
 //! node whose last replicated record is further back writes some events a
 //! second time, which `worknode log replicated` shows as numbers that go
 //! back).
@@ -45,6 +45,11 @@ impl Replicated {
     pub fn found(&mut self, last: u64) {
         self.last = Some(last);
         self.said = last;
+    }
+
+    /// The number of the last event appended (0 for none).
+    pub fn last(&self) -> u64 {
+        self.last.unwrap_or(0)
     }
 
     /// Whether the log's tail was looked at.
@@ -84,8 +89,12 @@ impl Replicated {
     }
 
     /// The sequence numbers to look at for the last replicated record, in
-    /// the order to look: the log's last record (`recovered`) backwards.
+    /// the order to read them: the last [`REPLICATED_LOOKBACK`] up to the
+    /// log's last (`recovered`), oldest first. Rejected: backwards from
+    /// the last, stopping at the first found, which reads fewer but each
+    /// from the log's start (the log PD reads forward from its place):
+    /// 33 s at boot on QEMU for a log of 2,000 records with none to find.
     pub fn lookback(recovered: u64) -> impl Iterator<Item = u64> {
-        (recovered.saturating_sub(REPLICATED_LOOKBACK as u64) + 1..=recovered).rev()
+        recovered.saturating_sub(REPLICATED_LOOKBACK as u64) + 1..=recovered
     }
 }

@@ -18,8 +18,9 @@
 
 use heapless::{Deque, Vec};
 use worknode_abi::ErrorCode;
+use worknode_authority::Millis;
 
-use crate::limits::{STRONG_PENDING, STRONG_PER_WORKNODE};
+use crate::limits::{LATENCY_BUCKET_MS, LATENCY_BUCKETS, STRONG_PENDING, STRONG_PER_WORKNODE};
 
 /// A ticket's state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +35,8 @@ struct Held {
     worknode: u16,
     ticket: u64,
     state: State,
+    /// When it was queued (the governor's clock).
+    queued_at: Millis,
 }
 
 /// An outcome a worknode takes.
@@ -61,6 +64,19 @@ pub struct Strong {
     pub dropped: u64,
     /// Events committed since boot.
     pub committed: u64,
+    /// How long committed events took, from the queue to their outcome:
+    /// counts per [`LATENCY_BUCKET_MS`] bucket, the last for all longer.
+    latency: Latency,
+}
+
+/// A histogram of latencies in fixed buckets (no allocation, bounded).
+#[derive(Debug)]
+struct Latency([u32; LATENCY_BUCKETS]);
+
+impl Default for Latency {
+    fn default() -> Latency {
+        Latency([0; LATENCY_BUCKETS])
+    }
 }
 
 impl Strong {
@@ -78,9 +94,10 @@ impl Strong {
 
     /// `ticket` of `worknode` is on the ring. Checked by [`Strong::room`]
     /// before: an error here is the caller's bug.
-    pub fn queued(&mut self, worknode: u16, ticket: u64) -> Result<(), ErrorCode> {
+    pub fn queued(&mut self, worknode: u16, ticket: u64, now: Millis) -> Result<(), ErrorCode> {
         debug_assert!(self.room(worknode), "room was checked before the record");
-        self.held.push(Held { worknode, ticket, state: State::Queued }).map_err(|_| ErrorCode::Exhausted)?;
+        let held = Held { worknode, ticket, state: State::Queued, queued_at: now };
+        self.held.push(held).map_err(|_| ErrorCode::Exhausted)?;
         self.queued.push_back(ticket).map_err(|_| ErrorCode::Internal)?;
         debug_assert!(self.queued.len() <= self.held.len(), "every queued ticket is held");
         Ok(())
@@ -109,8 +126,8 @@ impl Strong {
     }
 
     /// The outcome of `ticket`, proposed by `worknode`, came: committed at
-    /// `index`. Returns whether it named a ticket proposed here.
-    pub fn committed(&mut self, worknode: u16, ticket: u64, index: u64) -> bool {
+    /// `index`, at `now`. Returns whether it named a ticket proposed here.
+    pub fn committed(&mut self, worknode: u16, ticket: u64, index: u64, now: Millis) -> bool {
         // Proposed, or still queued: the outcome may overtake the ring's
         // answer (the Raft PD hands the buffer back when it takes it, but
         // this end reads the two rings in either order).
@@ -125,7 +142,29 @@ impl Strong {
         // ticket (the order stays) and finds it settled.
         held.state = State::Settled(Ok(index));
         self.committed += 1;
+        let bucket = now.saturating_sub(held.queued_at) / LATENCY_BUCKET_MS;
+        let bucket = usize::try_from(bucket).unwrap_or(usize::MAX).min(LATENCY_BUCKETS - 1);
+        self.latency.0[bucket] = self.latency.0[bucket].saturating_add(1);
         true
+    }
+
+    /// The latency (ms, its bucket's upper bound) that `percent` % of the
+    /// committed events took at most; `None` before any. The last bucket
+    /// stands for every longer one: its bound is a floor.
+    pub fn latency_percentile(&self, percent: u64) -> Option<Millis> {
+        let total: u64 = self.latency.0.iter().map(|&n| u64::from(n)).sum();
+        if total == 0 {
+            return None;
+        }
+        let want = (total * percent).div_ceil(100).max(1);
+        let mut seen = 0;
+        for (bucket, &n) in self.latency.0.iter().enumerate() {
+            seen += u64::from(n);
+            if seen >= want {
+                return Some((bucket as Millis + 1) * LATENCY_BUCKET_MS);
+            }
+        }
+        None
     }
 
     /// Takes the oldest settled outcome of `worknode`.

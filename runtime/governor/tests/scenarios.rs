@@ -674,3 +674,35 @@ fn the_clusters_events_are_copied_to_the_log_in_order_once() {
     assert!(copies(&w).is_empty());
     end(&w);
 }
+
+/// `list` on a cluster node says how Strong events fare: how many
+/// committed, and the latency from the queue to the outcome (its 4 ms
+/// bucket's bound), and where the copy of the cluster's events stands.
+#[test]
+fn list_shows_strong_latency_and_the_copy() {
+    let (mut g, mut w) = cluster_node();
+    greet(&mut g, &mut w, "worknode0");
+    for (k, took) in [10u64, 20, 30, 200].into_iter().enumerate() {
+        let at = 100 * (k as u64 + 1);
+        assert!(matches!(call(&mut g, &mut w, "worknode0", &strong(b"e"), at), Ok(Reply::Pending { .. })));
+        w.raft_takes(k as u64 + 1, false);
+        w.raft_commits(k as u64 + 7);
+        g.notified(&mut w, 1 << RAFT, at + took);
+        assert!(matches!(
+            call(&mut g, &mut w, "worknode0", &Request::Outcome, at + took),
+            Ok(Reply::Committed { .. })
+        ));
+    }
+    w.raft_applies(1, 0, 1, b"ev");
+    g.notified(&mut w, 1 << RAFT, 1000);
+    type_line(&mut g, &mut w, "list", 1001);
+    assert_eq!(
+        lines_with(&w, "strong: ").collect::<Vec<_>>(),
+        ["governor| strong: committed=4 held=0 dropped=0 latency_p50_ms=24 latency_p99_ms=204"]
+    );
+    assert_eq!(
+        lines_with(&w, "replicated: ").collect::<Vec<_>>(),
+        ["governor| replicated: last=1 again=0 undecodable=0 unwritten=0"]
+    );
+    end(&w);
+}

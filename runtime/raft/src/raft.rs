@@ -491,6 +491,14 @@ impl Raft {
                 .any(|p| p.state == State::Snapshot(at) && now.saturating_sub(p.last_heard) < timeout)
     }
 
+    /// Whether a snapshot is arriving from the leader (a chunk taken and
+    /// more to come, or one not yet persisted). A follower must not
+    /// compact meanwhile: its own snapshot's chunks would cut into the
+    /// arriving one's in storage.
+    pub fn receiving_snapshot(&self) -> bool {
+        self.incoming.is_some() || self.chunk.is_some()
+    }
+
     fn promotable(&self) -> bool {
         self.membership.is_voter(self.cfg.id)
     }

@@ -4,12 +4,13 @@
 //!
 //! On every node a worknode (pds/strong) records Strong events without
 //! pause through its governor, which audits each and hands it to the
-//! node's Raft PD; the Raft PD numbers them and proposes them one at a
-//! time, each once the last is applied on its node, resent when
+//! node's Raft PD; the Raft PD numbers them and proposes them, a few in
+//! flight, each acknowledged once applied on its node, resent when
 //! unanswered (pds/raft's TARGET each), and the outcome goes back to the
 //! worknode. Meanwhile, in order:
 //! - the leader's QEMU is killed (SIGKILL) [`KILLS`] times, at a random
-//!   moment, and restarted on its disk; a new leader must be elected each
+//!   moment once its worknode is past its Local events (pds/strong
+//!   records some first) and proposing, and restarted on its disk; a new leader must be elected each
 //!   time (`max_failover_ms`: from the kill to the first `leader` line of
 //!   a higher term);
 //! - the leader is cut off from the others for a while, then healed;
@@ -76,7 +77,7 @@ const MIN_SNAPSHOT: u64 = 48 * 1024;
 /// Lines of each node's transcript a failed wait prints.
 const TAIL: usize = 12;
 
-fn field(line: &str, key: &str) -> Option<u64> {
+pub(crate) fn field(line: &str, key: &str) -> Option<u64> {
     line.split_whitespace().find_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
 }
 
@@ -86,11 +87,11 @@ fn hex_field(line: &str, key: &str) -> Option<String> {
 
 /// What the lines so far said.
 #[derive(Default)]
-struct Seen {
+pub(crate) struct Seen {
     /// The latest leader line: (term, node).
     leader: Option<(u64, usize)>,
     /// Each node's `done` line of its current boot.
-    done: BTreeMap<usize, String>,
+    pub(crate) done: BTreeMap<usize, String>,
     /// Each node's highest acknowledgement seen, over all its boots.
     acked: BTreeMap<usize, u64>,
     /// Acknowledgements that went back (see the module documentation).
@@ -103,13 +104,16 @@ struct Seen {
     installed: BTreeMap<usize, u64>,
     /// Nodes whose Strong worknode said it took a committed outcome.
     committed: std::collections::BTreeSet<usize>,
+    /// The same, in the node's current boot: its worknode is past its
+    /// Local events and proposes Strong ones.
+    committing: std::collections::BTreeSet<usize>,
     /// Nodes that installed a snapshot in any boot (their event logs may
     /// skip the events the snapshot held).
     ever_installed: std::collections::BTreeSet<usize>,
     /// Each node's governor: how far its copy of the cluster's events is
     /// durable (its highest `durable up to number=`, over all boots).
     copied: BTreeMap<usize, u64>,
-    trouble: Option<String>,
+    pub(crate) trouble: Option<String>,
 }
 
 impl Seen {
@@ -166,9 +170,11 @@ impl Seen {
         }
         if line.starts_with("strong| strong committed=") {
             self.committed.insert(k);
+            self.committing.insert(k);
         }
         if line.starts_with("strong| strong failed")
             || line.starts_with("strong| strong refused")
+            || line.starts_with("strong| strong local refused")
             || line.contains("which is not pending")
         {
             self.trouble.get_or_insert_with(|| format!("node {k}: {line}"));
@@ -176,25 +182,25 @@ impl Seen {
     }
 }
 
-struct Session<'t> {
-    lan: Lan<'t>,
-    seen: Seen,
-    timeout: Duration,
-    started: Instant,
+pub(crate) struct Session<'t> {
+    pub(crate) lan: Lan<'t>,
+    pub(crate) seen: Seen,
+    pub(crate) timeout: Duration,
+    pub(crate) started: Instant,
     /// Every node's lines as the runner read them, with the time:
     /// `<dir>/transcript.txt`, where one run's nodes can be read together.
-    transcript: std::io::BufWriter<std::fs::File>,
+    pub(crate) transcript: std::io::BufWriter<std::fs::File>,
 }
 
 impl Session<'_> {
     /// Prints a step of the test, with the seconds since it began.
-    fn say(&mut self, what: &str) {
+    pub(crate) fn say(&mut self, what: &str) {
         let line = format!("[{:8.3}] {what}", self.started.elapsed().as_secs_f64());
         println!("cluster: {line}");
         let _ = writeln!(self.transcript, "{line}");
     }
 
-    fn observe(&mut self, k: usize, line: &str) {
+    pub(crate) fn observe(&mut self, k: usize, line: &str) {
         let _ = writeln!(self.transcript, "[{:8.3}] node{k}: {line}", self.started.elapsed().as_secs_f64());
         self.seen.observe(k, line);
     }
@@ -228,7 +234,7 @@ impl Session<'_> {
 
     /// Prints the last lines of every node's latest transcript: what a
     /// failed run shows where its files are not kept (CI).
-    fn tails(&mut self) {
+    pub(crate) fn tails(&mut self) {
         let _ = self.transcript.flush();
         for k in 0..self.lan.nodes.len() {
             let Some(path) = self.lan.transcript(k) else { continue };
@@ -247,6 +253,7 @@ impl Session<'_> {
 
     fn restart(&mut self, k: usize) -> Result<(), String> {
         self.seen.done.remove(&k);
+        self.seen.committing.remove(&k);
         self.seen.installed.remove(&k);
         self.lan.boot(k)
     }
@@ -275,6 +282,11 @@ pub fn run(
     s.until("a leader", |seen| seen.leader.is_some())?;
     let mut max_failover = Duration::ZERO;
     for kill in 0..KILLS {
+        // Under Strong load: the leader's worknode is past its Local
+        // events (a restarted node records them again first).
+        s.until("the leader's worknode to commit Strong events", |seen| {
+            seen.leader.is_some_and(|(_, k)| seen.committing.contains(&k))
+        })?;
         s.pump(Duration::from_millis(500 + random.below(2500)));
         let (term, leader) = s.leader()?;
         let killed = Instant::now();

@@ -36,6 +36,7 @@
 
 mod bench;
 mod boot;
+mod cluster_bench;
 mod cluster_test;
 mod console;
 mod crash;
@@ -135,6 +136,15 @@ enum Command {
         /// bite-check-cluster`): pass only if the test sees a loss.
         #[arg(long)]
         expect_loss: bool,
+    },
+    /// Strong events on three nodes against Local ones (cluster-profile
+    /// image; `make bench-cluster`).
+    BenchCluster {
+        #[command(flatten)]
+        lan: LanRun,
+        /// Seconds the run may take.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
     },
     /// Time messages through the streams against raw frames between two
     /// nodes (bench-net-profile image).
@@ -367,6 +377,9 @@ fn main() -> ExitCode {
         }
         Command::ClusterTest { lan, timeout, expect_loss } => {
             cluster_test::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout), expect_loss)
+        }
+        Command::BenchCluster { lan, timeout } => {
+            cluster_bench::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout))
         }
         Command::BenchNet { lan, timeout } => {
             net_bench::run(&lan.target, &lan.system, &lan.dir, Duration::from_secs(timeout))
