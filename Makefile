@@ -11,6 +11,12 @@
 #   make bench-gate                            a gated action vs a raw PPC
 #   make bench-net                             messages through the streams vs
 #                                              raw frames, between two nodes
+#   make cluster [NODES=3]                     cluster nodes on the runner's
+#                                              switch, Raft and Strong events
+#   make test-cluster                          3 nodes under kills, partitions,
+#                                              loss and a wiped disk
+#   make bench-cluster                         Strong events on 3 nodes vs
+#                                              Local events on one
 #   make bite-check                            the crash test must catch a log
 #                                              that does not flush
 #   make sim [SEEDS=10000]                     Raft cluster simulator (host only)
@@ -24,7 +30,7 @@
 #   PROFILE       Cargo profile of the PDs: release (default), size
 #                 (opt-level "z") or dev
 #   SYSTEM        system.xml profile: default (what `run` boots), test, bench,
-#                 bench-gate, net or bench-net
+#                 bench-gate, net, bench-net or cluster
 #
 # Every check that can fail before a long build (unknown ARCH, no SDK, no
 # QEMU, no usable Rust toolchain) stops make with one line saying what to do.

@@ -24,7 +24,7 @@
 //!
 //! What it proposes: its worknodes' Strong events, from the governor's
 //! queue, numbered 1, 2, 3, ... by this node (`worknode_cluster::ledger`),
-//! up to `PIPELINE` (4) in flight (`worknode_cluster::proposer`): each is
+//! up to `PIPELINE` (8) in flight (`worknode_cluster::proposer`): each is
 //! acknowledged once applied here (its outcome goes back to the
 //! governor), and those unanswered for a while are resent in order (the
 //! ledger skips duplicates and takes none out of order). After a restart
@@ -65,8 +65,7 @@ use worknode_abi::net::{MAX_NET_BODY, NetReply, NetRequest, NetResponse};
 use worknode_abi::strong::{APPLIED, Applied, MAX_APPLIED, OUTCOME, Outcome, Proposal, STRONG_VERSION};
 use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
 use worknode_cluster::ledger::{parse, strong_event, strong_payload};
-use worknode_cluster::limits::JOURNAL_BYTES;
-use worknode_cluster::limits::PIPELINE;
+use worknode_cluster::limits::{JOURNAL_BYTES, PIPELINE};
 use worknode_cluster::node::{Found, Node, NodeError, Transport};
 use worknode_cluster::proposer::Proposer;
 use worknode_driver_blk_client::QueueDisk;

@@ -38,7 +38,7 @@ mod system {
 }
 
 const GOVERNOR: Governor = Governor::new(system::channel::GOVERNOR);
-/// Events pending at once (the governor allows each worknode 4).
+/// Events pending at once (the governor allows each worknode 8).
 const IN_FLIGHT: usize = 8;
 /// Outcomes between two `committed` lines.
 const LINE_EVERY: u64 = 100;
