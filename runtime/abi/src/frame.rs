@@ -88,6 +88,32 @@ pub fn decode_canonical<'a, T: Deserialize<'a> + Serialize>(body: &'a [u8]) -> R
     }
 }
 
+/// Decodes a versioned message carried inside another or on a ring
+/// (`strong::Applied`, `governor::Mail`, ...): the whole of `bytes`,
+/// canonical ([`decode_canonical`]), and of version `want` as its
+/// `version` reads it; another version is `UnsupportedVersion`.
+///
+/// Rejected alternative: a trait with a `VERSION` constant and default
+/// methods. Every caller would have to import it to call `decode`, and a
+/// forgotten import reads as a missing method, not a wrong version.
+pub fn decode_versioned<'a, T: Deserialize<'a> + Serialize>(
+    bytes: &'a [u8],
+    want: u8,
+    version: impl Fn(&T) -> u8,
+) -> Result<T, ErrorCode> {
+    let message: T = decode_canonical(bytes)?;
+    if version(&message) != want {
+        return Err(ErrorCode::UnsupportedVersion);
+    }
+    Ok(message)
+}
+
+/// Encodes `message` (postcard, no frame byte) into `buf`, returning the
+/// bytes written; `TooLarge` when `buf` is too small.
+pub fn encode_body<'b, T: Serialize + ?Sized>(message: &T, buf: &'b mut [u8]) -> Result<&'b [u8], ErrorCode> {
+    postcard::to_slice(message, buf).map(|b| &*b).map_err(|_| ErrorCode::TooLarge)
+}
+
 /// The number of message registers a frame of `len` bytes occupies.
 pub const fn words_for(len: usize) -> usize {
     len.div_ceil(WORD_BYTES)

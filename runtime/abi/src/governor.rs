@@ -91,16 +91,12 @@ impl<'a> Mail<'a> {
     /// Decodes mail that arrived from the network: the whole of `bytes`,
     /// canonical, of [`MAIL_VERSION`].
     pub fn decode(bytes: &'a [u8]) -> Result<Mail<'a>, ErrorCode> {
-        let mail: Mail<'a> = crate::frame::decode_canonical(bytes)?;
-        if mail.version != MAIL_VERSION {
-            return Err(ErrorCode::UnsupportedVersion);
-        }
-        Ok(mail)
+        crate::frame::decode_versioned(bytes, MAIL_VERSION, |m: &Mail<'a>| m.version)
     }
 
     /// Encodes the mail into `buf`, returning the bytes written.
     pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ErrorCode> {
-        postcard::to_slice(self, buf).map(|b| &*b).map_err(|_| ErrorCode::TooLarge)
+        crate::frame::encode_body(self, buf)
     }
 }
 

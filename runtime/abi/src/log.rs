@@ -180,6 +180,6 @@ impl<'a> ReplicatedRecord<'a> {
     /// Encodes into `buf` (at most [`MAX_RECORD`] bytes suffice),
     /// returning the used prefix.
     pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ErrorCode> {
-        postcard::to_slice(self, buf).map(|b| &*b).map_err(|_| ErrorCode::TooLarge)
+        crate::frame::encode_body(self, buf)
     }
 }

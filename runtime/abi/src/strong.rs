@@ -115,16 +115,12 @@ impl<'a> Applied<'a> {
     /// Decodes an applied event: the whole of `bytes`, canonical, of
     /// [`STRONG_VERSION`].
     pub fn decode(bytes: &'a [u8]) -> Result<Applied<'a>, ErrorCode> {
-        let applied: Applied<'a> = crate::frame::decode_canonical(bytes)?;
-        if applied.version != STRONG_VERSION {
-            return Err(ErrorCode::UnsupportedVersion);
-        }
-        Ok(applied)
+        crate::frame::decode_versioned(bytes, STRONG_VERSION, |m: &Applied<'a>| m.version)
     }
 
     /// Encodes the applied event into `buf`, returning the bytes written.
     pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ErrorCode> {
-        postcard::to_slice(self, buf).map(|b| &*b).map_err(|_| ErrorCode::TooLarge)
+        crate::frame::encode_body(self, buf)
     }
 }
 
@@ -132,16 +128,12 @@ impl<'a> Proposal<'a> {
     /// Decodes a proposal: the whole of `bytes`, canonical, of
     /// [`STRONG_VERSION`].
     pub fn decode(bytes: &'a [u8]) -> Result<Proposal<'a>, ErrorCode> {
-        let proposal: Proposal<'a> = crate::frame::decode_canonical(bytes)?;
-        if proposal.version != STRONG_VERSION {
-            return Err(ErrorCode::UnsupportedVersion);
-        }
-        Ok(proposal)
+        crate::frame::decode_versioned(bytes, STRONG_VERSION, |m: &Proposal<'a>| m.version)
     }
 
     /// Encodes the proposal into `buf`, returning the bytes written.
     pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ErrorCode> {
-        postcard::to_slice(self, buf).map(|b| &*b).map_err(|_| ErrorCode::TooLarge)
+        crate::frame::encode_body(self, buf)
     }
 }
 
@@ -149,15 +141,11 @@ impl Outcome {
     /// Decodes an outcome: the whole of `bytes`, canonical, of
     /// [`STRONG_VERSION`].
     pub fn decode(bytes: &[u8]) -> Result<Outcome, ErrorCode> {
-        let outcome: Outcome = crate::frame::decode_canonical(bytes)?;
-        if outcome.version != STRONG_VERSION {
-            return Err(ErrorCode::UnsupportedVersion);
-        }
-        Ok(outcome)
+        crate::frame::decode_versioned(bytes, STRONG_VERSION, |m: &Outcome| m.version)
     }
 
     /// Encodes the outcome into `buf`, returning the bytes written.
     pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], ErrorCode> {
-        postcard::to_slice(self, buf).map(|b| &*b).map_err(|_| ErrorCode::TooLarge)
+        crate::frame::encode_body(self, buf)
     }
 }

@@ -19,12 +19,15 @@ pub const LEDGER_BYTES: usize = 8 + 8 + 8 + 32 + 8 * MAX_NODES;
 
 /// Bytes of the Raft PD's journal (`crate::journal`): the most recent
 /// proposals taken, which the state machine keeps and its snapshots carry.
-/// 64 KiB: a snapshot spans some 90 chunks, so `make test-cluster` moves a
-/// many-chunk snapshot to its wiped node. The 1.25 MiB tried first works
-/// on the host (`tests/long_run.rs`) but not yet on QEMU: a node that
-/// writes or restores a snapshot that size does nothing else for long
-/// enough to lose its leadership, and elections flap (docs/cluster.md).
-pub const JOURNAL_BYTES: usize = 64 * 1024;
+/// 1.25 MiB: `make test-cluster` moves a snapshot of more than 1 MiB
+/// (some 1,700 chunks) to its wiped node. What it took on QEMU: a leader
+/// that holds its compaction while a follower catches up
+/// (`Raft::follower_catching_up`); before it, a follower that installed a
+/// snapshot that size was cut off again by the compaction that followed
+/// and sent snapshot after snapshot. The cost: every compaction writes the
+/// whole state, some 4.8 KiB of snapshot per entry applied at
+/// [`COMPACT_EVERY`] (64 KiB gave 0.25 KiB).
+pub const JOURNAL_BYTES: usize = 1280 * 1024;
 
 /// Proposals of one node in flight at once (`crate::proposer`): as many
 /// as the governor's queue to the Raft PD holds.

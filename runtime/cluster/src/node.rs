@@ -43,7 +43,7 @@
 
 use worknode_log::format::{FLAG_JOIN, Owner};
 use worknode_log::{BlockDevice, LogError, derive_log_id, read_superblock};
-use worknode_raft::limits::{MAX_NODES, MAX_READS, MAX_WIRE, SNAPSHOT_CHUNK};
+use worknode_raft::limits::{MAX_READS, MAX_WIRE, SNAPSHOT_CHUNK};
 use worknode_raft::storage::{LogStorage, Recovered, StorageError};
 use worknode_raft::{
     Config, ConfigError, EntryKind, HardState, Index, Membership, Message, NodeId, Raft, Refused,
@@ -151,9 +151,6 @@ pub struct Node<'j, D: BlockDevice> {
     /// completed in between saw a state from before the snapshot (seen
     /// on QEMU: a wiped node resumed at 0 after acknowledging 1,500).
     applied: Index,
-    /// Where each proposer's last proposal taken was applied (or the
-    /// index of the snapshot it came in).
-    taken_at: [Index; MAX_NODES],
     /// The number of the last proposal handed to the reader; `None`
     /// while delivery is off.
     delivered: Option<u64>,
@@ -254,7 +251,6 @@ impl<'j, D: BlockDevice> Node<'j, D> {
             stats: NodeStats::default(),
             reads: heapless::Vec::new(),
             applied,
-            taken_at: [applied; MAX_NODES],
             delivered: None,
             own: heapless::Deque::new(),
             own_in_snapshot,
@@ -271,23 +267,27 @@ impl<'j, D: BlockDevice> Node<'j, D> {
         &self.ledger
     }
 
-    /// The Raft log index where `proposer`'s last proposal taken (its
-    /// `ledger().last`) was applied; if this node learned it from a
-    /// snapshot, that snapshot's last index (it was applied at or before).
-    pub fn taken_at(&self, proposer: u8) -> Index {
-        self.taken_at.get(usize::from(proposer)).copied().unwrap_or(0)
-    }
-
     /// The Raft log index where this node's own proposal `seq` (this
     /// node's proposer number is its id less one) was taken, if it is one
     /// of the last [`OWN_TAKEN`] taken here; for one that came in the
     /// latest snapshot restored, that snapshot's index (it was taken at
     /// or before).
-    pub fn taken_index(&self, seq: u64) -> Option<Index> {
+    ///
+    /// A proposal taken here but neither remembered nor in the snapshot
+    /// gets the last index applied (it was taken at or before): the
+    /// proposer asks only for its proposals in flight, at most
+    /// [`PIPELINE`](crate::limits::PIPELINE) and so fewer than
+    /// [`OWN_TAKEN`] (asserted in `limits.rs`), so this does not happen.
+    pub fn taken_index(&self, seq: u64) -> Index {
+        debug_assert!(seq <= own_last(&self.ledger, self.raft.id()), "only a proposal taken has an index");
         if let Some(&(_, index)) = self.own.iter().find(|&&(s, _)| s == seq) {
-            return Some(index);
+            return index;
         }
-        (seq <= self.own_in_snapshot.0).then_some(self.own_in_snapshot.1)
+        if seq <= self.own_in_snapshot.0 {
+            return self.own_in_snapshot.1;
+        }
+        debug_assert!(false, "proposal {seq} taken but not remembered: OWN_TAKEN too small");
+        self.applied
     }
 
     /// The state machine's journal: the proposals it took, oldest first.
@@ -485,7 +485,6 @@ impl<'j, D: BlockDevice> Node<'j, D> {
                 let snapshot = self.raft.snapshot().clone();
                 self.ledger = restore(&mut self.store, &snapshot, &mut self.journal)?;
                 self.applied = snapshot.meta.index;
-                self.taken_at = [snapshot.meta.index; MAX_NODES];
                 self.own.clear();
                 self.own_in_snapshot = (own_last(&self.ledger, self.raft.id()), snapshot.meta.index);
                 self.stats.installed += 1;
@@ -507,7 +506,6 @@ impl<'j, D: BlockDevice> Node<'j, D> {
                     && let Some((proposer, seq)) = self.ledger.apply(index, entry.data)
                 {
                     self.journal.push(entry.data);
-                    self.taken_at[usize::from(proposer)] = index;
                     if u64::from(proposer) + 1 == self.raft.id() {
                         if self.own.is_full() {
                             self.own.pop_front();
@@ -534,6 +532,9 @@ impl<'j, D: BlockDevice> Node<'j, D> {
         // steady load it would never end (seen: a follower 500 entries
         // behind a 0.4 MiB state never caught up). The window fills
         // meanwhile and proposals wait (`Busy`).
+        // Nor while a follower catches up on entries it was not sent yet
+        // (`Raft::follower_catching_up`): compacting would drop them and
+        // send it a snapshot again.
         // Nor while a snapshot arrives: its chunks are stored as they come,
         // and a snapshot of this node's own written among them would end
         // the arriving one's run of chunks, which then never completes
@@ -541,6 +542,7 @@ impl<'j, D: BlockDevice> Node<'j, D> {
         // held back by its reader applied its backlog during a transfer.
         if log.applied() < log.snapshot().index + COMPACT_EVERY
             || self.raft.sending_snapshot()
+            || self.raft.follower_catching_up()
             || self.raft.receiving_snapshot()
         {
             return Ok(());

@@ -182,7 +182,7 @@ impl<T: Copy> Proposer<T> {
                 if flight.seq > last {
                     break;
                 }
-                let index = node.taken_index(flight.seq).unwrap_or_else(|| node.taken_at(self.me));
+                let index = node.taken_index(flight.seq);
                 acked(Acked { seq: flight.seq, tag: flight.tag, index });
                 self.flights.pop_front();
                 count += 1;

@@ -704,6 +704,7 @@ impl Governor {
             return;
         }
         if !self.replicated.wanted(applied.number) {
+            self.replicated.skipped(applied.number);
             return;
         }
         let record = ReplicatedRecord { version: REPLICATED_RECORD_VERSION, applied };

@@ -57,13 +57,16 @@ impl Replicated {
         self.last.is_some()
     }
 
-    /// Whether event `number` is to be written (and not skipped).
-    pub fn wanted(&mut self, number: u64) -> bool {
-        let wanted = number > self.last.unwrap_or(0);
-        if !wanted {
-            self.again += 1;
-        }
-        wanted
+    /// Whether event `number` is to be written: it is past the last one
+    /// appended (else it is written already).
+    pub fn wanted(&self, number: u64) -> bool {
+        number > self.last.unwrap_or(0)
+    }
+
+    /// Event `number` was not written: it is written already.
+    pub fn skipped(&mut self, number: u64) {
+        debug_assert!(!self.wanted(number), "only an event written already is skipped");
+        self.again += 1;
     }
 
     /// Event `number` was appended, not yet flushed.

@@ -72,6 +72,11 @@ pub struct Config {
     pub max_uncommitted: u64,
     /// How reads are confirmed.
     pub read_mode: ReadMode,
+    /// Ticks a follower catching up on the log may go without advancing
+    /// before the leader stops holding its compaction back for it
+    /// ([`crate::Raft::follower_catching_up`]): longer than a follower
+    /// takes to restore a large snapshot after its last chunk.
+    pub catch_up_ticks: u32,
     /// Seed of the election-timeout randomization (mixed with `id`).
     pub seed: u64,
     /// Broken variants (tests only).
@@ -84,7 +89,8 @@ pub struct Config {
 pub enum ConfigError {
     /// `id` is [`NO_NODE`].
     NoId,
-    /// `heartbeat_tick` is 0 or not below `election_tick`.
+    /// `heartbeat_tick` is 0 or not below `election_tick`, or
+    /// `catch_up_ticks` is 0.
     Ticks,
     /// `max_batch`, `max_append_bytes` or `max_inflight` is outside its
     /// limits.
@@ -110,6 +116,7 @@ impl Config {
             max_inflight: 8,
             max_uncommitted: 512,
             read_mode: ReadMode::ReadIndex,
+            catch_up_ticks: 500,
             seed: 0,
             #[cfg(feature = "broken-variants")]
             broken: Broken::default(),
@@ -121,7 +128,7 @@ impl Config {
         if self.id == NO_NODE {
             return Err(ConfigError::NoId);
         }
-        if self.heartbeat_tick == 0 || self.heartbeat_tick >= self.election_tick {
+        if self.heartbeat_tick == 0 || self.heartbeat_tick >= self.election_tick || self.catch_up_ticks == 0 {
             return Err(ConfigError::Ticks);
         }
         if !(1..=MAX_BATCH).contains(&self.max_batch)

@@ -50,6 +50,9 @@ pub struct Progress {
     pub snapshot_offset: u64,
     /// In `Snapshot`: the leader tick at which that chunk was sent.
     pub chunk_tick: u64,
+    /// Leader tick at which this follower last advanced: a higher match,
+    /// a chunk of its snapshot taken, or its place found by a refusal.
+    pub advanced_at: u64,
 }
 
 impl Progress {
@@ -66,6 +69,7 @@ impl Progress {
             last_heard: 0,
             snapshot_offset: 0,
             chunk_tick: 0,
+            advanced_at: 0,
         }
     }
 

@@ -491,6 +491,33 @@ impl Raft {
                 .any(|p| p.state == State::Snapshot(at) && now.saturating_sub(p.last_heard) < timeout)
     }
 
+    /// Whether this leader holds entries a follower still needs and has
+    /// not been sent: a follower that advanced within
+    /// [`Config::catch_up_ticks`], whose match is in the log (at or after
+    /// the snapshot) and whose next entry is at or below the applied index,
+    /// which compacting now would drop. The application waits (the window
+    /// fills and proposals are refused as `Busy`, as during a transfer):
+    /// else a follower that just installed a large snapshot, or came back
+    /// from a partition, is cut off again by the compaction that follows,
+    /// and sent snapshot after snapshot, each taking longer than the
+    /// window takes to fill (seen on QEMU, riscv64, a 1.2 MiB state: ten
+    /// in a row). A follower that stops advancing stops counting, so one
+    /// that answers without catching up does not stop the cluster for long.
+    /// Rejected: compacting to the slowest follower's match, which the
+    /// state machine cannot (its state is as of the applied index).
+    pub fn follower_catching_up(&self) -> bool {
+        let (at, applied, now) = (self.snapshot.meta.index, self.log.applied(), self.ticks);
+        let window = u64::from(self.cfg.catch_up_ticks);
+        self.role == Role::Leader
+            && self.progress.iter().any(|p| {
+                p.id != self.cfg.id
+                    && !matches!(p.state, State::Snapshot(_))
+                    && p.matched >= at
+                    && p.next <= applied
+                    && now.saturating_sub(p.advanced_at) < window
+            })
+    }
+
     /// Whether a snapshot is arriving from the leader (a chunk taken and
     /// more to come, or one not yet persisted). A follower must not
     /// compact meanwhile: its own snapshot's chunks would cut into the
@@ -757,8 +784,11 @@ impl Raft {
                     } else {
                         self.log.conflict_hint(hint_index, hint_term).0
                     };
+                    let ticks = self.ticks;
                     let pr = self.progress_mut(m.from);
                     if pr.decrease_to(index, hint) {
+                        // Its place is found: it is catching up.
+                        pr.advanced_at = ticks;
                         if pr.state == State::Replicate {
                             pr.become_probe();
                         }
@@ -806,6 +836,7 @@ impl Raft {
                         return Err(Rejected::Invalid);
                     }
                     pr.snapshot_offset = next;
+                    pr.advanced_at = self.ticks;
                     self.send_chunk(m.from);
                 }
                 // Otherwise a duplicate answer: the chunk it asks for is
@@ -836,10 +867,12 @@ impl Raft {
             self.stats.unexpected += 1;
             return;
         }
+        let ticks = self.ticks;
         let pr = self.progress_mut(from);
         if !pr.update(index) {
             return;
         }
+        pr.advanced_at = ticks;
         match pr.state {
             State::Probe => pr.become_replicate(),
             State::Snapshot(at) if pr.matched >= at => pr.become_probe(),

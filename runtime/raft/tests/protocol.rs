@@ -116,6 +116,21 @@ impl Net {
         }
     }
 
+    /// Runs the ready loops, then delivers one message (unless cut or
+    /// refused by `deliver`); false when none was queued.
+    fn deliver_one(&mut self, deliver: impl Fn(&Message) -> bool) -> bool {
+        self.flush();
+        let Some(bytes) = self.queue.pop_front() else { return false };
+        let m = Message::decode(&bytes).expect("what a node sends decodes");
+        if !self.cut.contains(&(m.from, m.to))
+            && deliver(&m)
+            && let Some(node) = self.nodes.get_mut(&m.to)
+        {
+            let _ = node.step(m);
+        }
+        true
+    }
+
     /// Delivers messages until the network is quiet (bounded).
     fn settle(&mut self) {
         self.settle_where(|_| true);
@@ -124,14 +139,8 @@ impl Net {
     /// Same, dropping messages that `deliver` refuses.
     fn settle_where(&mut self, deliver: impl Fn(&Message) -> bool) {
         for _ in 0..10_000 {
-            self.flush();
-            let Some(bytes) = self.queue.pop_front() else { return };
-            let m = Message::decode(&bytes).expect("what a node sends decodes");
-            if self.cut.contains(&(m.from, m.to)) || !deliver(&m) {
-                continue;
-            }
-            if let Some(node) = self.nodes.get_mut(&m.to) {
-                let _ = node.step(m);
+            if !self.deliver_one(&deliver) {
+                return;
             }
         }
         panic!("network never settled");
@@ -596,6 +605,83 @@ fn a_leader_knows_a_snapshot_transfer_is_under_way() {
     net.tick_all(5);
     assert_eq!(net.node(3).snapshot(), &snapshot);
     assert!(!net.node(1).sending_snapshot(), "over");
+}
+
+/// Node 1 leads; node 3, cut off while 60 entries committed (none
+/// compacted), is back: messages are delivered one at a time until the
+/// leader has found it behind and holds its compaction for it.
+fn catching_up() -> Net {
+    let mut net = left_behind(60, 64);
+    assert!(!net.node(1).follower_catching_up(), "node 3 is cut off: not answering");
+    net.heal();
+    for _ in 0..10_000 {
+        if net.node(1).follower_catching_up() {
+            return net;
+        }
+        if !net.deliver_one(|_| true) {
+            net.node(1).tick();
+        }
+    }
+    panic!("the leader never found node 3 behind");
+}
+
+/// A follower back from a partition, behind but within the leader's log,
+/// catches up by appends: the leader, compacting whenever the cluster's
+/// nodes would, holds back while the follower advances (compacting would
+/// drop entries it still needs and send it a snapshot), then compacts once
+/// it has caught up. Without the hold the follower gets a snapshot.
+#[test]
+fn a_leader_holds_compaction_while_a_follower_catches_up() {
+    let mut net = catching_up();
+    let mut held = 0;
+    for _ in 0..20 {
+        for node in net.nodes.values_mut() {
+            node.tick();
+        }
+        // Compacting between messages whenever the cluster's nodes would
+        // (`worknode_cluster::node`: after a ready's messages are sent, not
+        // while sending a snapshot or while a follower catches up).
+        loop {
+            net.flush();
+            let leader = net.node(1);
+            if leader.log().applied() > leader.snapshot().meta.index {
+                if leader.sending_snapshot() || leader.follower_catching_up() {
+                    held += 1;
+                } else {
+                    net.compact(1, b"state");
+                }
+            }
+            if !net.deliver_one(|_| true) {
+                break;
+            }
+        }
+        if net.node(3).log().applied() == net.node(1).log().applied() {
+            break;
+        }
+    }
+    assert!(held > 0, "the leader held its compaction back");
+    assert_eq!(net.node(3).log().applied(), net.node(1).log().applied(), "node 3 caught up");
+    assert_eq!(net.node(3).snapshot().meta.index, 0, "by appends, with no snapshot");
+    assert_eq!(net.data_applied(3).len(), 60);
+    assert!(!net.node(1).follower_catching_up(), "caught up: nothing held");
+    let leader = net.node(1);
+    assert_eq!(leader.snapshot().meta.index, leader.log().applied(), "compacted since");
+}
+
+/// A follower that stops advancing stops holding compaction back after
+/// `catch_up_ticks`, though it still answers heartbeats.
+#[test]
+fn a_follower_that_does_not_advance_stops_holding_compaction() {
+    let mut net = catching_up();
+    // From now on no append reaches node 3: it answers heartbeats only.
+    for _ in 0..config(1).catch_up_ticks {
+        for node in net.nodes.values_mut() {
+            node.tick();
+        }
+        net.settle_where(|m| !matches!(m.body, Body::Append { .. }));
+    }
+    assert!(!net.node(1).follower_catching_up(), "let go after catch_up_ticks without progress");
+    assert!(net.node(3).log().applied() < net.node(1).log().applied(), "node 3 is still behind");
 }
 
 /// Raft §5.4.2, Figure 8: a leader must not commit an entry of an earlier

@@ -16,8 +16,8 @@
 //! - the leader is cut off from the others for a while, then healed;
 //! - one link is cut in one direction only, then healed;
 //! - the switch drops 10 % of frames for a while;
-//! - once [`WIPE_AT`] proposals are acknowledged (the state machine's
-//!   journal is then full), a follower's disk is replaced by a new one,
+//! - once [`WIPE_AT`] proposals are acknowledged (the state machine is
+//!   then past 1 MiB), a follower's disk is replaced by a new one,
 //!   prepared to join with `worknode disk join` (as its principal would),
 //!   and the follower restarted: it must start as a joiner and catch up
 //!   by a snapshot of at least [`MIN_SNAPSHOT`] bytes (`snapshot_bytes`).
@@ -66,13 +66,15 @@ use crate::lan::{Lan, network};
 const KILLS: usize = 3;
 /// How long a partition, a one-way cut and the loss last.
 const FAULT: Duration = Duration::from_secs(4);
-/// Proposals acknowledged (of pds/raft's 3 x 1,000) before a follower's
-/// disk is replaced: at about 342 bytes each, the journal (64 KiB,
-/// `worknode_cluster::limits::JOURNAL_BYTES`) is full long before.
-const WIPE_AT: u64 = 1000;
-/// The least state the wiped follower's snapshot must carry: a full
-/// journal less the eighth it drops at a time, some 70 chunks.
-const MIN_SNAPSHOT: u64 = 48 * 1024;
+/// Proposals acknowledged (of pds/raft's 3 x 2,000) before a follower's
+/// disk is replaced: at about 240 bytes each in the state machine's
+/// journal (1.25 MiB, `worknode_cluster::limits::JOURNAL_BYTES`), the
+/// state then passes 1 MiB.
+const WIPE_AT: u64 = 4800;
+/// The least state the wiped follower's snapshot must carry: 1 MiB (the
+/// issue's "a snapshot of at least 1 MiB of state installed on a node
+/// that was wiped"), some 1,430 chunks.
+const MIN_SNAPSHOT: u64 = 1 << 20;
 
 /// Lines of each node's transcript a failed wait prints.
 const TAIL: usize = 12;
