@@ -192,6 +192,18 @@ impl World for Kernel {
         }
     }
 
+    fn log_claim(&mut self) -> Result<(), ErrorCode> {
+        let mut buf = worknode_pd_ipc::FrameBuf::new();
+        let node = match self.ask_net(&NetRequest::Status, &mut buf)? {
+            NetReply::Status { node, .. } => node,
+            _ => return Err(ErrorCode::Internal),
+        };
+        match self.ask_log(&LogRequest::Claim { node: u16::from(node) })? {
+            LogReply::Claimed => Ok(()),
+            _ => Err(ErrorCode::Internal),
+        }
+    }
+
     fn read_record(&mut self, seq: u64) -> Result<Vec<u8, MAX_RECORD>, ErrorCode> {
         match self.ask_log(&LogRequest::Read { seq })? {
             LogReply::Record { payload, .. } => Ok(payload),

@@ -32,9 +32,11 @@ const DRIVER: Channel = Channel::new(system::channel::BLK);
 
 #[protection_domain]
 fn init() -> LogPd {
-    // The event log belongs to this cluster, any node of it: this PD does
-    // not learn its node's number (the Raft log binds a cluster node's disk
-    // to the node; docs/log-format.md, "The owner").
+    // The event log is opened for this cluster, any node of it: this PD
+    // cannot learn its node's number (it runs above the network PD and
+    // cannot call it). On a node with a network the governor claims it for
+    // its node before writing anything (`LogRequest::Claim`): another
+    // node's log is then refused (docs/log-format.md, "The owner").
     let owner = Owner { cluster: system::network::CLUSTER_ID, node: Owner::ANY_NODE };
     let service = Service::start(QueueDisk::from_system(DRIVER), owner);
     GOVERNOR.notify();

@@ -93,6 +93,17 @@ pub enum LogRequest {
         #[serde(with = "crate::bytes")]
         payload: Vec<u8, MAX_RECORD>,
     },
+    /// Bind the log to node `node` of the cluster the log PD was built
+    /// for, as soon as the governor has learned its node's number and
+    /// before it writes anything: a log of any node of the cluster is
+    /// bound (its superblock says so from now on), one of `node` stays as
+    /// it is, and one of another node is refused (`denied`) and from then
+    /// on every request is (docs/log-format.md, "The owner"). Answered
+    /// [`LogReply::Claimed`].
+    Claim {
+        /// This node's number in the cluster.
+        node: u16,
+    },
 }
 
 /// A successful answer from the log PD.
@@ -130,6 +141,8 @@ pub enum LogReply {
         /// The log's identity (from its superblock).
         log_id: u64,
     },
+    /// Answer to `Claim`: the log is this node's.
+    Claimed,
 }
 
 /// What the log PD sends back for every call.

@@ -349,15 +349,16 @@ where
 #[test]
 fn log_api() {
     use worknode_abi::log::{EventRecord, LogReply, LogRequest, LogResponse};
-    let requests: [(&str, LogRequest, &[u8]); 6] = [
+    let requests: [(&str, LogRequest, &[u8]); 7] = [
         ("`Append`", LogRequest::Append { payload: payload(b"hi") }, &[1, 0, 2, b'h', b'i']),
         ("`AppendLater`", LogRequest::AppendLater { payload: payload(b"hi") }, &[1, 1, 2, b'h', b'i']),
         ("`Sync`", LogRequest::Sync, &[1, 2]),
         ("`Read`", LogRequest::Read { seq: 5 }, &[1, 3, 5]),
         ("`Status`", LogRequest::Status, &[1, 4]),
         ("`AppendReserved`", LogRequest::AppendReserved { payload: payload(b"hi") }, &[1, 5, 2, b'h', b'i']),
+        ("`Claim`", LogRequest::Claim { node: 2 }, &[1, 6, 2]),
     ];
-    let responses: [(&str, LogResponse, &[u8]); 5] = [
+    let responses: [(&str, LogResponse, &[u8]); 6] = [
         (
             "`Ok(Appended { seq: 7, durable: 7 })`",
             Ok(LogReply::Appended { seq: 7, durable: 7 }),
@@ -374,6 +375,7 @@ fn log_api() {
             Ok(LogReply::Status { last_seq: 3, durable: 3, recovered: 2, log_id: 1 }),
             &[1, 0, 3, 3, 3, 2, 1],
         ),
+        ("`Ok(Claimed)`", Ok(LogReply::Claimed), &[1, 0, 4]),
         ("`Err(io)`", Err(ErrorCode::Io), &[1, 1, 9]),
     ];
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/abi.md")).unwrap();

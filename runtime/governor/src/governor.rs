@@ -974,7 +974,14 @@ impl Governor {
             self.stray = self.stray.saturating_add(1);
             return;
         }
-        let status = match w.log_status() {
+        // On a node with a network, the log is bound to this node before
+        // anything is written to it: another node's is refused like a
+        // foreign disk. The claim comes before the status: a blank disk's
+        // new log is formatted again for this node by it, and the status
+        // then gives the new identity.
+        let claimed = if self.config.net.is_some() { w.log_claim() } else { Ok(()) };
+        let opened = claimed.and_then(|()| w.log_status());
+        let status = match opened {
             Ok(status) => status,
             Err(e) => {
                 self.log = LogState::Refused(e);

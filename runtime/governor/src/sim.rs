@@ -113,6 +113,10 @@ pub struct SimWorld {
     pub mode: LogMode,
     /// What the log says when asked for its status.
     pub status: Result<LogStatus, ErrorCode>,
+    /// What a claim of the log answers (`Err(Denied)`: another node's).
+    pub claim: Result<(), ErrorCode>,
+    /// Claims made.
+    pub claims: u32,
     /// Lines the principal typed, not yet read.
     pub console: VecDeque<String>,
     /// Children whose threads run, by child id.
@@ -170,6 +174,8 @@ impl SimWorld {
             first_seq: 1,
             mode: LogMode::Healthy,
             status,
+            claim: Ok(()),
+            claims: 0,
             console: VecDeque::new(),
             running: BTreeMap::new(),
             net_open: 0,
@@ -304,6 +310,11 @@ impl World for SimWorld {
 
     fn log_status(&mut self) -> Result<LogStatus, ErrorCode> {
         self.status
+    }
+
+    fn log_claim(&mut self) -> Result<(), ErrorCode> {
+        self.claims += 1;
+        self.claim
     }
 
     fn read_record(&mut self, seq: u64) -> Result<heapless::Vec<u8, MAX_RECORD>, ErrorCode> {

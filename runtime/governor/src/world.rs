@@ -49,6 +49,12 @@ pub trait World {
     /// The log's status; called once, when the log notifies it is ready.
     /// An error means the log refused its disk.
     fn log_status(&mut self) -> Result<LogStatus, ErrorCode>;
+    /// Binds the event log to this node (`LogRequest::Claim`, with the
+    /// node's number from the network PD); called once, on a node with a
+    /// network, before [`World::log_status`] and anything written. An
+    /// error means the log is another node's (`denied`) or the node's
+    /// number is unknown.
+    fn log_claim(&mut self) -> Result<(), ErrorCode>;
     /// A durable record's payload.
     fn read_record(&mut self, seq: u64) -> Result<Vec<u8, MAX_RECORD>, ErrorCode>;
     /// The principal's next complete command line, if one waits.

@@ -318,6 +318,35 @@ fn a_refused_log_is_said_once_and_the_console_still_works() {
     end(&w);
 }
 
+/// On a node with a network the governor claims the event log for its
+/// node before writing anything: another node's log (the claim `denied`)
+/// is refused like a foreign disk, nothing is written, no worknode
+/// starts; without a network there is nothing to claim.
+#[test]
+fn another_nodes_log_is_refused_before_anything_is_written() {
+    let mut g = Governor::new(&SPECS, config()).unwrap();
+    let mut w = SimWorld::new(Ok(LogStatus { recovered: 0, log_id: 1 }));
+    w.claim = Err(ErrorCode::Denied);
+    g.init(&mut w);
+    g.notified(&mut w, 1 << LOG, 1);
+    assert_eq!(w.claims, 1);
+    let said: Vec<&str> = lines_with(&w, m::LOG_REFUSED).collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains("denied"), "{said:?}");
+    assert!(w.records.is_empty(), "nothing written to another node's log");
+    assert!(SPECS.iter().all(|s| !w.runs(s.child_id)), "no worknode starts");
+
+    let (_, w) = started(&SPECS);
+    assert_eq!(w.claims, 1, "claimed once, before the boot's records");
+    assert!(!w.records.is_empty());
+    let mut g = Governor::new(&SPECS, Config { net: None, ..config() }).unwrap();
+    let mut w = SimWorld::new(Ok(LogStatus { recovered: 0, log_id: 1 }));
+    g.init(&mut w);
+    g.notified(&mut w, 1 << LOG, 1);
+    assert_eq!(w.claims, 0, "no network: no node number to claim for");
+    end(&w);
+}
+
 #[test]
 fn a_fault_is_recorded_and_the_child_stays_down() {
     let (mut g, mut w) = started(&SPECS);

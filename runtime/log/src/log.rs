@@ -633,6 +633,38 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
         self.write_superblock(self.sb.tail)
     }
 
+    /// Binds the log to node `me`, once its user has learned its node's
+    /// number (the event log's PD opens the log at start, before anyone
+    /// knows it). A log of any node of `me`'s cluster
+    /// ([`Owner::ANY_NODE`]) is bound to `me`: the superblock says so from
+    /// now on (written as a checkpoint, into the older slot, so a torn
+    /// write leaves the log as it was, unbound). A log of `me` stays as it
+    /// is, and so does an unbound log (cluster 0, which opens anywhere). A
+    /// log of another node or cluster is refused with
+    /// [`LogError::Foreign`], and nothing is written.
+    ///
+    /// Rejected: the node's number at formatting, which the event log's PD
+    /// cannot learn (it runs above the network PD and cannot call it).
+    pub fn claim(&mut self, me: Owner) -> Result<(), LogError> {
+        debug_assert!(me.cluster != 0 && me.node != Owner::ANY_NODE, "a claim names a node of a cluster");
+        let owner = self.sb.owner;
+        if !owner.admits(me) {
+            return Err(LogError::Foreign { owner });
+        }
+        if owner.cluster == 0 || owner.node == me.node {
+            return Ok(());
+        }
+        self.commit()?;
+        self.sb.owner = me;
+        let result = self.write_superblock(self.sb.tail);
+        if result.is_err() {
+            // Not written: the log in memory says what the disk says.
+            self.sb.owner = owner;
+        }
+        debug_assert!(result.is_err() || self.sb.owner == me, "bound once written");
+        result
+    }
+
     /// Writes the older superblock slot with the current end of the log as
     /// its checkpoint and `tail` as its anchor, then flushes. Needs an
     /// empty batch.

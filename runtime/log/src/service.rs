@@ -48,6 +48,8 @@ enum State<D: BlockDevice> {
 /// See the module documentation.
 pub struct Service<D: BlockDevice> {
     state: State<D>,
+    /// Whom the service opened the log for (its node: any, until claimed).
+    owner: Owner,
     found: Found,
     commits: u32,
 }
@@ -67,9 +69,9 @@ impl<D: BlockDevice> Service<D> {
             Ok((mut log, found)) => {
                 log.set_retention(u64::MAX);
                 log.set_reserve(RESERVE_SECTORS);
-                Service { state: State::Open(log), found, commits: 0 }
+                Service { state: State::Open(log), owner, found, commits: 0 }
             }
-            Err(e) => Service { state: State::Refused(e), found: Found::Refused(e), commits: 0 },
+            Err(e) => Service { state: State::Refused(e), owner, found: Found::Refused(e), commits: 0 },
         }
     }
 
@@ -92,6 +94,9 @@ impl<D: BlockDevice> Service<D> {
             Found::Recovered(seq) => seq,
             _ => 0,
         };
+        if let LogRequest::Claim { node } = request {
+            return self.claim(*node).map(|()| LogReply::Claimed).map_err(ErrorCode::from);
+        }
         let log = match &mut self.state {
             State::Open(log) => log,
             State::Refused(e) => return Err(ErrorCode::from(*e)),
@@ -115,6 +120,8 @@ impl<D: BlockDevice> Service<D> {
                     Ok(LogReply::Record { seq: *seq, payload })
                 })
             }
+            // Answered above: it may replace the log.
+            LogRequest::Claim { .. } => unreachable!("claims are served by Service::claim"),
             LogRequest::Status => Ok(LogReply::Status {
                 last_seq: log.last_seq(),
                 durable: log.durable_seq(),
@@ -123,6 +130,53 @@ impl<D: BlockDevice> Service<D> {
             }),
         };
         result.map_err(ErrorCode::from)
+    }
+
+    /// Binds the log to node `node` of the service's cluster
+    /// ([`Log::claim`]). A log formatted at this start for any node of the
+    /// cluster and still empty is formatted again for the node instead, so
+    /// that its identity is derived from the node too: the event logs of
+    /// two nodes' blank disks then differ (formatted for "any node", every
+    /// blank disk of a cluster got the same `log_id`). Another node's log
+    /// is refused, and every request after it.
+    fn claim(&mut self, node: u16) -> Result<(), LogError> {
+        let me = Owner { cluster: self.owner.cluster, node };
+        let fresh = self.found == Found::Formatted;
+        let log = match core::mem::replace(&mut self.state, State::Refused(LogError::Poisoned)) {
+            State::Open(log) => log,
+            State::Refused(e) => {
+                self.state = State::Refused(e);
+                return Err(e);
+            }
+        };
+        let sb = *log.superblock();
+        let unclaimed = sb.owner.cluster != 0 && sb.owner.node == Owner::ANY_NODE && me.cluster != 0;
+        let (state, result) = if fresh && unclaimed && log.last_seq() == 0 {
+            let mut dev = log.into_device();
+            let formatted =
+                crate::derive_log_id(&mut dev, me, 0).and_then(|id| Log::format_over_for(dev, id, me));
+            match formatted {
+                Ok(mut log) => {
+                    log.set_retention(u64::MAX);
+                    log.set_reserve(RESERVE_SECTORS);
+                    (State::Open(log), Ok(()))
+                }
+                Err(e) => (State::Refused(e), Err(e)),
+            }
+        } else {
+            let mut log = log;
+            match log.claim(me) {
+                // Another node's log: nothing more is written to it.
+                Err(e @ LogError::Foreign { .. }) => (State::Refused(e), Err(e)),
+                result => (State::Open(log), result),
+            }
+        };
+        if result.is_ok() {
+            self.owner = me;
+        }
+        self.state = state;
+        debug_assert!(result.is_err() || self.log().is_some(), "a claimed log is open");
+        result
     }
 
     fn durable(

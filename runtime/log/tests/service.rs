@@ -173,3 +173,89 @@ fn reclaimed_records_read_as_not_found() {
     assert_eq!(service.serve(&LogRequest::Read { seq: oldest - 1 }), Err(ErrorCode::NotFound));
     assert!(service.serve(&LogRequest::Read { seq: oldest }).is_ok());
 }
+
+/// The governor claims the event log for its node once it knows its
+/// number: a log of any node of the cluster is bound, for good (a power
+/// cut after the claim keeps it bound, and the log reopens for its node
+/// only); the same node's claim again writes nothing; another node's
+/// claim is refused (`denied`), writes nothing, and every request after it
+/// is refused too.
+#[test]
+fn a_claimed_log_is_its_node_and_refused_to_the_others() {
+    let node = |k: u16| Owner { cluster: NODE.cluster, node: k };
+    let mut service = Service::start(SimDisk::new(1024), NODE);
+    assert_eq!(service.serve(&append(b"before the claim")), Ok(LogReply::Appended { seq: 1, durable: 1 }));
+    assert_eq!(service.serve(&LogRequest::Claim { node: 2 }), Ok(LogReply::Claimed));
+    assert_eq!(service.serve(&append(b"after")), Ok(LogReply::Appended { seq: 2, durable: 2 }));
+    let durable = |service: &mut Service<SimDisk>| {
+        let disk = service.log().unwrap().device();
+        let mut copy = SimDisk::new(disk.durable.len() as u64);
+        copy.durable = disk.durable.clone();
+        copy
+    };
+    let disk = durable(&mut service);
+    assert_eq!(
+        worknode_log::read_superblock(&mut durable(&mut service)).unwrap().owner,
+        node(2),
+        "bound on disk"
+    );
+
+    // Node 2 again: opens, and a second claim writes nothing.
+    let writes = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut again = Service::start(Counting { disk: durable(&mut service), writes: writes.clone() }, NODE);
+    assert_eq!(again.found(), Found::Recovered(2));
+    let before = writes.get();
+    assert_eq!(again.serve(&LogRequest::Claim { node: 2 }), Ok(LogReply::Claimed));
+    assert_eq!(writes.get(), before, "claimed already: nothing written");
+
+    // Node 1 on node 2's disk: the log PD opens it (it knows no node), the
+    // claim is refused, nothing is written, and nothing more is served.
+    let writes = std::rc::Rc::new(std::cell::Cell::new(0));
+    let mut other = Service::start(Counting { disk, writes: writes.clone() }, NODE);
+    let before = writes.get();
+    assert_eq!(other.serve(&LogRequest::Claim { node: 1 }), Err(ErrorCode::Denied));
+    for request in [append(b"x"), LogRequest::Status, LogRequest::Sync, LogRequest::Claim { node: 1 }] {
+        assert_eq!(other.serve(&request), Err(ErrorCode::Denied), "{request:?}");
+    }
+    assert_eq!(writes.get(), before, "another node's log: nothing written");
+    // And a node that knows its number refuses it at open.
+    let foreign = Service::start(durable(&mut service), node(1));
+    assert_eq!(foreign.found(), Found::Refused(LogError::Foreign { owner: node(2) }));
+}
+
+/// An unbound log (cluster 0: the tools', and every log of format version
+/// 2) stays unbound when claimed: it opens anywhere, as before.
+#[test]
+fn an_unbound_log_stays_unbound_when_claimed() {
+    let log = worknode_log::Log::<SimDisk, 4096>::format(SimDisk::new(1024), 9).unwrap();
+    let disk = log.into_device();
+    let mut service = Service::start(disk, NODE);
+    assert_eq!(service.serve(&LogRequest::Claim { node: 3 }), Ok(LogReply::Claimed));
+    let disk = service.log().unwrap().device();
+    assert_eq!(worknode_log::read_superblock(disk).unwrap().owner, Owner::UNBOUND);
+}
+
+/// Formatted for "any node", every blank disk of a cluster got the same
+/// event-log identity. Claimed while still empty, a log formatted at this
+/// start is formatted again for its node: two nodes' blank disks get
+/// different identities, each bound to its node, and serve as before.
+#[test]
+fn blank_disks_of_two_nodes_get_different_identities_once_claimed() {
+    let claimed = |node: u16| {
+        let mut service = Service::start(SimDisk::new(1024), NODE);
+        let before = service.log().unwrap().superblock().log_id;
+        assert_eq!(service.serve(&LogRequest::Claim { node }), Ok(LogReply::Claimed));
+        assert_eq!(service.serve(&append(b"first")), Ok(LogReply::Appended { seq: 1, durable: 1 }));
+        let log = service.log().unwrap();
+        let sb = *log.superblock();
+        assert_eq!(sb.owner, Owner { cluster: NODE.cluster, node });
+        let disk = std::mem::replace(log.device(), SimDisk::new(1));
+        let again = Service::start(disk, Owner { cluster: NODE.cluster, node });
+        assert_eq!(again.found(), Found::Recovered(1), "reopens for its node, its record kept");
+        (before, sb.log_id)
+    };
+    let (any1, one) = claimed(1);
+    let (any2, two) = claimed(2);
+    assert_eq!(any1, any2, "formatted for any node: the same identity");
+    assert_ne!(one, two, "claimed: one per node");
+}

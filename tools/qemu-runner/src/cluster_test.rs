@@ -48,7 +48,9 @@
 //! (`worknodes_committed`: the nodes whose worknode took committed
 //! outcomes; one that took an outcome it did not wait for, or a failed
 //! one, fails the run). The last check boots a node on
-//! another node's disk, which its Raft PD must refuse and leave as it was.
+//! another node's disk: its Raft PD must refuse the Raft log, its governor
+//! the event log (another node's claim, `denied`), and the disk must be
+//! left byte for byte as it was.
 //!
 //! `--expect-loss` (`make bite-check-cluster`): the image's proposers go
 //! on after a restart without the read, and the test passes only if it
@@ -100,6 +102,8 @@ pub(crate) struct Seen {
     lost: u64,
     /// Nodes that refused their disk as another node's or cluster's.
     refused: u64,
+    /// Governors that refused their event log as another node's.
+    log_refused: u64,
     /// Nodes that said they start as joiners.
     joining: Vec<usize>,
     /// Each node's largest snapshot installed (bytes) in its current boot.
@@ -166,6 +170,9 @@ impl Seen {
         }
         if line.starts_with("raft| node=") && line.contains(" REFUSED its disk") {
             self.refused += 1;
+        }
+        if line.starts_with(worknode_abi::markers::LOG_REFUSED) && line.contains("denied") {
+            self.log_refused += 1;
         }
         if line.starts_with("raft| done ") {
             self.done.insert(k, line.to_string());
@@ -469,29 +476,26 @@ fn foreign_disk(s: &mut Session) -> Result<bool, String> {
     let theirs = s.lan.node_dir(1).join("disk.img");
     std::fs::rename(&own, &kept).map_err(|e| format!("cannot move {}: {e}", own.display()))?;
     std::fs::copy(&theirs, &own).map_err(|e| format!("cannot copy {}: {e}", theirs.display()))?;
-    let before = raft_part(&own)?;
+    let read = |disk: &Path| std::fs::read(disk).map_err(|e| format!("cannot read {}: {e}", disk.display()));
+    let before = read(&own)?;
     println!("cluster: node 0 boots on a copy of node 1's disk");
-    let earlier = s.seen.refused;
+    let (raft, log) = (s.seen.refused, s.seen.log_refused);
     s.lan.boot(0)?;
-    let answered = s.until("node 0 to refuse node 1's disk", |seen| seen.refused > earlier);
+    let answered = s.until("node 0 to refuse node 1's disk: its Raft log and its event log", |seen| {
+        seen.refused > raft && seen.log_refused > log
+    });
     s.pump(Duration::from_secs(1));
     s.lan.kill(0);
-    let untouched = raft_part(&own)? == before;
+    let after = read(&own)?;
     std::fs::rename(&kept, &own).map_err(|e| format!("cannot restore {}: {e}", own.display()))?;
     answered?;
+    let untouched = after == before;
     if !untouched {
-        println!("cluster: node 0 WROTE to the Raft part of node 1's disk");
+        let sector = worknode_abi::disk::SECTOR as usize;
+        let first = before.iter().zip(&after).position(|(a, b)| a != b).unwrap_or(before.len());
+        println!("cluster: node 0 WROTE to node 1's disk (first at sector {})", first / sector);
     }
-    Ok(untouched && s.seen.refused == 1)
-}
-
-/// The Raft part of a disk image's bytes.
-fn raft_part(disk: &Path) -> Result<Vec<u8>, String> {
-    let bytes = std::fs::read(disk).map_err(|e| format!("cannot read {}: {e}", disk.display()))?;
-    let sector = worknode_abi::disk::SECTOR as usize;
-    let part = worknode_abi::disk::Layout::of((bytes.len() / sector) as u64).raft_part();
-    let (start, len) = (part.start as usize * sector, part.sectors as usize * sector);
-    Ok(bytes[start..start + len].to_vec())
+    Ok(untouched && s.seen.refused == 1 && s.seen.log_refused == 1)
 }
 
 #[cfg(test)]
