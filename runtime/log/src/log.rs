@@ -646,7 +646,7 @@ impl<D: BlockDevice, const BATCH: usize> Log<D, BATCH> {
     /// Rejected: the node's number at formatting, which the event log's PD
     /// cannot learn (it runs above the network PD and cannot call it).
     pub fn claim(&mut self, me: Owner) -> Result<(), LogError> {
-        debug_assert!(me.cluster != 0 && me.node != Owner::ANY_NODE, "a claim names a node of a cluster");
+        debug_assert!(me.node != Owner::ANY_NODE, "a claim names a node");
         let owner = self.sb.owner;
         if !owner.admits(me) {
             return Err(LogError::Foreign { owner });

@@ -95,6 +95,10 @@ impl<D: BlockDevice> Service<D> {
             _ => 0,
         };
         if let LogRequest::Claim { node } = request {
+            if *node == Owner::ANY_NODE {
+                // Names no node: nothing to bind the log to.
+                return Err(ErrorCode::Malformed);
+            }
             return self.claim(*node).map(|()| LogReply::Claimed).map_err(ErrorCode::from);
         }
         let log = match &mut self.state {

@@ -184,6 +184,8 @@ fn reclaimed_records_read_as_not_found() {
 fn a_claimed_log_is_its_node_and_refused_to_the_others() {
     let node = |k: u16| Owner { cluster: NODE.cluster, node: k };
     let mut service = Service::start(SimDisk::new(1024), NODE);
+    let nobody = LogRequest::Claim { node: Owner::ANY_NODE };
+    assert_eq!(service.serve(&nobody), Err(ErrorCode::Malformed), "a claim must name a node");
     assert_eq!(service.serve(&append(b"before the claim")), Ok(LogReply::Appended { seq: 1, durable: 1 }));
     assert_eq!(service.serve(&LogRequest::Claim { node: 2 }), Ok(LogReply::Claimed));
     assert_eq!(service.serve(&append(b"after")), Ok(LogReply::Appended { seq: 2, durable: 2 }));
