@@ -94,39 +94,30 @@ impl<D: BlockDevice> Service<D> {
             Found::Recovered(seq) => seq,
             _ => 0,
         };
-        if let LogRequest::Claim { node } = request {
-            if *node == Owner::ANY_NODE {
-                // Names no node: nothing to bind the log to.
-                return Err(ErrorCode::Malformed);
-            }
-            return self.claim(*node).map(|()| LogReply::Claimed).map_err(ErrorCode::from);
-        }
-        let log = match &mut self.state {
-            State::Open(log) => log,
-            State::Refused(e) => return Err(ErrorCode::from(*e)),
-        };
         let result = match request {
-            LogRequest::Append { payload } => Self::durable(log, &mut self.commits, payload, Room::Ordinary),
+            // Names no node: nothing to bind the log to.
+            LogRequest::Claim { node } if *node == Owner::ANY_NODE => return Err(ErrorCode::Malformed),
+            // Served before the log is borrowed: it may replace the log.
+            LogRequest::Claim { node } => self.claim(*node).map(|()| LogReply::Claimed),
+            LogRequest::Append { payload } => {
+                self.open().and_then(|(log, commits)| Self::durable(log, commits, payload, Room::Ordinary))
+            }
             LogRequest::AppendReserved { payload } => {
-                Self::durable(log, &mut self.commits, payload, Room::Reserved)
+                self.open().and_then(|(log, commits)| Self::durable(log, commits, payload, Room::Reserved))
             }
-            LogRequest::AppendLater { payload } => {
+            LogRequest::AppendLater { payload } => self.open().and_then(|(log, _)| {
                 log.append(payload).map(|seq| LogReply::Appended { seq, durable: log.durable_seq() })
-            }
-            LogRequest::Sync => {
-                Self::commit(log, &mut self.commits).map(|durable| LogReply::Synced { durable })
-            }
-            LogRequest::Read { seq } => {
+            }),
+            LogRequest::Sync => self.open().and_then(|(log, commits)| {
+                Self::commit(log, commits).map(|durable| LogReply::Synced { durable })
+            }),
+            LogRequest::Read { seq } => self.open().and_then(|(log, _)| {
                 let mut buf = [0u8; MAX_PAYLOAD];
-                log.read(*seq, &mut buf).and_then(|header| {
-                    let payload =
-                        Vec::from_slice(&buf[..header.len as usize]).map_err(|_| LogError::TooLarge)?;
-                    Ok(LogReply::Record { seq: *seq, payload })
-                })
-            }
-            // Answered above: it may replace the log.
-            LogRequest::Claim { .. } => unreachable!("claims are served by Service::claim"),
-            LogRequest::Status => Ok(LogReply::Status {
+                let header = log.read(*seq, &mut buf)?;
+                let payload = Vec::from_slice(&buf[..header.len as usize]).map_err(|_| LogError::TooLarge)?;
+                Ok(LogReply::Record { seq: *seq, payload })
+            }),
+            LogRequest::Status => self.open().map(|(log, _)| LogReply::Status {
                 last_seq: log.last_seq(),
                 durable: log.durable_seq(),
                 recovered,
@@ -134,6 +125,15 @@ impl<D: BlockDevice> Service<D> {
             }),
         };
         result.map_err(ErrorCode::from)
+    }
+
+    /// The open log and the commit count, or why there is none: every
+    /// request but a claim needs them.
+    fn open(&mut self) -> Result<(&mut Log<D, BATCH>, &mut u32), LogError> {
+        match &mut self.state {
+            State::Open(log) => Ok((log, &mut self.commits)),
+            State::Refused(e) => Err(*e),
+        }
     }
 
     /// Binds the log to node `node` of the service's cluster
