@@ -92,6 +92,9 @@ pub struct Counters {
     pub refused: u64,
     /// Nodes whose Raft log had reclaimed its oldest records by the end.
     pub reclaimed: u64,
+    /// Compactions put off because a snapshot travelled or a follower
+    /// caught up (profiles with `held_compaction`).
+    pub held: u64,
 }
 
 /// What a run found.
@@ -132,6 +135,11 @@ pub struct Profile {
     pub transfers: bool,
     /// Applied entries between snapshots.
     pub compact_every: u64,
+    /// Compaction held as the nodes hold it (`worknode_cluster::Node`):
+    /// not while a snapshot is sent or arrives, nor while a follower that
+    /// answers catches up. Else a node compacts whenever `compact_every`
+    /// entries have been applied, which Raft's safety must survive too.
+    pub held_compaction: bool,
     /// Pre-vote and check-quorum.
     pub pre_vote: bool,
     /// Lease reads (with check-quorum).
@@ -160,6 +168,8 @@ impl Profile {
         let mut sizes = Rng::new(seed ^ 0x5EED_0F51_2E5A_11E5);
         // A third generator, for the same reason.
         let mut disks = Rng::new(seed ^ 0xD15C_5EED_0000_0003);
+        // A fourth, for the same reason.
+        let mut holds = Rng::new(seed ^ 0x401D_5EED_0000_0004);
         let nodes = if rng.chance(50) { 3 } else { 5 };
         let conf_changes = nodes == 5 && rng.chance(60);
         let pre_vote = rng.chance(75);
@@ -175,6 +185,7 @@ impl Profile {
             conf_changes,
             transfers: rng.chance(40),
             compact_every: 8 + rng.below(120),
+            held_compaction: holds.chance(50),
             pre_vote,
             lease_reads: pre_vote && rng.chance(30),
             garbage: rng.below(3),
@@ -853,6 +864,11 @@ impl World {
         let node = &mut self.nodes[i];
         let Some(raft) = node.raft.as_mut() else { return };
         if raft.log().applied() < raft.log().snapshot().index + self.profile.compact_every {
+            return;
+        }
+        let held = raft.sending_snapshot() || raft.follower_catching_up() || raft.receiving_snapshot();
+        if self.profile.held_compaction && held {
+            self.counters.held += 1;
             return;
         }
         let data = node.kv.encode(self.profile.snapshot_pad);

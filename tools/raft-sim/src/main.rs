@@ -119,6 +119,7 @@ fn main() -> ExitCode {
         totals.leaders += c.leaders;
         totals.refused += c.refused;
         totals.reclaimed += c.reclaimed;
+        totals.held += c.held;
         if args.verbose {
             println!("seed={} ops={} {:?}", o.seed, c.ops, o.profile);
         }
@@ -131,7 +132,7 @@ fn main() -> ExitCode {
         }
     }
     println!(
-        "seeds={} violations={} ops={} timeouts={} messages={} dropped={} garbage={} crashes={} torn_writes={} snapshots={} chunks={} conf_changes={} leaders={} refused_restarts={} reclaimed_logs={}",
+        "seeds={} violations={} ops={} timeouts={} messages={} dropped={} garbage={} crashes={} torn_writes={} snapshots={} chunks={} conf_changes={} leaders={} refused_restarts={} reclaimed_logs={} held_compactions={}",
         outcomes.len(),
         failed,
         totals.ops,
@@ -146,7 +147,8 @@ fn main() -> ExitCode {
         totals.conf_changes,
         totals.leaders,
         totals.refused,
-        totals.reclaimed
+        totals.reclaimed,
+        totals.held
     );
     if failed > 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS }
 }
