@@ -202,6 +202,20 @@ fn init() -> RaftPd {
     assert!(MAX_TICKS < cfg.election_tick, "a batch of ticks never times out an election by itself");
     // An append must fit one network call's body with its envelope byte.
     cfg.max_append_bytes = MAX_NET_BODY - 1;
+    // Heartbeats every 30 ms, against an election after 100-200 ms: a
+    // follower misses three in a row before it asks for votes. Every
+    // heartbeat is a message and its answer through both nodes' network
+    // PDs, and under QEMU the cost of a message is its context switches,
+    // not its instructions: an idle cluster of three took 80 % of two host
+    // cores with a heartbeat every tick (10 ms), 42 % with one every third.
+    // Rejected: a longer tick for everything, which stretches elections
+    // and the proposer's retries with it.
+    cfg.heartbeat_tick = 3;
+    // A follower catching up holds the leader's compaction until it goes
+    // 5 s without advancing. Chunks and appends advance it many times a
+    // second, so 5 s means it stopped, or is restoring its snapshot after
+    // the last chunk, which must take less (Config::catch_up_ticks).
+    cfg.catch_up_ticks = 500;
     // A node cut off, or back from a wipe, asks before it campaigns and
     // does not raise the term of a cluster that has a leader; a leader
     // that no longer hears a majority steps down.
