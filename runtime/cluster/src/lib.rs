@@ -17,3 +17,4 @@ pub mod ledger;
 pub mod limits;
 pub mod node;
 pub mod proposer;
+pub mod reader;

@@ -38,6 +38,10 @@ pub const PIPELINE: usize = 8;
 /// again.
 pub const RETRY_TICKS: u32 = 50;
 
+/// Worknodes' reads waiting at once on a node (`crate::reader`): as many
+/// as the governor's table of Strong tickets lets one worknode hold.
+pub const READS: usize = 8;
+
 /// This node's own proposals whose log index a node remembers
 /// (`Node::taken_index`): more than are in flight at once.
 pub const OWN_TAKEN: usize = 16;
@@ -52,3 +56,7 @@ const _: () = assert!(
 const _: () = assert!(LEDGER_BYTES <= worknode_raft::limits::SNAPSHOT_CHUNK, "a ledger's head is one chunk");
 const _: () = assert!(JOURNAL_BYTES >= crate::journal::MIN_JOURNAL, "the PD's journal takes every record");
 const _: () = assert!(OWN_TAKEN >= 2 * PIPELINE, "the index of every proposal in flight is remembered");
+const _: () = assert!(
+    READS < worknode_raft::limits::MAX_READS,
+    "a node keeps its resume read and every worknode read confirmed at once"
+);

@@ -295,6 +295,20 @@ impl<'j, D: BlockDevice> Node<'j, D> {
         &self.journal
     }
 
+    /// The proposal numbered `number` (1 is the first the cluster took),
+    /// if the journal still holds it.
+    pub fn taken(&self, number: u64) -> Option<&[u8]> {
+        if number == 0 || number > self.ledger.count {
+            return None;
+        }
+        self.journal.get(number.checked_sub(self.oldest_held())?)
+    }
+
+    /// The last Raft log index the state machine reflects.
+    pub fn applied(&self) -> Index {
+        self.applied
+    }
+
     /// Turns delivery on (see the module documentation), from the oldest
     /// proposal the journal holds: after a restart, the reader is handed
     /// again what it may have had, and skips by number what it has.

@@ -6,13 +6,18 @@
 //! node delivers what its state machine takes to a reader (the governor,
 //! on the nodes) that pauses now and then: every reader must end with
 //! every number, in order, the same bytes under each on every node, and
-//! skip numbers only over a snapshot its node installed.
+//! skip numbers only over a snapshot its node installed. Every node's
+//! reader of Strong events (`worknode_cluster::reader`, as the Raft PD
+//! drives it) reads events by number all along: each read must see every
+//! proposal acknowledged before it was asked, and the bytes it finds must
+//! be those every node delivered under that number.
 
 use std::collections::VecDeque;
 
 use worknode_cluster::ledger::{Ledger, parse, proposal, strong_event, strong_payload};
 use worknode_cluster::node::{Found, Node, NodeError, Transport};
-use worknode_cluster::proposer::{Proposer, RESUME_READ};
+use worknode_cluster::proposer::Proposer;
+use worknode_cluster::reader::{Found as Read, Reader};
 use worknode_log::format::{FLAG_JOIN, Owner};
 use worknode_log::sim::{Rng, SimDisk};
 use worknode_log::{Log, LogError};
@@ -61,12 +66,7 @@ struct Sim {
     proposers: Vec<Proposer<()>>,
     acked: Vec<u64>,
     scratch: Box<Recovered>,
-    /// Per node: reads asked and not answered, with what was acknowledged
-    /// when each was asked; and reads answered.
-    reads: Vec<Vec<(u32, Vec<u64>)>>,
-    /// The next read's context (from 2: the proposer's resume read is 1).
-    next_read: u32,
-    answered: u64,
+    reads: Reads,
     steps: u64,
     /// Per node: what its reader of delivered proposals (the governor, on
     /// the nodes) wrote, by number, and the snapshots installed when it
@@ -127,9 +127,16 @@ impl Sim {
             proposers: (0..3u8).map(|i| Proposer::new(i, Some(0))).collect(),
             acked: vec![0; 3],
             scratch,
-            reads: vec![Vec::new(); 3],
-            next_read: RESUME_READ + 1,
-            answered: 0,
+            reads: Reads {
+                readers: (0..3).map(|_| Reader::default()).collect(),
+                asked: std::collections::HashMap::new(),
+                next_tag: 0,
+                found: Vec::new(),
+                answered: 0,
+                not_yet: 0,
+                gone: 0,
+                rng: Rng::new(seed ^ 0x2EAD),
+            },
             steps: 0,
             logs: vec![Vec::new(); 3],
             installed_seen: vec![0; 3],
@@ -150,14 +157,11 @@ impl Sim {
                 cut: self.cut,
             };
             node.tick();
-            // A read every few steps on every node: when it completes, the
+            // A read every few steps on every node, of an event the
+            // cluster may have taken (some not yet): when it completes, the
             // node must hold everything acknowledged before it was asked.
-            if self.steps.is_multiple_of(7)
-                && self.reads[i].len() < 8
-                && node.read(self.next_read, &mut net).is_ok()
-            {
-                self.reads[i].push((self.next_read, self.acked.clone()));
-                self.next_read += 1;
+            if self.steps.is_multiple_of(7) {
+                self.reads.ask(i, node, &self.acked, &mut net);
             }
             let me = i as u8;
             // The proposer: resumed from a read after a restart (never
@@ -177,9 +181,9 @@ impl Sim {
             // Reads are taken before the ready loop too, as the Raft PD
             // does: a read must not complete on what the core has taken
             // (a snapshot's last chunk) before the state machine has it.
-            self.answered += take_reads(i, node, &mut self.reads[i]);
+            self.reads.take(i, node, &mut net);
             node.pump(&mut net).unwrap();
-            self.answered += take_reads(i, node, &mut self.reads[i]);
+            self.reads.take(i, node, &mut net);
             // Acknowledged, each where the proposer says: the entry there
             // is the proposal (or compacted since, into the snapshot).
             let mut acked = Vec::new();
@@ -215,7 +219,7 @@ impl Sim {
     }
 
     fn crash(&mut self, i: usize) {
-        self.reads[i].clear();
+        self.reads.readers[i] = Reader::default();
         let mut disk = self.nodes[i].take().unwrap().into_device();
         disk.crash(&mut self.rng);
         self.disks[i] = Some(disk);
@@ -255,6 +259,71 @@ impl Sim {
     }
 }
 
+/// Every node's reader of Strong events, and what their reads found.
+struct Reads {
+    /// Per node (a new one after a restart).
+    readers: Vec<Reader<u64>>,
+    /// Every read asked and not answered, by tag, with what was
+    /// acknowledged when it was asked.
+    asked: std::collections::HashMap<u64, Vec<u64>>,
+    next_tag: u64,
+    /// The events reads found, by number.
+    found: Vec<(u64, Vec<u8>)>,
+    answered: u64,
+    not_yet: u64,
+    gone: u64,
+    /// The numbers reads ask for (apart from the network's generator).
+    rng: Rng,
+}
+
+impl Reads {
+    /// Node `i` asks for an event the cluster may have taken (some not
+    /// yet), with `acked` acknowledged so far.
+    fn ask(&mut self, i: usize, node: &mut Node<'static, SimDisk>, acked: &[u64], net: &mut Net<'_>) {
+        let number = 1 + self.rng.below(node.ledger().count + 8);
+        let tag = self.next_tag;
+        if self.readers[i].ask(node, tag, number, net).is_ok() {
+            self.asked.insert(tag, acked.to_vec());
+            self.next_tag += 1;
+        }
+    }
+
+    /// Takes node `i`'s completed reads: each must see every proposal
+    /// that was acknowledged when it was asked, and be what was taken
+    /// under its number.
+    fn take(&mut self, i: usize, node: &mut Node<'static, SimDisk>, net: &mut Net<'_>) {
+        let mut answers = Vec::new();
+        self.readers[i].poll(node, 1, net, |a| {
+            let found = match a.found {
+                Read::Event(data) => Some(data.to_vec()),
+                Read::NotYet | Read::Gone => None,
+            };
+            answers.push((a.tag, a.number, a.count, a.index, a.found == Read::NotYet, found));
+        });
+        // Nothing applied since the answers: the ledger is as they saw it.
+        let ledger = node.ledger();
+        for (tag, number, count, index, not_yet, found) in answers {
+            let acked = self.asked.remove(&tag).expect("a read answered once");
+            for (p, &a) in acked.iter().enumerate() {
+                assert!(ledger.last[p] >= a, "node {i}: read {tag} missed proposer {p}'s acknowledged {a}");
+            }
+            assert_eq!(count, ledger.count, "node {i}: read {tag} counts what is applied");
+            assert!(count >= acked.iter().sum(), "node {i}: read {tag} counted fewer than acknowledged");
+            assert!(index <= node.raft().log().applied(), "node {i}: read {tag} at an index not applied");
+            assert_eq!(not_yet, number > count, "node {i}: read {tag} of {number} with {count} taken");
+            match found {
+                Some(data) => {
+                    assert!(parse(&data).is_some(), "node {i}: read {tag} found a proposal");
+                    self.found.push((number, data));
+                }
+                None if !not_yet => self.gone += 1,
+                None => self.not_yet += 1,
+            }
+            self.answered += 1;
+        }
+    }
+}
+
 /// Node `i`'s reader takes up to `take` delivered proposals into `log`,
 /// skipping by number those it has (a restarted node hands its journal
 /// over again). Numbers may jump only over a snapshot the node installed
@@ -279,22 +348,6 @@ fn read_delivered(
         node.delivered(number);
         *installed_seen = node.stats().installed;
     }
-}
-
-/// Takes node `i`'s completed reads: each must see every proposal that
-/// was acknowledged when it was asked. Returns how many completed.
-fn take_reads(i: usize, node: &mut Node<'static, SimDisk>, asked: &mut Vec<(u32, Vec<u64>)>) -> u64 {
-    let mut answered = 0;
-    // Bounded: each completed read is taken once.
-    while let Some(at) = asked.iter().position(|r| node.take_read(r.0)) {
-        let (ctx, acked) = asked.swap_remove(at);
-        let ledger = node.ledger();
-        for (p, &a) in acked.iter().enumerate() {
-            assert!(ledger.last[p] >= a, "node {i}: read {ctx} missed proposer {p}'s acknowledged {a}");
-        }
-        answered += 1;
-    }
-    answered
 }
 
 /// Runs `f` on a thread with room for three nodes on its stack (a node
@@ -374,7 +427,14 @@ fn one_run(seed: u64) {
         }
         let total: u64 = sim.acked.iter().sum();
         assert!(total > 1000, "seed {seed}: only {total} proposals acknowledged");
-        assert!(sim.answered > 100, "seed {seed}: only {} reads answered", sim.answered);
+        assert!(sim.reads.answered > 100, "seed {seed}: only {} reads answered", sim.reads.answered);
+        assert!(
+            sim.reads.not_yet > 0 && sim.reads.gone > 0 && sim.reads.found.len() > 100,
+            "seed {seed}: reads found {} events, {} not yet taken, {} gone",
+            sim.reads.found.len(),
+            sim.reads.not_yet,
+            sim.reads.gone
+        );
         let wiped = sim.nodes[follower].as_ref().unwrap().stats();
         assert!(wiped.installed >= 1, "seed {seed}: the wiped node caught up by snapshot: {wiped:?}");
         let all: Vec<_> = sim.nodes.iter().flatten().map(|n| n.stats()).collect();
@@ -397,6 +457,13 @@ fn one_run(seed: u64) {
             for (number, data) in log {
                 let first = by_number.entry(*number).or_insert(data);
                 assert_eq!(*first, data, "seed {seed}: node {i}'s proposal {number} differs");
+            }
+        }
+        // What each read found is what the nodes delivered under its
+        // number (every number delivered somewhere is checked).
+        for (number, data) in &sim.reads.found {
+            if let Some(first) = by_number.get(number) {
+                assert_eq!(*first, data, "seed {seed}: a read of {number} found other bytes");
             }
         }
         let wiped_first = sim.logs[follower][0].0;
