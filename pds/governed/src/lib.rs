@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use sel4_microkit::{Channel, ChannelSet};
 use worknode_abi::ErrorCode;
-use worknode_abi::governor::{Reply, Request, log_text};
+use worknode_abi::governor::{Reply, Request, StrongRead, log_text};
 
 pub use worknode_abi::markers;
 
@@ -135,14 +135,25 @@ impl Governor {
         }
     }
 
-    /// Takes the oldest known outcome of this worknode's Strong events:
-    /// `(ticket, Ok(index))` for one committed at Raft log index `index`,
-    /// `(ticket, Err(e))` for one that never will be.
-    #[allow(clippy::type_complexity)]
-    pub fn outcome(&self) -> Result<Option<(u64, Result<u64, ErrorCode>)>, ErrorCode> {
+    /// Reads the cluster's Strong event `number` linearizably: returns
+    /// its ticket and the sequence number of its audit record on this
+    /// node; the answer comes through [`Governor::outcome`].
+    pub fn read_strong(&self, number: u64) -> Result<(u64, u64), ErrorCode> {
+        match self.call(&Request::ReadStrong { number })? {
+            Reply::Pending { ticket, seq } => Ok((ticket, seq)),
+            _ => Err(ErrorCode::Internal),
+        }
+    }
+
+    /// Takes the oldest known outcome of this worknode's Strong events
+    /// and reads.
+    pub fn outcome(&self) -> Result<Option<Outcome>, ErrorCode> {
         match self.call(&Request::Outcome)? {
-            Reply::Committed { ticket, index } => Ok(Some((ticket, Ok(index)))),
-            Reply::Failed { ticket, error } => Ok(Some((ticket, Err(error)))),
+            Reply::Committed { ticket, index } => Ok(Some(Outcome::Committed { ticket, index })),
+            Reply::Failed { ticket, error } => Ok(Some(Outcome::Failed { ticket, error })),
+            Reply::Read { ticket, number, count, index, found } => {
+                Ok(Some(Outcome::Read { ticket, number, count, index, found }))
+            }
             Reply::Empty => Ok(None),
             _ => Err(ErrorCode::Internal),
         }
@@ -154,6 +165,54 @@ impl Governor {
             Reply::Mail { node, worknode, body } => Ok(Some(Mail { node, worknode, body })),
             Reply::Empty => Ok(None),
             _ => Err(ErrorCode::Internal),
+        }
+    }
+}
+
+/// What became of a Strong event or a read ([`Governor::outcome`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one at a time, taken and consumed at once; no allocator to box it"
+)]
+pub enum Outcome {
+    /// The event `ticket` was committed at Raft log index `index`.
+    Committed {
+        /// The event's ticket.
+        ticket: u64,
+        /// Its index.
+        index: u64,
+    },
+    /// The event or read `ticket` never will be: `error` says why.
+    Failed {
+        /// The ticket.
+        ticket: u64,
+        /// Why.
+        error: ErrorCode,
+    },
+    /// The read `ticket` of event `number` was answered, with `count`
+    /// events committed and `index` applied on this node.
+    Read {
+        /// The read's ticket.
+        ticket: u64,
+        /// The number it named.
+        number: u64,
+        /// Strong events committed.
+        count: u64,
+        /// The Raft log index applied on this node.
+        index: u64,
+        /// What it found.
+        found: StrongRead,
+    },
+}
+
+impl Outcome {
+    /// The ticket it is for.
+    pub fn ticket(&self) -> u64 {
+        match *self {
+            Outcome::Committed { ticket, .. }
+            | Outcome::Failed { ticket, .. }
+            | Outcome::Read { ticket, .. } => ticket,
         }
     }
 }

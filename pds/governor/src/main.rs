@@ -57,7 +57,13 @@ fn init() -> Pd {
         serial: channel_to("serial"),
         net: channel_to("net"),
         raft: channel_to("raft"),
-        boot: Actions::LOG.with(Actions::RECORD),
+        // On a cluster node, also `read` on its own resource: the
+        // cluster's Strong events (`ReadStrong`), which every worknode of
+        // the cluster writes to and may read, as the principal may revoke.
+        boot: match channel_to("raft") {
+            Some(_) => Actions::LOG.with(Actions::RECORD).with(Actions::READ),
+            None => Actions::LOG.with(Actions::RECORD),
+        },
         print_records: !cfg!(feature = "gate-bench"),
     };
     // The description was checked when it was rendered; a failure here means
@@ -271,9 +277,9 @@ impl World for Kernel {
         self.strong.as_ref().is_some_and(|q| q.free_buffers() > 0)
     }
 
-    fn strong_propose(&mut self, proposal: &[u8]) -> Result<(), ErrorCode> {
+    fn strong_send(&mut self, to: u8, message: &[u8]) -> Result<(), ErrorCode> {
         let queues = self.strong.as_mut().ok_or(ErrorCode::NotFound)?;
-        queues.send(0, proposal).map_err(|e| match e {
+        queues.send(to, message).map_err(|e| match e {
             worknode_netq::QueueError::Full => ErrorCode::Exhausted,
             _ => ErrorCode::Internal,
         })?;

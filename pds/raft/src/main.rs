@@ -62,12 +62,16 @@ use sel4_microkit::{Channel, ChannelSet, Handler, Infallible, debug_println, pro
 use static_cell::{ConstStaticCell, StaticCell};
 use worknode_abi::bounded::Bytes;
 use worknode_abi::net::{MAX_NET_BODY, NetReply, NetRequest, NetResponse};
-use worknode_abi::strong::{APPLIED, Applied, MAX_APPLIED, OUTCOME, Outcome, Proposal, STRONG_VERSION};
+use worknode_abi::strong::{
+    APPLIED, Applied, MAX_APPLIED, MAX_READ_ANSWER, OUTCOME, Outcome, Proposal, READ, READ_ANSWER,
+    ReadAnswer, ReadFound, ReadRequest, STRONG_VERSION,
+};
 use worknode_abi::timer::{TimerReply, TimerRequest, TimerResponse};
 use worknode_cluster::ledger::{parse, strong_event, strong_payload};
-use worknode_cluster::limits::{JOURNAL_BYTES, PIPELINE};
+use worknode_cluster::limits::{JOURNAL_BYTES, PIPELINE, READS};
 use worknode_cluster::node::{Found, Node, NodeError, Transport};
 use worknode_cluster::proposer::Proposer;
+use worknode_cluster::reader::{Answer, Found as ReadFoundHere, Reader};
 use worknode_driver_blk_client::QueueDisk;
 use worknode_driver_shared_region::{SharedRegion, message_queues};
 use worknode_log::LogError;
@@ -129,12 +133,17 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// A Strong event taken off the governor's queue: the governor's names
-/// for it (the proposer's tag) and its proposal's bytes.
-struct Taken {
-    worknode: u16,
-    ticket: u64,
-    data: heapless::Vec<u8, { worknode_raft::limits::MAX_DATA }>,
+/// What was taken off the governor's queue, with the governor's names
+/// for it (the proposer's or the reader's tag).
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one at a time, on the stack, used at once; no allocator to box it"
+)]
+enum Taken {
+    /// A Strong event, as proposal bytes.
+    Event { worknode: u16, ticket: u64, data: heapless::Vec<u8, { worknode_raft::limits::MAX_DATA }> },
+    /// A read of event `number`.
+    Read { worknode: u16, ticket: u64, number: u64 },
 }
 
 /// The governor's queues of Strong events (`worknode_abi::strong`): this
@@ -168,6 +177,11 @@ struct RaftPd {
     proposer: Proposer<(u16, u64)>,
     /// Outcomes the governor had no buffer for yet: (seq, outcome).
     undelivered: Deque<(u64, Outcome), PIPELINE>,
+    /// Worknodes' reads waiting for their confirmation or their apply,
+    /// tagged with the governor's worknode and ticket.
+    reader: Reader<(u16, u64)>,
+    /// Read answers the governor had no buffer for yet: (number, bytes).
+    answers: Deque<(u64, heapless::Vec<u8, MAX_READ_ANSWER>), READS>,
     /// The term whose leadership was said.
     said_leader: u64,
     done_said: bool,
@@ -277,6 +291,8 @@ fn init() -> RaftPd {
         // The bite check's broken image numbers from 1 without the read.
         proposer: Proposer::new(me, cfg!(feature = "bite-no-resume-read").then_some(0)),
         undelivered: Deque::new(),
+        reader: Reader::default(),
+        answers: Deque::new(),
         said_leader: 0,
         done_said: false,
         said_installed: 0,
@@ -344,19 +360,39 @@ impl RaftPd {
         if let Some(at) = self.proposer.poll(node, ticks, &mut Net) {
             debug_println!("raft| node={me} resumed at={at}");
         }
-        // Bounded: PIPELINE.
-        while self.proposer.in_flight() + self.undelivered.len() < PIPELINE
-            && let Some(seq) = self.proposer.next_seq().filter(|&seq| seq <= TARGET)
-            && let Some(taken) = take_proposal(&mut self.queues, me, seq)
-        {
-            match self.proposer.propose(node, (taken.worknode, taken.ticket), &taken.data, &mut Net) {
-                Ok(seq) if ACK_ON_PROPOSE => debug_println!("raft| node={me} acked={seq}"),
-                Ok(_) => {}
-                // Taken off the queue as `seq`, built for `seq`: cannot be.
-                Err(e) => debug_println!("raft| node={me} could not propose {seq}: {e:?}"),
+        // Bounded: each pass takes one message, PIPELINE proposals and
+        // READS reads at most.
+        for _ in 0..PIPELINE + READS {
+            let seq = self.proposer.next_seq().filter(|&seq| {
+                seq <= TARGET && self.proposer.in_flight() + self.undelivered.len() < PIPELINE
+            });
+            let read_room = self.reader.waiting() + self.answers.len() < READS;
+            let Some(taken) = take_next(&mut self.queues, me, seq, read_room) else { break };
+            match taken {
+                Taken::Event { worknode, ticket, data } => {
+                    let seq = seq.unwrap_or_default();
+                    match self.proposer.propose(node, (worknode, ticket), &data, &mut Net) {
+                        Ok(seq) if ACK_ON_PROPOSE => debug_println!("raft| node={me} acked={seq}"),
+                        Ok(_) => {}
+                        // Taken off the queue as `seq`, built for `seq`: cannot be.
+                        Err(e) => debug_println!("raft| node={me} could not propose {seq}: {e:?}"),
+                    }
+                }
+                Taken::Read { worknode, ticket, number } => {
+                    // Room was checked before it was taken: cannot fail.
+                    let _ = self.reader.ask(node, (worknode, ticket), number, &mut Net);
+                }
             }
         }
         node.pump(&mut Net)?;
+        let answers = &mut self.answers;
+        self.reader.poll(node, ticks, &mut Net, |answer| {
+            let encoded = encode_answer(&answer);
+            // Room: reads are taken only while those waiting and their
+            // answers together are fewer than READS.
+            let pushed = encoded.is_some_and(|bytes| answers.push_back((answer.number, bytes)).is_ok());
+            debug_assert!(pushed, "a read's answer always has room and encodes");
+        });
         let undelivered = &mut self.undelivered;
         self.proposer.settle(node, &mut Net, |acked| {
             if !ACK_ON_PROPOSE {
@@ -370,6 +406,7 @@ impl RaftPd {
             debug_assert!(pushed.is_ok(), "an outcome always has room");
         });
         deliver(&mut self.queues, &mut self.undelivered);
+        deliver_answers(&mut self.queues, &mut self.answers);
         deliver_applied(&mut self.queues, node, &mut self.passed);
         let led = node.raft().leader().is_some();
         self.leaderless = if led { 0 } else { self.leaderless.saturating_add(ticks) };
@@ -483,18 +520,35 @@ fn deliver_applied(queues: &mut Queues, node: &mut Node<'static, QueueDisk>, pas
     handed
 }
 
-/// Takes the governor's next Strong event off the queue as proposal `seq`
-/// of node `me`; refuses (hands back with the error) those that do not
-/// decode. The rest stay on the queue.
-fn take_proposal(queues: &mut Queues, me: u8, seq: u64) -> Option<Taken> {
+/// Takes the governor's next message off the queue: a Strong event, as
+/// proposal `seq` of node `me` (if `seq` is some: room for a proposal),
+/// or a read (if `read_room`); refuses (hands back with the error) those
+/// that do not decode. The rest stay on the queue, in order.
+fn take_next(queues: &mut Queues, me: u8, seq: Option<u64>, read_room: bool) -> Option<Taken> {
     queues.server()?;
     let Queues { server, scratch, pushed, .. } = queues;
     let server = server.as_mut()?;
     let mut taken: Option<Taken> = None;
-    let moved = server.take_sends(scratch, |_, body| {
+    let moved = server.take_sends(scratch, |to, body| {
         if taken.is_some() {
             return Offer::Wait;
         }
+        if to == READ {
+            if !read_room {
+                return Offer::Wait;
+            }
+            let request = match ReadRequest::decode(body) {
+                Ok(r) => r,
+                Err(e) => return Offer::Refuse(e),
+            };
+            taken = Some(Taken::Read {
+                worknode: request.worknode,
+                ticket: request.ticket,
+                number: request.number,
+            });
+            return Offer::Sent(request.number);
+        }
+        let Some(seq) = seq else { return Offer::Wait };
         let proposal = match Proposal::decode(body) {
             Ok(p) => p,
             Err(e) => return Offer::Refuse(e),
@@ -506,11 +560,56 @@ fn take_proposal(queues: &mut Queues, me: u8, seq: u64) -> Option<Taken> {
             return Offer::Refuse(worknode_abi::ErrorCode::TooLarge);
         };
         data.truncate(len);
-        taken = Some(Taken { worknode: proposal.worknode, ticket: proposal.ticket, data });
+        taken = Some(Taken::Event { worknode: proposal.worknode, ticket: proposal.ticket, data });
         Offer::Sent(seq)
     });
     *pushed |= moved.is_ok_and(|n| n > 0);
     taken
+}
+
+/// A completed read's answer for the governor, encoded; `None` if it
+/// cannot be (an event longer than a worknode's: none is on these nodes).
+fn encode_answer(answer: &Answer<'_, (u16, u64)>) -> Option<heapless::Vec<u8, MAX_READ_ANSWER>> {
+    let found = match answer.found {
+        ReadFoundHere::Event(data) => {
+            let ((proposer, seq), (worknode, event)) = parse(data).zip(strong_payload(data))?;
+            ReadFound::Event { proposer, seq, worknode, event: Bytes::new(event).ok()? }
+        }
+        ReadFoundHere::NotYet => ReadFound::NotYet,
+        ReadFoundHere::Gone => ReadFound::Gone,
+    };
+    let (worknode, ticket) = answer.tag;
+    let message = ReadAnswer {
+        version: STRONG_VERSION,
+        worknode,
+        ticket,
+        number: answer.number,
+        count: answer.count,
+        index: answer.index,
+        found,
+    };
+    let mut buf = [0u8; MAX_READ_ANSWER];
+    let bytes = message.encode(&mut buf).ok()?;
+    heapless::Vec::from_slice(bytes).ok()
+}
+
+/// Hands the governor the read answers waiting for it, while it has
+/// buffers for them.
+fn deliver_answers(
+    queues: &mut Queues,
+    answers: &mut Deque<(u64, heapless::Vec<u8, MAX_READ_ANSWER>), READS>,
+) {
+    let Some(server) = queues.server() else { return };
+    let mut pushed = false;
+    // Bounded: READS.
+    while let Some((number, bytes)) = answers.front() {
+        if server.ready_to_deliver() != Ok(true) || server.deliver(READ_ANSWER, *number, bytes).is_err() {
+            break;
+        }
+        answers.pop_front();
+        pushed = true;
+    }
+    queues.pushed |= pushed;
 }
 
 /// Says why a node that knows no leader may be stuck: its Raft state, its

@@ -178,6 +178,48 @@ pub enum Request<'a> {
     /// yet: the worknode is notified when one is known). Valid after
     /// `Ready`.
     Outcome,
+    /// Read the cluster's Strong event `number` (1 is the first the
+    /// cluster committed), linearizably: the answer reflects every Strong
+    /// event committed, on any node, before this request. Decided as
+    /// `read` on the worknode's own resource and audited like a record,
+    /// then handed to the Raft PD (docs/cluster.md). Answered
+    /// [`Reply::Pending`]; the worknode is notified when the read is
+    /// answered and takes the answer with [`Request::Outcome`]
+    /// ([`Reply::Read`]). `not-found` and `exhausted` as for
+    /// `RecordStrong`, whose tickets and bounds it shares. Valid after
+    /// `Ready`.
+    ReadStrong {
+        /// The event's number.
+        number: u64,
+    },
+}
+
+/// What a worknode's read of the cluster's Strong event found
+/// ([`Request::ReadStrong`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a wire type, one per reply; no_std callers have no allocator to box it"
+)]
+pub enum StrongRead {
+    /// The event.
+    Event {
+        /// The node whose worknode recorded it (0-based).
+        node: u8,
+        /// That node's sequence number for it (its proposals are numbered
+        /// 1, 2, 3, ... in the order its Raft PD proposed them).
+        seq: u64,
+        /// The recording worknode's index on that node.
+        worknode: u16,
+        /// The event.
+        #[serde(with = "crate::bytes")]
+        event: Vec<u8, MAX_EVENT>,
+    },
+    /// The cluster had committed fewer events than the number.
+    NotYet,
+    /// Committed, but older than the node's Raft PD keeps (the newest
+    /// 1.25 MiB of events): it is in the node's event log.
+    Gone,
 }
 
 /// A successful answer from the governor.
@@ -241,6 +283,22 @@ pub enum Reply {
         ticket: u64,
         /// Why.
         error: ErrorCode,
+    },
+    /// Answer to [`Request::Outcome`]: the read `ticket` of Strong event
+    /// `number` ([`Request::ReadStrong`]) completed, with `count` events
+    /// committed and Raft log index `index` applied on this node.
+    Read {
+        /// The read's ticket.
+        ticket: u64,
+        /// The number it named.
+        number: u64,
+        /// Strong events the cluster had committed: at least every one
+        /// committed before the read was asked.
+        count: u64,
+        /// The Raft log index applied on this node when it completed.
+        index: u64,
+        /// What it found.
+        found: StrongRead,
     },
 }
 

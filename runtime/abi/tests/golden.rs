@@ -7,7 +7,7 @@
 use worknode_abi::ErrorCode;
 use worknode_abi::bounded::{Bytes, Text};
 use worknode_abi::frame::{self, ABI_VERSION, MAX_FRAME_LEN};
-use worknode_abi::governor::{Reply, Request, Response};
+use worknode_abi::governor::{Reply, Request, Response, StrongRead};
 
 fn encoded<T: serde::Serialize>(message: &T) -> Vec<u8> {
     let mut buf = [0u8; MAX_FRAME_LEN];
@@ -50,6 +50,7 @@ fn requests() {
         (Request::Receive, &[1, 6]),
         (Request::RecordStrong { event: Bytes::new(&[0xAB]).unwrap() }, &[1, 7, 1, 0xAB]),
         (Request::Outcome, &[1, 8]),
+        (Request::ReadStrong { number: 300 }, &[1, 9, 0xAC, 0x02]),
     ];
     for (message, bytes) in cases {
         assert_eq!(encoded(message), *bytes, "{message:?}");
@@ -88,6 +89,8 @@ fn responses() {
         (Ok(Reply::Pending { ticket: 3, seq: 300 }), &[1, 0, 6, 3, 0xAC, 0x02]),
         (Ok(Reply::Committed { ticket: 3, index: 300 }), &[1, 0, 7, 3, 0xAC, 0x02]),
         (Ok(Reply::Failed { ticket: 3, error: ErrorCode::Malformed }), &[1, 0, 8, 3, 1]),
+        (Ok(read_event()), &[1, 0, 9, 3, 0xAC, 0x02, 0xAD, 0x02, 7, 0, 1, 2, 7, 2, b'h', b'i']),
+        (Ok(read_not_yet()), &[1, 0, 9, 3, 0xAC, 0x02, 0xAD, 0x02, 7, 1]),
         (Err(ErrorCode::Malformed), &[1, 1, 1]),
         (Err(ErrorCode::InvalidState), &[1, 1, 3]),
         (Err(ErrorCode::Denied), &[1, 1, 4]),
@@ -110,10 +113,12 @@ fn every_error_code_encodes_as_its_number() {
 #[test]
 fn unknown_tags_are_malformed() {
     assert_eq!(frame::decode::<Request>(&[1, 3]), Err(ErrorCode::Malformed));
-    assert_eq!(frame::decode::<Request>(&[1, 9]), Err(ErrorCode::Malformed), "no tag 9 yet");
+    assert_eq!(frame::decode::<Request>(&[1, 10]), Err(ErrorCode::Malformed), "no tag 10 yet");
     assert_eq!(frame::decode::<Response>(&[1, 2]), Err(ErrorCode::Malformed));
     assert_eq!(frame::decode::<Response>(&[1, 0, 2]), Err(ErrorCode::Malformed));
-    assert_eq!(frame::decode::<Response>(&[1, 0, 9]), Err(ErrorCode::Malformed), "no reply tag 9 yet");
+    assert_eq!(frame::decode::<Response>(&[1, 0, 10]), Err(ErrorCode::Malformed), "no reply tag 10 yet");
+    // A read's answer with no found tag 3.
+    assert_eq!(frame::decode::<Response>(&[1, 0, 9, 3, 1, 1, 1, 3]), Err(ErrorCode::Malformed));
     // Error code 0 and 14 name nothing.
     assert_eq!(frame::decode::<Response>(&[1, 1, 0]), Err(ErrorCode::Malformed));
     assert_eq!(frame::decode::<Response>(&[1, 1, 14]), Err(ErrorCode::Malformed));
@@ -139,7 +144,7 @@ fn docs_agree_with_the_code() {
         assert!(row_with(&[&cells[0], &cells[1]]), "docs/abi.md lacks the row for {code}");
     }
     let record = Request::Record { event: Bytes::new(&[0xAB]).unwrap() };
-    let requests: [(&str, Request<'_>); 9] = [
+    let requests: [(&str, Request<'_>); 10] = [
         ("`Hello`", Request::Hello),
         ("`Ready`", Request::Ready),
         ("`Log`", log("hi")),
@@ -149,18 +154,21 @@ fn docs_agree_with_the_code() {
         ("`Receive`", Request::Receive),
         ("`RecordStrong`", Request::RecordStrong { event: Bytes::new(&[0xAB]).unwrap() }),
         ("`Outcome`", Request::Outcome),
+        ("`ReadStrong`", Request::ReadStrong { number: 300 }),
     ];
     for (name, message) in requests {
         let bytes = format!("`{}`", hex(&encoded(&message)));
         assert!(row_with(&[name, &bytes]), "docs/abi.md: {name} should show {bytes}");
     }
-    let responses: [(&str, Response); 13] = [
+    let responses: [(&str, Response); 15] = [
         ("`Ok(Pending { ticket: 3, seq: 300 })`", Ok(Reply::Pending { ticket: 3, seq: 300 })),
         ("`Ok(Committed { ticket: 3, index: 300 })`", Ok(Reply::Committed { ticket: 3, index: 300 })),
         (
             "`Ok(Failed { ticket: 3, error: malformed })`",
             Ok(Reply::Failed { ticket: 3, error: ErrorCode::Malformed }),
         ),
+        ("`Ok(Read { ticket: 3, number: 300, count: 301, index: 7, found: Event", Ok(read_event())),
+        ("`Ok(Read { ticket: 3, number: 300, count: 301, index: 7, found: NotYet", Ok(read_not_yet())),
         ("`Ok(Recorded { seq: 300 })`", Ok(Reply::Recorded { seq: 300 })),
         ("`Ok(Sent { seq: 300 })`", Ok(Reply::Sent { seq: 300 })),
         ("`Ok(Mail { node: 1, worknode: 7, body: \"hi\" })`", Ok(mail())),
@@ -185,11 +193,89 @@ fn docs_agree_with_the_code() {
         ("`Proposal { version: 1, worknode: 2, ticket: 300", golden_proposal_bytes()),
         ("`Outcome { version: 1, worknode: 2, ticket: 300", golden_outcome_bytes()),
         ("`Applied { version: 1, number: 300, proposer: 1", golden_applied_bytes()),
+        ("`ReadRequest { version: 1, worknode: 2, ticket: 300", golden_read_request_bytes()),
+        ("`ReadAnswer { version: 1, worknode: 2, ticket: 300", golden_read_answer_bytes()),
         ("`ReplicatedRecord { version: 16, applied:", golden_replicated_bytes()),
     ] {
         let bytes = format!("`{}`", hex(&bytes));
         assert!(row_with(&[name, &bytes]), "docs/abi.md: {name} should show {bytes}");
     }
+}
+
+fn read_event() -> Reply {
+    let event = heapless::Vec::from_slice(b"hi").unwrap();
+    let found = StrongRead::Event { node: 1, seq: 2, worknode: 7, event };
+    Reply::Read { ticket: 3, number: 300, count: 301, index: 7, found }
+}
+
+fn read_not_yet() -> Reply {
+    Reply::Read { ticket: 3, number: 300, count: 301, index: 7, found: StrongRead::NotYet }
+}
+
+fn golden_read_request() -> worknode_abi::strong::ReadRequest {
+    worknode_abi::strong::ReadRequest { version: 1, worknode: 2, ticket: 300, number: 5 }
+}
+
+fn golden_read_request_bytes() -> Vec<u8> {
+    postcard::to_allocvec(&golden_read_request()).unwrap()
+}
+
+fn golden_read_answer() -> worknode_abi::strong::ReadAnswer<'static> {
+    let event = Bytes::new(b"hi").unwrap();
+    let found = worknode_abi::strong::ReadFound::Event { proposer: 1, seq: 7, worknode: 2, event };
+    worknode_abi::strong::ReadAnswer {
+        version: 1,
+        worknode: 2,
+        ticket: 300,
+        number: 5,
+        count: 9,
+        index: 11,
+        found,
+    }
+}
+
+fn golden_read_answer_bytes() -> Vec<u8> {
+    postcard::to_allocvec(&golden_read_answer()).unwrap()
+}
+
+/// Reads of Strong events between the governor and the Raft PD.
+#[test]
+fn reads_between_governor_and_raft() {
+    use worknode_abi::strong::{MAX_READ_ANSWER, MAX_READ_REQUEST, ReadAnswer, ReadFound, ReadRequest};
+    assert_eq!(golden_read_request_bytes(), [1, 2, 0xAC, 0x02, 5]);
+    assert_eq!(golden_read_answer_bytes(), [1, 2, 0xAC, 0x02, 5, 9, 11, 0, 1, 7, 2, 2, b'h', b'i']);
+    assert_eq!(ReadRequest::decode(&golden_read_request_bytes()), Ok(golden_read_request()));
+    assert_eq!(ReadAnswer::decode(&golden_read_answer_bytes()), Ok(golden_read_answer()));
+    let mut buf = [0u8; MAX_READ_ANSWER];
+    assert_eq!(golden_read_request().encode(&mut buf).unwrap(), &golden_read_request_bytes()[..]);
+    assert_eq!(golden_read_answer().encode(&mut buf).unwrap(), &golden_read_answer_bytes()[..]);
+    // The largest of each fits its bound.
+    let largest = ReadRequest { version: 1, worknode: u16::MAX, ticket: u64::MAX, number: u64::MAX };
+    assert_eq!(largest.encode(&mut buf).unwrap().len(), MAX_READ_REQUEST);
+    let event = [0xFFu8; worknode_abi::governor::MAX_EVENT];
+    let found = ReadFound::Event {
+        proposer: u8::MAX,
+        seq: u64::MAX,
+        worknode: u16::MAX,
+        event: Bytes::new(&event).unwrap(),
+    };
+    let largest = ReadAnswer {
+        version: 1,
+        worknode: u16::MAX,
+        ticket: u64::MAX,
+        number: u64::MAX,
+        count: u64::MAX,
+        index: u64::MAX,
+        found,
+    };
+    assert_eq!(largest.encode(&mut buf).unwrap().len(), MAX_READ_ANSWER);
+    // The other answers: found tags 1 and 2; no tag 3.
+    let gone = ReadAnswer { found: ReadFound::Gone, ..golden_read_answer() };
+    assert_eq!(gone.encode(&mut buf).unwrap(), &[1, 2, 0xAC, 0x02, 5, 9, 11, 2]);
+    assert_eq!(ReadAnswer::decode(&[1, 2, 0xAC, 0x02, 5, 9, 11, 3]), Err(ErrorCode::Malformed));
+    // Another version, a trailing byte: refused.
+    assert_eq!(ReadRequest::decode(&[2, 2, 0xAC, 0x02, 5]), Err(ErrorCode::UnsupportedVersion));
+    assert_eq!(ReadRequest::decode(&[1, 2, 0xAC, 0x02, 5, 0]), Err(ErrorCode::Malformed));
 }
 
 fn golden_proposal() -> worknode_abi::strong::Proposal<'static> {

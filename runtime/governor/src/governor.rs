@@ -40,11 +40,12 @@ use worknode_abi::ErrorCode;
 use worknode_abi::audit::{AUDIT_RECORD_VERSION, Actor, AuditRecord, Control, Lifecycle, What};
 use worknode_abi::bounded::Bytes;
 use worknode_abi::frame;
-use worknode_abi::governor::{MAIL_VERSION, Mail, Reply, Request, Response, node_resource};
+use worknode_abi::governor::{MAIL_VERSION, Mail, Reply, Request, Response, StrongRead, node_resource};
 use worknode_abi::log::{MAX_RECORD, REPLICATED_RECORD_VERSION, ReplicatedRecord, Room};
 use worknode_abi::markers as m;
 use worknode_abi::strong::{
-    APPLIED, Applied, MAX_PROPOSAL, OUTCOME, Outcome as StrongOutcome, Proposal, STRONG_VERSION,
+    APPLIED, Applied, MAX_PROPOSAL, MAX_READ_REQUEST, OUTCOME, Outcome as StrongOutcome, Proposal, READ,
+    READ_ANSWER, ReadAnswer, ReadFound, ReadRequest, STRONG_VERSION,
 };
 use worknode_authority::{Actions, AuthorityError, Lineage, Millis, Reason, Standing};
 
@@ -56,8 +57,11 @@ use crate::gate::{self, ControlError, FOREVER, Gate, Planned};
 use crate::limits::{LINES_PER_NOTIFICATION, MAIL_PER_PULL, MAX_CHANNEL, OUTCOMES_PER_PULL, PENDING_STOPS};
 use crate::mail::{Mailboxes, Mailed};
 use crate::replicated::Replicated;
-use crate::strong::{Settled, Strong};
+use crate::strong::{Outcome, ReadResult, Settled, Strong};
 use crate::world::World;
+
+/// The longest message the governor puts on the queue to the Raft PD.
+const MAX_TO_RAFT: usize = if MAX_PROPOSAL > MAX_READ_REQUEST { MAX_PROPOSAL } else { MAX_READ_REQUEST };
 
 /// How a governor is set up, from the system description.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -331,6 +335,7 @@ impl Governor {
             Request::Receive => self.receive(w, index, now),
             Request::RecordStrong { event } => self.record_strong(w, index, &event, now),
             Request::Outcome => self.outcome(w, index, now),
+            Request::ReadStrong { number } => self.read_strong(w, index, number, now),
         }
     }
 
@@ -577,16 +582,50 @@ impl Governor {
 
     /// A worknode records an event Strong: decided and recorded as a
     /// `record` on its own resource, then handed to the Raft PD under a
-    /// new ticket. Refused before anything is recorded when the node has
-    /// no Raft PD (`not-found`) or no room for it (`exhausted`: the
-    /// worknode is notified at the Raft PD's next news).
+    /// new ticket ([`Governor::hand_to_raft`]).
     fn record_strong(&mut self, w: &mut impl World, index: usize, event: &[u8], now: Millis) -> Response {
+        self.hand_to_raft(w, index, Actions::RECORD, event, now, |worknode, ticket, buf| {
+            let event = event.try_into().map_err(|_| ErrorCode::TooLarge)?;
+            let proposal = Proposal { version: STRONG_VERSION, worknode, ticket, event };
+            proposal.encode(buf).map(|bytes| (0, bytes))
+        })
+    }
+
+    /// A worknode reads the cluster's Strong event `number`: decided and
+    /// recorded as a `read` on its own resource (the record's payload is
+    /// the number, 8 bytes little-endian), then handed to the Raft PD
+    /// under a new ticket ([`Governor::hand_to_raft`]). Rejected: reads that
+    /// pass no gate, which would make a suspended or halted worknode's
+    /// reads the one thing the principal cannot stop.
+    fn read_strong(&mut self, w: &mut impl World, index: usize, number: u64, now: Millis) -> Response {
+        self.hand_to_raft(w, index, Actions::READ, &number.to_le_bytes(), now, |worknode, ticket, buf| {
+            let request = ReadRequest { version: STRONG_VERSION, worknode, ticket, number };
+            request.encode(buf).map(|bytes| (READ, bytes))
+        })
+    }
+
+    /// Decides `action` on the worknode's own resource with `payload` in
+    /// its record; once that is durable, puts the message `message`
+    /// encodes (its `to` and bytes, for a worknode and a new ticket) on
+    /// the queue to the Raft PD, and answers `Pending`. Refused before
+    /// anything is recorded when the node has no Raft PD (`not-found`) or
+    /// no room for it (`exhausted`: the worknode is notified at the Raft
+    /// PD's next news).
+    fn hand_to_raft(
+        &mut self,
+        w: &mut impl World,
+        index: usize,
+        action: Actions,
+        payload: &[u8],
+        now: Millis,
+        message: impl for<'b> FnOnce(u16, u64, &'b mut [u8]) -> Result<(u8, &'b [u8]), ErrorCode>,
+    ) -> Response {
         let raft = self.config.raft;
         // At most MAX_CHILDREN children: an index fits a u16.
         let worknode = index as u16;
         let room = self.strong.room(worknode);
         let mut wait = false;
-        let result = self.gated(w, index, Actions::RECORD, index as u32, event, now, |w| {
+        let result = self.gated(w, index, action, index as u32, payload, now, |w| {
             raft.ok_or(ErrorCode::NotFound)?;
             if room && w.strong_room() {
                 Ok(())
@@ -600,27 +639,23 @@ impl Governor {
         }
         let (name, seq) = result?;
         let ticket = self.strong.ticket();
-        let proposal = Proposal {
-            version: STRONG_VERSION,
-            worknode,
-            ticket,
-            event: event.try_into().map_err(|_| ErrorCode::TooLarge)?,
-        };
-        let mut buf = [0u8; MAX_PROPOSAL];
-        let queued = proposal.encode(&mut buf).and_then(|bytes| w.strong_propose(bytes));
-        match queued.and_then(|()| self.strong.queued(worknode, ticket, now)) {
+        let read = action == Actions::READ;
+        let mut buf = [0u8; MAX_TO_RAFT];
+        let queued = message(worknode, ticket, &mut buf).and_then(|(to, bytes)| w.strong_send(to, bytes));
+        match queued.and_then(|()| self.strong.queued(worknode, ticket, read, now)) {
             Ok(()) => {
-                if self.config.print_records {
+                if self.config.print_records && !read {
                     w.print(format_args!("{}{name} seq={seq} strong ticket={ticket}", m::RECORDED));
                 }
                 Ok(Reply::Pending { ticket, seq })
             }
             Err(e) => {
                 // Recorded as allowed, but the queue refused it after the
-                // check: the record stands for a decision whose event did
-                // not leave, and the console says so.
+                // check: the record stands for a decision whose message
+                // did not leave, and the console says so.
+                let what = if read { "read" } else { "strong event" };
                 w.print(format_args!(
-                    "{}{name}'s strong event ({}{seq}) did not reach Raft: {e}",
+                    "{}{name}'s {what} ({}{seq}) did not reach Raft: {e}",
                     m::GOVERNOR,
                     m::AUDIT_SEQ
                 ));
@@ -635,8 +670,13 @@ impl Governor {
     fn outcome(&mut self, w: &mut impl World, index: usize, now: Millis) -> Response {
         self.taking_in_turn(w, index, now)?;
         Ok(match self.strong.take(index as u16) {
-            Some(Settled { ticket, outcome: Ok(at) }) => Reply::Committed { ticket, index: at },
-            Some(Settled { ticket, outcome: Err(error) }) => Reply::Failed { ticket, error },
+            Some(Settled { ticket, outcome: Outcome::Committed(at) }) => {
+                Reply::Committed { ticket, index: at }
+            }
+            Some(Settled { ticket, outcome: Outcome::Failed(error) }) => Reply::Failed { ticket, error },
+            Some(Settled { ticket, outcome: Outcome::Read(r) }) => {
+                Reply::Read { ticket, number: r.number, count: r.count, index: r.index, found: r.found }
+            }
             None => {
                 self.strong.wait(index);
                 Reply::Empty
@@ -672,6 +712,11 @@ impl Governor {
                     }
                     // Counted by `committed`.
                     (OUTCOME, Ok(_)) => {}
+                    (READ_ANSWER, _) => {
+                        if let Some(worknode) = self.read_answered(&bytes) {
+                            notify |= 1u64 << (worknode & 63);
+                        }
+                    }
                     _ => self.strong.dropped += 1,
                 }
             }
@@ -688,6 +733,27 @@ impl Governor {
                 w.notify(child.spec.channel);
             }
         }
+    }
+
+    /// The Raft PD answered a read: settles its ticket. Returns the
+    /// worknode to notify; one that does not decode, or names no read
+    /// asked here, is dropped and counted.
+    fn read_answered(&mut self, bytes: &[u8]) -> Option<u16> {
+        let Ok(answer) = ReadAnswer::decode(bytes) else {
+            self.strong.dropped += 1;
+            return None;
+        };
+        let found = match answer.found {
+            ReadFound::Event { proposer, seq, worknode, event } => {
+                // Bounded alike (MAX_EVENT): cannot fail.
+                let event = heapless::Vec::from_slice(&event).ok()?;
+                StrongRead::Event { node: proposer, seq, worknode, event }
+            }
+            ReadFound::NotYet => StrongRead::NotYet,
+            ReadFound::Gone => StrongRead::Gone,
+        };
+        let result = ReadResult { number: answer.number, count: answer.count, index: answer.index, found };
+        self.strong.answered(answer.worknode, answer.ticket, result).then_some(answer.worknode)
     }
 
     /// Appends one of the cluster's Strong events to the event log (see

@@ -41,6 +41,7 @@ use crate::world::{LogStatus, World};
 
 /// One effect, in the order the core caused it.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant, reason = "host-only traces, kept in a Vec: their size does not matter")]
 pub enum Effect {
     /// A record became durable at `seq`.
     Appended {
@@ -77,6 +78,11 @@ pub enum Effect {
     Propose {
         /// The encoded proposal.
         proposal: Vec<u8>,
+    },
+    /// A read of a Strong event put on the queue to the Raft PD.
+    ReadAsked {
+        /// The encoded read request.
+        request: Vec<u8>,
     },
     /// The reply to a call from the child on this channel (the driver
     /// adds it).
@@ -127,10 +133,13 @@ pub struct SimWorld {
     pub net_refuses: Option<ErrorCode>,
     /// Messages that arrived for the governor: (node, bytes).
     pub net_inbox: VecDeque<(u8, Vec<u8>)>,
-    /// The queue to the Raft PD: proposals not yet taken.
-    pub strong_ring: VecDeque<Vec<u8>>,
+    /// The queue to the Raft PD: proposals and reads not yet taken, with
+    /// their `to`.
+    pub strong_ring: VecDeque<(u8, Vec<u8>)>,
     /// Proposals the Raft PD took and has not settled, oldest first.
     pub strong_proposed: VecDeque<Vec<u8>>,
+    /// Reads the Raft PD took and has not answered, oldest first.
+    pub strong_reading: VecDeque<Vec<u8>>,
     /// The Raft PD's answers to proposals it took, not yet read.
     pub strong_answers: VecDeque<Result<u64, ErrorCode>>,
     /// Messages that arrived from the Raft PD, not yet read: (kind,
@@ -157,6 +166,7 @@ pub fn asked(request: &Request<'_>) -> u8 {
         Request::Receive => 6,
         Request::RecordStrong { .. } => 7,
         Request::Outcome => 8,
+        Request::ReadStrong { .. } => 9,
     }
 }
 
@@ -183,21 +193,57 @@ impl SimWorld {
             net_inbox: VecDeque::new(),
             strong_ring: VecDeque::new(),
             strong_proposed: VecDeque::new(),
+            strong_reading: VecDeque::new(),
             strong_answers: VecDeque::new(),
             strong_inbox: VecDeque::new(),
             later: Vec::new(),
         }
     }
 
-    /// The simulated Raft PD takes the oldest proposal off the queue:
-    /// proposes it (under sequence number `seq`) or refuses it.
+    /// The simulated Raft PD takes the oldest proposal or read off the
+    /// queue: proposes or asks it (under sequence number `seq`) or refuses
+    /// it.
     pub fn raft_takes(&mut self, seq: u64, refuse: bool) {
-        let Some(proposal) = self.strong_ring.pop_front() else { return };
+        let Some((to, message)) = self.strong_ring.pop_front() else { return };
         if refuse {
             self.strong_answers.push_back(Err(ErrorCode::Malformed));
+        } else if to == worknode_abi::strong::READ {
+            self.strong_answers.push_back(Ok(seq));
+            self.strong_reading.push_back(message);
         } else {
             self.strong_answers.push_back(Ok(seq));
-            self.strong_proposed.push_back(proposal);
+            self.strong_proposed.push_back(message);
+        }
+    }
+
+    /// The simulated Raft PD answers its oldest read: `count` events
+    /// committed, `index` applied, and the event if `event` is some (else
+    /// not yet).
+    pub fn raft_answers(&mut self, count: u64, index: u64, event: Option<&[u8]>) {
+        use worknode_abi::strong::{ReadAnswer, ReadFound, ReadRequest};
+        let Some(bytes) = self.strong_reading.pop_front() else { return };
+        let Ok(r) = ReadRequest::decode(&bytes) else { return };
+        let found = match event {
+            Some(event) => ReadFound::Event {
+                proposer: 1,
+                seq: 2,
+                worknode: 3,
+                event: event.try_into().unwrap_or_default(),
+            },
+            None => ReadFound::NotYet,
+        };
+        let answer = ReadAnswer {
+            version: r.version,
+            worknode: r.worknode,
+            ticket: r.ticket,
+            number: r.number,
+            count,
+            index,
+            found,
+        };
+        let mut buf = [0u8; worknode_abi::strong::MAX_READ_ANSWER];
+        if let Ok(bytes) = answer.encode(&mut buf) {
+            self.strong_inbox.push_back((worknode_abi::strong::READ_ANSWER, bytes.to_vec()));
         }
     }
 
@@ -378,13 +424,17 @@ impl World for SimWorld {
         self.strong_ring.len() < STRONG_RING
     }
 
-    fn strong_propose(&mut self, proposal: &[u8]) -> Result<(), ErrorCode> {
+    fn strong_send(&mut self, to: u8, message: &[u8]) -> Result<(), ErrorCode> {
         if !self.strong_room() {
             return Err(ErrorCode::Exhausted);
         }
-        assert!(proposal.len() <= worknode_abi::strong::MAX_PROPOSAL, "a proposal the queue could not take");
-        self.strong_ring.push_back(proposal.to_vec());
-        self.effects.push(Effect::Propose { proposal: proposal.to_vec() });
+        assert!(message.len() <= worknode_abi::net::MAX_QUEUED_BODY, "a message the queue could not take");
+        self.strong_ring.push_back((to, message.to_vec()));
+        self.effects.push(if to == worknode_abi::strong::READ {
+            Effect::ReadAsked { request: message.to_vec() }
+        } else {
+            Effect::Propose { proposal: message.to_vec() }
+        });
         Ok(())
     }
 
@@ -423,6 +473,8 @@ enum Cover {
     NetSend(String),
     /// Handing this worknode's Strong event to the Raft PD.
     Propose(String),
+    /// Handing this worknode's read to the Raft PD.
+    Read(String),
     /// A successful reply of this kind to this worknode (`seq` for
     /// `Recorded`).
     Reply { who: String, asked: u8, seq: Option<u64> },
@@ -483,6 +535,10 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
                         covers.push(Cover::Reply { who: who.clone(), asked: 7, seq: Some(*seq) });
                         covers.push(Cover::Propose(who));
                     }
+                    (What::Action(bits), true) if bits == Actions::READ.0 => {
+                        covers.push(Cover::Reply { who: who.clone(), asked: 9, seq: Some(*seq) });
+                        covers.push(Cover::Read(who));
+                    }
                     (What::Action(bits), true) if bits == Actions::SEND.0 => {
                         covers.push(Cover::NetSend(who.clone()));
                         covers.push(Cover::Reply { who, asked: 5, seq: Some(*seq) });
@@ -525,6 +581,14 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
                     return fail(format!("{who}'s Strong event left without a durable `record` record"));
                 }
             }
+            Effect::ReadAsked { request } => {
+                let from =
+                    worknode_abi::strong::ReadRequest::decode(request).map(|r| usize::from(r.worknode));
+                let who = from.ok().and_then(|i| specs.get(i)).map_or("?", |s| s.name);
+                if !take(&mut covers, &Cover::Read(who.into())) {
+                    return fail(format!("{who}'s read left without a durable `read` record"));
+                }
+            }
             Effect::Start(child_id) => {
                 let who = by_id(*child_id).unwrap_or("?");
                 if !take(&mut covers, &Cover::Start(who.into())) {
@@ -540,7 +604,11 @@ pub fn check(effects: &[Effect], specs: &[ChildSpec]) -> Result<(), String> {
                     // Taking one's own mail or outcomes changes nothing but
                     // the mailbox or the table of outcomes.
                     Ok(
-                        Reply::Mail { .. } | Reply::Empty | Reply::Committed { .. } | Reply::Failed { .. },
+                        Reply::Mail { .. }
+                        | Reply::Empty
+                        | Reply::Committed { .. }
+                        | Reply::Failed { .. }
+                        | Reply::Read { .. },
                     ) => {
                         continue;
                     }
@@ -705,7 +773,8 @@ pub fn drive(bytes: &[u8]) -> Result<SimWorld, String> {
         serial: Some(SERIAL),
         net: Some(NET),
         raft: Some(RAFT),
-        boot: Actions::LOG.with(Actions::RECORD),
+        // As a cluster node's governor grants at boot.
+        boot: Actions::LOG.with(Actions::RECORD).with(Actions::READ),
         print_records: true,
     };
     let mut g = Governor::new(&SPECS, config).map_err(|e| format!("{e:?}"))?;
@@ -780,10 +849,11 @@ pub fn drive(bytes: &[u8]) -> Result<SimWorld, String> {
                 g.notified(&mut w, 1 << NET, now);
             }
             10 => {
-                // The Raft PD: takes a proposal (or refuses it), commits
-                // one, sends an outcome that names no ticket or does not
-                // decode, or hands over one of the cluster's events.
-                match input.next() % 5 {
+                // The Raft PD: takes a proposal or read (or refuses it),
+                // commits one, answers a read, sends an outcome that names
+                // no ticket or does not decode, or hands over one of the
+                // cluster's events.
+                match input.next() % 6 {
                     0 => w.raft_takes(u64::from(input.next()), input.next() % 4 == 0),
                     1 => w.raft_commits(u64::from(input.next())),
                     2 => {
@@ -794,6 +864,10 @@ pub fn drive(bytes: &[u8]) -> Result<SimWorld, String> {
                     // The cluster's events, numbers repeated and out of
                     // order as a restarted Raft PD hands them over.
                     3 => w.raft_applies(u64::from(input.next() % 64), input.next() % 3, 1, b"ev"),
+                    4 => {
+                        let event = input.next().is_multiple_of(2).then_some(&b"ev"[..]);
+                        w.raft_answers(u64::from(input.next()), u64::from(input.next()), event);
+                    }
                     _ => {
                         w.raft_takes(u64::from(input.next()), false);
                         w.raft_commits(u64::from(input.next()));
@@ -855,8 +929,11 @@ fn request(input: &mut Bytes<'_>) -> (u8, Vec<u8>) {
             body: text.as_bytes().try_into().unwrap_or_else(|_| unreachable!()),
         },
         7 => Request::Receive,
-        8 if input.next().is_multiple_of(2) => Request::RecordStrong { event },
-        8 => Request::Outcome,
+        8 => match input.next() % 3 {
+            0 => Request::RecordStrong { event },
+            1 => Request::ReadStrong { number: u64::from(input.next()) },
+            _ => Request::Outcome,
+        },
         _ => {
             // Bytes that may or may not decode: what they ask is what they
             // decode to.

@@ -15,37 +15,71 @@
 //! in that order ([`Strong::taken`]): a refusal names no ticket, so it is
 //! matched to the oldest queued one. An outcome names its ticket, and one
 //! naming a ticket not proposed here is dropped and counted.
+//!
+//! A worknode's read of a Strong event (`ReadStrong`) holds a ticket the
+//! same way, on the same ring and under the same bounds: it is settled by
+//! the Raft PD's answer ([`Strong::answered`]) instead of an outcome, and
+//! neither settles a ticket of the other kind.
 
 use heapless::{Deque, Vec};
 use worknode_abi::ErrorCode;
+use worknode_abi::governor::StrongRead;
 use worknode_authority::Millis;
 
 use crate::limits::{LATENCY_BUCKET_MS, LATENCY_BUCKETS, STRONG_PENDING, STRONG_PER_WORKNODE};
 
 /// A ticket's state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant, reason = "in a fixed table of STRONG_PENDING; no allocator to box it")]
 enum State {
     Queued,
     Proposed,
-    Settled(Result<u64, ErrorCode>),
+    Settled(Outcome),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct Held {
     worknode: u16,
     ticket: u64,
+    /// A read's ticket, not an event's.
+    read: bool,
     state: State,
     /// When it was queued (the governor's clock).
     queued_at: Millis,
 }
 
+/// What became of a ticket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[allow(clippy::large_enum_variant, reason = "in a fixed table of STRONG_PENDING; no allocator to box it")]
+pub enum Outcome {
+    /// The event was committed at this Raft log index.
+    Committed(u64),
+    /// The read was answered.
+    Read(ReadResult),
+    /// The Raft PD refused the event or the read.
+    Failed(ErrorCode),
+}
+
+/// A read's answer, as the worknode takes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadResult {
+    /// The number it named.
+    pub number: u64,
+    /// Strong events committed, as applied on this node.
+    pub count: u64,
+    /// The Raft log index applied on this node.
+    pub index: u64,
+    /// What it found.
+    pub found: StrongRead,
+}
+
 /// An outcome a worknode takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Settled {
-    /// The event's ticket.
+    /// The event's or the read's ticket.
     pub ticket: u64,
-    /// The Raft log index it was committed at, or why it never will be.
-    pub outcome: Result<u64, ErrorCode>,
+    /// What became of it.
+    pub outcome: Outcome,
 }
 
 /// See the module documentation.
@@ -64,6 +98,8 @@ pub struct Strong {
     pub dropped: u64,
     /// Events committed since boot.
     pub committed: u64,
+    /// Reads answered since boot.
+    pub reads: u64,
     /// How long committed events took, from the queue to their outcome:
     /// counts per [`LATENCY_BUCKET_MS`] bucket, the last for all longer.
     latency: Latency,
@@ -92,11 +128,12 @@ impl Strong {
         self.last_ticket
     }
 
-    /// `ticket` of `worknode` is on the ring. Checked by [`Strong::room`]
-    /// before: an error here is the caller's bug.
-    pub fn queued(&mut self, worknode: u16, ticket: u64, now: Millis) -> Result<(), ErrorCode> {
+    /// `ticket` of `worknode` is on the ring, for an event or a `read`.
+    /// Checked by [`Strong::room`] before: an error here is the caller's
+    /// bug.
+    pub fn queued(&mut self, worknode: u16, ticket: u64, read: bool, now: Millis) -> Result<(), ErrorCode> {
         debug_assert!(self.room(worknode), "room was checked before the record");
-        let held = Held { worknode, ticket, state: State::Queued, queued_at: now };
+        let held = Held { worknode, ticket, read, state: State::Queued, queued_at: now };
         self.held.push(held).map_err(|_| ErrorCode::Exhausted)?;
         self.queued.push_back(ticket).map_err(|_| ErrorCode::Internal)?;
         debug_assert!(self.queued.len() <= self.held.len(), "every queued ticket is held");
@@ -119,7 +156,7 @@ impl Strong {
                 None
             }
             Err(error) => {
-                held.state = State::Settled(Err(error));
+                held.state = State::Settled(Outcome::Failed(error));
                 Some(held.worknode)
             }
         }
@@ -128,24 +165,44 @@ impl Strong {
     /// The outcome of `ticket`, proposed by `worknode`, came: committed at
     /// `index`, at `now`. Returns whether it named a ticket proposed here.
     pub fn committed(&mut self, worknode: u16, ticket: u64, index: u64, now: Millis) -> bool {
-        // Proposed, or still queued: the outcome may overtake the ring's
-        // answer (the Raft PD hands the buffer back when it takes it, but
-        // this end reads the two rings in either order).
-        let found = self.held.iter_mut().find(|h| {
-            h.ticket == ticket && h.worknode == worknode && matches!(h.state, State::Queued | State::Proposed)
-        });
-        let Some(held) = found else {
+        let Some(held) = self.unsettled(worknode, ticket, false) else {
             self.dropped += 1;
             return false;
         };
         // If still queued, the ring's answer is moot: it still pops this
         // ticket (the order stays) and finds it settled.
-        held.state = State::Settled(Ok(index));
+        held.state = State::Settled(Outcome::Committed(index));
+        let queued_at = held.queued_at;
         self.committed += 1;
-        let bucket = now.saturating_sub(held.queued_at) / LATENCY_BUCKET_MS;
+        let bucket = now.saturating_sub(queued_at) / LATENCY_BUCKET_MS;
         let bucket = usize::try_from(bucket).unwrap_or(usize::MAX).min(LATENCY_BUCKETS - 1);
         self.latency.0[bucket] = self.latency.0[bucket].saturating_add(1);
         true
+    }
+
+    /// The answer to the read `ticket` of `worknode` came. Returns whether
+    /// it named a read asked here and not yet answered.
+    pub fn answered(&mut self, worknode: u16, ticket: u64, result: ReadResult) -> bool {
+        let Some(held) = self.unsettled(worknode, ticket, true) else {
+            self.dropped += 1;
+            return false;
+        };
+        held.state = State::Settled(Outcome::Read(result));
+        self.reads += 1;
+        true
+    }
+
+    /// The ticket of `worknode`, of the kind `read` says, not settled yet.
+    fn unsettled(&mut self, worknode: u16, ticket: u64, read: bool) -> Option<&mut Held> {
+        // Proposed, or still queued: the outcome may overtake the ring's
+        // answer (the Raft PD hands the buffer back when it takes it, but
+        // this end reads the two rings in either order).
+        self.held.iter_mut().find(|h| {
+            h.ticket == ticket
+                && h.worknode == worknode
+                && h.read == read
+                && matches!(h.state, State::Queued | State::Proposed)
+        })
     }
 
     /// The latency (ms, its bucket's upper bound) that `percent` % of the
@@ -173,6 +230,7 @@ impl Strong {
             self.held.iter().position(|h| h.worknode == worknode && matches!(h.state, State::Settled(_)))?;
         let held = self.held.remove(at);
         let State::Settled(outcome) = held.state else { return None };
+        debug_assert!(!matches!(outcome, Outcome::Read(_)) || held.read, "only a read is answered");
         Some(Settled { ticket: held.ticket, outcome })
     }
 

@@ -77,17 +77,21 @@ pub trait World {
     fn net_receive(&mut self) -> Result<Option<(u8, Vec<u8, MAX_NET_BODY>)>, ErrorCode>;
     /// Whether the queue to the Raft PD can take a proposal now.
     fn strong_room(&mut self) -> bool;
-    /// Puts an encoded [`worknode_abi::strong::Proposal`] on the queue to
-    /// the Raft PD: `exhausted` when it is full, `not-found` on a node
-    /// without one.
-    fn strong_propose(&mut self, proposal: &[u8]) -> Result<(), ErrorCode>;
+    /// Puts a message on the queue to the Raft PD: an encoded
+    /// [`worknode_abi::strong::Proposal`] (`to` 0) or
+    /// [`worknode_abi::strong::ReadRequest`] (`to`
+    /// [`worknode_abi::strong::READ`]); `exhausted` when it is full,
+    /// `not-found` on a node without one.
+    fn strong_send(&mut self, to: u8, message: &[u8]) -> Result<(), ErrorCode>;
     /// What the Raft PD said of the proposals it took off the queue since
     /// the last call, oldest first: taken (its sequence number) or refused.
     fn strong_taken(&mut self, taken: &mut dyn FnMut(Result<u64, ErrorCode>));
     /// The oldest message that arrived from the Raft PD: its kind
     /// ([`worknode_abi::strong::OUTCOME`]: an encoded
     /// [`worknode_abi::strong::Outcome`]; [`worknode_abi::strong::APPLIED`]:
-    /// an encoded [`worknode_abi::strong::Applied`]) and its bytes.
+    /// an encoded [`worknode_abi::strong::Applied`];
+    /// [`worknode_abi::strong::READ_ANSWER`]: an encoded
+    /// [`worknode_abi::strong::ReadAnswer`]) and its bytes.
     fn strong_arrived(&mut self) -> Result<Option<(u8, Vec<u8, MAX_ARRIVED>)>, ErrorCode>;
     /// Before the governor waits: asks the Raft PD to notify it of its
     /// next answer or outcome. False if one came meanwhile: look again.
@@ -95,6 +99,10 @@ pub trait World {
 }
 
 /// The longest message a [`World::strong_arrived`] returns.
-pub const MAX_ARRIVED: usize = worknode_abi::strong::MAX_APPLIED;
+pub const MAX_ARRIVED: usize = {
+    use worknode_abi::strong::{MAX_APPLIED, MAX_READ_ANSWER};
+    if MAX_APPLIED > MAX_READ_ANSWER { MAX_APPLIED } else { MAX_READ_ANSWER }
+};
 
 const _: () = assert!(worknode_abi::strong::MAX_OUTCOME <= MAX_ARRIVED, "an outcome is a message");
+const _: () = assert!(worknode_abi::strong::MAX_READ_ANSWER <= MAX_ARRIVED, "a read's answer is a message");

@@ -27,11 +27,11 @@ proptest! {
 fn random_runs_reach_sends_and_mail() {
     use worknode_abi::governor::Reply;
     use worknode_governor::sim::Effect;
-    let (mut sent, mut taken, mut proposed, mut copied) = (0, 0, 0, 0);
+    let (mut sent, mut taken, mut proposed, mut copied, mut answered) = (0, 0, 0, 0, 0);
     let mut state = 0x9E37_79B9_7F4A_7C15u64;
     // Until each was reached, at most 20,000 runs (some 3,000 are enough).
     for _ in 0..20_000 {
-        if sent > 0 && taken > 0 && proposed > 0 && copied > 0 {
+        if sent > 0 && taken > 0 && proposed > 0 && copied > 0 && answered > 0 {
             break;
         }
         let bytes: Vec<u8> = (0..600)
@@ -50,6 +50,11 @@ fn random_runs_reach_sends_and_mail() {
             .filter(|e| matches!(e, Effect::Reply { response: Ok(Reply::Mail { .. }), .. }))
             .count();
         proposed += w.effects.iter().filter(|e| matches!(e, Effect::Propose { .. })).count();
+        answered += w
+            .effects
+            .iter()
+            .filter(|e| matches!(e, Effect::Reply { response: Ok(Reply::Read { .. }), .. }))
+            .count();
         copied += w
             .effects
             .iter()
@@ -57,7 +62,7 @@ fn random_runs_reach_sends_and_mail() {
             .count();
     }
     assert!(
-        sent > 0 && taken > 0 && proposed > 0 && copied > 0,
-        "sends {sent}, mail taken {taken}, proposed {proposed}, the cluster's events written {copied}"
+        sent > 0 && taken > 0 && proposed > 0 && copied > 0 && answered > 0,
+        "sends {sent}, mail taken {taken}, proposed {proposed}, the cluster's events written {copied}, reads answered {answered}"
     );
 }

@@ -534,7 +534,7 @@ fn a_strong_event_is_audited_here_then_proposed_and_its_outcome_taken() {
         (record.what, record.resource, &*record.payload),
         (What::Action(Actions::RECORD.0), 0, &b"e1"[..])
     );
-    let proposal = worknode_abi::strong::Proposal::decode(&w.strong_ring[0]).unwrap();
+    let proposal = worknode_abi::strong::Proposal::decode(&w.strong_ring[0].1).unwrap();
     assert_eq!((proposal.worknode, proposal.ticket, &*proposal.event), (0, ticket, &b"e1"[..]));
     // Nothing is known yet: empty, and worknode0 waits for news.
     assert_eq!(call(&mut g, &mut w, "worknode0", &Request::Outcome, 11), Ok(Reply::Empty));
@@ -582,6 +582,86 @@ fn a_strong_event_is_audited_here_then_proposed_and_its_outcome_taken() {
     let records = w.records.len();
     assert_eq!(call(&mut g, &mut w, "worknode0", &strong(b"e"), 10), Err(ErrorCode::NotFound));
     assert_eq!(w.records.len(), records);
+    end(&w);
+}
+
+/// A worknode's read of a Strong event: decided as `read` on its own
+/// resource and audited before the Raft PD sees it, queued in order with
+/// the proposals, and answered through `Outcome`. A worknode without
+/// `read` is denied and nothing is asked; an answer naming an event's
+/// ticket, or no ticket, settles nothing and is counted.
+#[test]
+fn a_read_of_a_strong_event_is_audited_then_asked_and_its_answer_taken() {
+    use worknode_abi::governor::StrongRead;
+    let boot = Actions::LOG.with(Actions::RECORD).with(Actions::READ);
+    let mut g = Governor::new(&SPECS, Config { raft: Some(RAFT), boot, ..config() }).unwrap();
+    let mut w = SimWorld::new(Ok(LogStatus { recovered: 0, log_id: 1 }));
+    g.init(&mut w);
+    g.notified(&mut w, 1 << LOG, 1);
+    greet(&mut g, &mut w, "worknode0");
+    let Ok(Reply::Pending { ticket: event, .. }) = call(&mut g, &mut w, "worknode0", &strong(b"e1"), 10)
+    else {
+        panic!("pending")
+    };
+    let read = Request::ReadStrong { number: 1 };
+    let Ok(Reply::Pending { ticket, seq }) = call(&mut g, &mut w, "worknode0", &read, 11) else {
+        panic!("pending")
+    };
+    assert_ne!(ticket, event, "reads and events share the tickets");
+    let record = w.audit(seq).unwrap();
+    assert_eq!(
+        (record.what, record.resource, &*record.payload),
+        (What::Action(Actions::READ.0), 0, &1u64.to_le_bytes()[..])
+    );
+    // Behind the proposal on the ring, marked as a read.
+    assert_eq!((w.strong_ring[0].0, w.strong_ring[1].0), (0, worknode_abi::strong::READ));
+    let request = worknode_abi::strong::ReadRequest::decode(&w.strong_ring[1].1).unwrap();
+    assert_eq!((request.worknode, request.ticket, request.number), (0, ticket, 1));
+    w.raft_takes(1, false);
+    w.raft_takes(1, false);
+    // A stray answer (no such ticket) and one naming the event's ticket:
+    // dropped, counted, nothing settled.
+    let stray = |ticket| {
+        let answer = worknode_abi::strong::ReadAnswer {
+            version: 1,
+            worknode: 0,
+            ticket,
+            number: 1,
+            count: 1,
+            index: 1,
+            found: worknode_abi::strong::ReadFound::Gone,
+        };
+        let mut buf = [0u8; worknode_abi::strong::MAX_READ_ANSWER];
+        answer.encode(&mut buf).unwrap().to_vec()
+    };
+    w.strong_inbox.push_back((worknode_abi::strong::READ_ANSWER, stray(999)));
+    w.strong_inbox.push_back((worknode_abi::strong::READ_ANSWER, stray(event)));
+    w.strong_inbox.push_back((worknode_abi::strong::READ_ANSWER, vec![1, 0]));
+    g.notified(&mut w, 1 << RAFT, 12);
+    assert_eq!(g.strong().dropped, 3);
+    assert_eq!(call(&mut g, &mut w, "worknode0", &Request::Outcome, 13), Ok(Reply::Empty));
+    w.raft_commits(42);
+    w.raft_answers(1, 42, Some(b"e1"));
+    g.notified(&mut w, 1 << RAFT, 14);
+    assert_eq!(
+        call(&mut g, &mut w, "worknode0", &Request::Outcome, 15),
+        Ok(Reply::Committed { ticket: event, index: 42 })
+    );
+    let found =
+        StrongRead::Event { node: 1, seq: 2, worknode: 3, event: heapless::Vec::from_slice(b"e1").unwrap() };
+    assert_eq!(
+        call(&mut g, &mut w, "worknode0", &Request::Outcome, 16),
+        Ok(Reply::Read { ticket, number: 1, count: 1, index: 42, found })
+    );
+    assert_eq!((g.strong().committed, g.strong().reads), (1, 1));
+    end(&w);
+
+    // Without `read` in its grants: denied, recorded, nothing asked.
+    let (mut g, mut w) = cluster_node();
+    greet(&mut g, &mut w, "worknode0");
+    assert_eq!(call(&mut g, &mut w, "worknode0", &read, 10), Err(ErrorCode::Denied));
+    assert!(w.strong_ring.is_empty());
+    assert!(!w.effects.iter().any(|e| matches!(e, Effect::ReadAsked { .. })));
     end(&w);
 }
 

@@ -44,10 +44,13 @@
 //! Last line: `arch=.. nodes=3 kills=K partitions=P acked=N replicated=N
 //! lost=0 diverged=0 max_failover_ms=M snapshot_installed=1
 //! snapshot_bytes=B disks_verified=3 foreign_disk_refused=1
-//! worknodes_committed=3 event_logs_agree=3 result=pass`
-//! (`worknodes_committed`: the nodes whose worknode took committed
-//! outcomes; one that took an outcome it did not wait for, or a failed
-//! one, fails the run). The last check boots a node on
+//! worknodes_committed=3 event_logs_agree=3 reads_found=F reads_not_yet=Y
+//! result=pass` (`worknodes_committed`: the nodes whose worknode took
+//! committed outcomes; one that took an outcome it did not wait for, or a
+//! failed one, fails the run; `reads_found`, `reads_not_yet`: the
+//! worknodes' linearizable reads that found an event, or a number past
+//! the count, and passed the worknode's checks; one that failed them, or
+//! was refused, fails the run, and so does a run with none of either). The last check boots a node on
 //! another node's disk: its Raft PD must refuse the Raft log, its governor
 //! the event log (another node's claim, `denied`), and the disk must be
 //! left byte for byte as it was.
@@ -119,6 +122,10 @@ pub(crate) struct Seen {
     /// Each node's governor: how far its copy of the cluster's events is
     /// durable (its highest `durable up to number=`, over all boots).
     copied: BTreeMap<usize, u64>,
+    /// The worknodes' reads of Strong events that passed their checks, by
+    /// what they found: an event, and a number past the count.
+    reads_found: u64,
+    reads_not_yet: u64,
     pub(crate) trouble: Option<String>,
 }
 
@@ -181,7 +188,14 @@ impl Seen {
             self.committed.insert(k);
             self.committing.insert(k);
         }
+        if line.starts_with("strong| strong read number=") {
+            self.reads_found += u64::from(line.ends_with(" found=event"));
+            self.reads_not_yet += u64::from(line.ends_with(" found=not-yet"));
+        }
         if line.starts_with("strong| strong failed")
+            || line.starts_with("strong| strong read BAD")
+            || line.starts_with("strong| strong read failed")
+            || line.starts_with("strong| strong read refused")
             || line.starts_with("strong| strong refused")
             || line.starts_with("strong| strong local refused")
             || line.contains("which is not pending")
@@ -412,13 +426,17 @@ pub fn run(
             && foreign_refused
             && s.seen.committed.len() == count
             && logs_agree == count
+            && s.seen.reads_found > 0
+            && s.seen.reads_not_yet > 0
     };
     println!(
-        "arch={} nodes={count} kills={KILLS} partitions={partitions} acked={acked} replicated={replicated} lost={lost} diverged={diverged} max_failover_ms={} snapshot_installed={installed} snapshot_bytes={snapshot_bytes} disks_verified={disks_verified} foreign_disk_refused={} worknodes_committed={} event_logs_agree={logs_agree} result={}",
+        "arch={} nodes={count} kills={KILLS} partitions={partitions} acked={acked} replicated={replicated} lost={lost} diverged={diverged} max_failover_ms={} snapshot_installed={installed} snapshot_bytes={snapshot_bytes} disks_verified={disks_verified} foreign_disk_refused={} worknodes_committed={} event_logs_agree={logs_agree} reads_found={} reads_not_yet={} result={}",
         target.arch,
         max_failover.as_millis(),
         u8::from(foreign_refused),
         s.seen.committed.len(),
+        s.seen.reads_found,
+        s.seen.reads_not_yet,
         if pass { "pass" } else { "FAIL" }
     );
     Ok(pass)
