@@ -16,7 +16,7 @@ use core::sync::atomic::{AtomicBool, Ordering};
 
 use sel4_microkit::{Channel, ChannelSet};
 use worknode_abi::ErrorCode;
-use worknode_abi::governor::{Reply, Request, StrongRead, log_text};
+use worknode_abi::governor::{Reply, Request, log_text};
 
 pub use worknode_abi::markers;
 
@@ -146,14 +146,12 @@ impl Governor {
     }
 
     /// Takes the oldest known outcome of this worknode's Strong events
-    /// and reads.
-    pub fn outcome(&self) -> Result<Option<Outcome>, ErrorCode> {
+    /// and reads: [`Reply::Committed`], [`Reply::Failed`] or
+    /// [`Reply::Read`] (the ABI's own types: the replies are the
+    /// outcomes), or `None` if none is known yet.
+    pub fn outcome(&self) -> Result<Option<Reply>, ErrorCode> {
         match self.call(&Request::Outcome)? {
-            Reply::Committed { ticket, index } => Ok(Some(Outcome::Committed { ticket, index })),
-            Reply::Failed { ticket, error } => Ok(Some(Outcome::Failed { ticket, error })),
-            Reply::Read { ticket, number, count, index, found } => {
-                Ok(Some(Outcome::Read { ticket, number, count, index, found }))
-            }
+            reply @ (Reply::Committed { .. } | Reply::Failed { .. } | Reply::Read { .. }) => Ok(Some(reply)),
             Reply::Empty => Ok(None),
             _ => Err(ErrorCode::Internal),
         }
@@ -165,54 +163,6 @@ impl Governor {
             Reply::Mail { node, worknode, body } => Ok(Some(Mail { node, worknode, body })),
             Reply::Empty => Ok(None),
             _ => Err(ErrorCode::Internal),
-        }
-    }
-}
-
-/// What became of a Strong event or a read ([`Governor::outcome`]).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[allow(
-    clippy::large_enum_variant,
-    reason = "one at a time, taken and consumed at once; no allocator to box it"
-)]
-pub enum Outcome {
-    /// The event `ticket` was committed at Raft log index `index`.
-    Committed {
-        /// The event's ticket.
-        ticket: u64,
-        /// Its index.
-        index: u64,
-    },
-    /// The event or read `ticket` never will be: `error` says why.
-    Failed {
-        /// The ticket.
-        ticket: u64,
-        /// Why.
-        error: ErrorCode,
-    },
-    /// The read `ticket` of event `number` was answered, with `count`
-    /// events committed and `index` applied on this node.
-    Read {
-        /// The read's ticket.
-        ticket: u64,
-        /// The number it named.
-        number: u64,
-        /// Strong events committed.
-        count: u64,
-        /// The Raft log index applied on this node.
-        index: u64,
-        /// What it found.
-        found: StrongRead,
-    },
-}
-
-impl Outcome {
-    /// The ticket it is for.
-    pub fn ticket(&self) -> u64 {
-        match *self {
-            Outcome::Committed { ticket, .. }
-            | Outcome::Failed { ticket, .. }
-            | Outcome::Read { ticket, .. } => ticket,
         }
     }
 }

@@ -41,8 +41,8 @@
 
 use sel4_microkit::{ChannelSet, Handler, Infallible, protection_domain};
 use worknode_abi::ErrorCode;
-use worknode_abi::governor::{MAX_EVENT, StrongRead};
-use worknode_pd_governed::{Governor, Outcome, log};
+use worknode_abi::governor::{MAX_EVENT, Reply, StrongRead};
+use worknode_pd_governed::{Governor, log};
 
 mod system {
     include!(concat!(env!("OUT_DIR"), "/system.rs"));
@@ -122,7 +122,13 @@ impl Strong {
                     return;
                 }
             };
-            let ticket = outcome.ticket();
+            let ticket = match outcome {
+                Reply::Committed { ticket, .. }
+                | Reply::Failed { ticket, .. }
+                | Reply::Read { ticket, .. } => ticket,
+                // `outcome` answers no other.
+                _ => continue,
+            };
             if let Some((read, seen)) = self.reading.filter(|&(t, _)| t == ticket) {
                 debug_assert_eq!(read, ticket);
                 self.reading = None;
@@ -135,31 +141,29 @@ impl Strong {
             };
             self.pending.swap_remove(at);
             match outcome {
-                Outcome::Committed { index, .. } => {
+                Reply::Committed { index, .. } => {
                     self.committed += 1;
                     if self.committed == 1 || self.committed.is_multiple_of(LINE_EVERY) {
                         log!(GOVERNOR, "strong committed={} ticket={ticket} index={index}", self.committed);
                         self.read_due = true;
                     }
                 }
-                Outcome::Failed { error, .. } => {
+                Reply::Failed { error, .. } => {
                     log!(GOVERNOR, "strong failed ticket={ticket}: {}", error.name())
                 }
-                Outcome::Read { .. } => {
-                    log!(GOVERNOR, "strong read BAD ticket={ticket}: an event's ticket answered as a read")
-                }
+                _ => log!(GOVERNOR, "strong read BAD ticket={ticket}: an event's ticket answered as a read"),
             }
         }
     }
 
     /// Checks a read's answer (see the module documentation), asked when
     /// this worknode had seen `seen` of its events committed, and says it.
-    fn check_read(&mut self, outcome: &Outcome, seen: u64) {
-        let Outcome::Read { ticket, number, count, index, found } = outcome else {
-            if let Outcome::Failed { error, .. } = outcome {
-                log!(GOVERNOR, "strong read failed ticket={}: {}", outcome.ticket(), error.name());
+    fn check_read(&mut self, outcome: &Reply, seen: u64) {
+        let Reply::Read { ticket, number, count, index, found } = outcome else {
+            if let Reply::Failed { ticket, error } = outcome {
+                log!(GOVERNOR, "strong read failed ticket={ticket}: {}", error.name());
             } else {
-                log!(GOVERNOR, "strong read BAD ticket={}: answered as an event", outcome.ticket());
+                log!(GOVERNOR, "strong read BAD: a read answered as an event");
             }
             return;
         };
